@@ -1,0 +1,42 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <apr_strings.h>
+
+#include "scim_error.h"
+
+scim_error_t *scim_error_make(apr_pool_t *p, int status,
+                              const char *scim_type,
+                              const char *detail_fmt, ...)
+{
+    scim_error_t *err = apr_pcalloc(p, sizeof(*err));
+    va_list ap;
+
+    va_start(ap, detail_fmt);
+    err->detail = apr_pvsprintf(p, detail_fmt, ap);
+    va_end(ap);
+    err->status = status;
+    err->scim_type = scim_type;
+    return err;
+}
+
+json_t *scim_error_to_json(const scim_error_t *err)
+{
+    char status[16];
+    json_t *doc;
+
+    /* RFC 7644 3.12: "status" is a string, not a number. */
+    snprintf(status, sizeof(status), "%d", err->status);
+    doc = json_pack("{s:[s],s:s,s:s}", "schemas", SCIM_SCHEMA_ERROR,
+                    "status", status, "detail", err->detail);
+    if (doc && err->scim_type) {
+        json_object_set_new(doc, "scimType", json_string(err->scim_type));
+    }
+    return doc;
+}

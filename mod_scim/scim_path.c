@@ -1,0 +1,260 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* Attribute paths and the case-insensitive JSON access every part of the
+ * core shares. */
+
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "scim_schema.h"
+
+int scim_streq_ci(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    return strcasecmp(a, b) == 0;
+}
+
+json_t *scim_json_get_ci(const json_t *obj, const char *key,
+                         const char **key_out)
+{
+    const char *k;
+    json_t *v;
+
+    if (!json_is_object(obj) || !key) {
+        return NULL;
+    }
+    /* Exact spelling first: the stored form uses canonical names. */
+    v = json_object_get(obj, key);
+    if (v) {
+        if (key_out) {
+            *key_out = json_object_iter_key(json_object_key_to_iter(key));
+        }
+        return v;
+    }
+    json_object_foreach((json_t *)obj, k, v) {
+        if (strcasecmp(k, key) == 0) {
+            if (key_out) {
+                *key_out = k;
+            }
+            return v;
+        }
+    }
+    return NULL;
+}
+
+void scim_json_del_ci(json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+
+    if (!json_is_object(obj) || !key) {
+        return;
+    }
+    json_object_foreach_safe(obj, tmp, k, v) {
+        if (strcasecmp(k, key) == 0) {
+            json_object_del(obj, k);
+        }
+    }
+}
+
+const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name)
+{
+    if (!table || !name) {
+        return NULL;
+    }
+    for (; table->name; table++) {
+        if (strcasecmp(table->name, name) == 0) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
+const scim_attr_t *scim_attr_path_leaf(const scim_attr_path_t *path)
+{
+    if (path->sub) {
+        return path->sub;
+    }
+    if (path->sub_name || !path->attr) {
+        return NULL;
+    }
+    if (path->attr->type == SCIM_ATTR_COMPLEX && path->attr->multi_valued) {
+        return scim_attr_find(path->attr->sub_attrs, "value");
+    }
+    return path->attr;
+}
+
+static scim_error_t *path_error(apr_pool_t *p, int for_filter,
+                                const char *text, const char *why)
+{
+    return scim_error_make(p, 400,
+                           for_filter ? SCIM_TYPE_INVALID_FILTER
+                                      : SCIM_TYPE_INVALID_PATH,
+                           "%s attribute path '%s'", why, text);
+}
+
+/* An attribute name is ALPHA *(nameChar) per RFC 7643 2.1, and "$ref". */
+static int valid_attr_name(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 4 && strncmp(s, "$ref", 4) == 0) {
+        return 1;
+    }
+    if (len == 0 || !apr_isalpha(s[0])) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if (!apr_isalnum(s[i]) && s[i] != '_' && s[i] != '-') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Does text start with urn followed by ':' or end?  Returns the length
+ * consumed (without the ':'), or 0. */
+static apr_size_t urn_prefix(const char *text, const char *urn)
+{
+    apr_size_t n = strlen(urn);
+
+    if (strncasecmp(text, urn, n) == 0 && (text[n] == ':' || !text[n])) {
+        return n;
+    }
+    return 0;
+}
+
+scim_error_t *scim_attr_path_resolve(apr_pool_t *p,
+                                     const scim_resource_type_t *rt,
+                                     const char *text, int for_filter,
+                                     scim_attr_path_t *out)
+{
+    const scim_schema_t *schema = rt->core;
+    const char *rest = text, *dot;
+    const char *attr_name;
+    const scim_attr_t *attr = NULL;
+    int known_schema = 1;
+    apr_size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (!text || !*text) {
+        return path_error(p, for_filter, "", "Empty");
+    }
+
+    if (strncasecmp(text, "urn:", 4) == 0) {
+        const scim_schema_t *const *ext;
+        apr_size_t matched = 0;
+
+        n = urn_prefix(text, rt->core->id);
+        if (n) {
+            matched = n;
+        }
+        for (ext = rt->extensions; ext && *ext && !matched; ext++) {
+            n = urn_prefix(text, (*ext)->id);
+            if (n) {
+                matched = n;
+                schema = *ext;
+            }
+        }
+        if (matched) {
+            if (!text[matched]) {
+                if (schema == rt->core) {
+                    return path_error(p, for_filter, text, "Invalid");
+                }
+                out->schema_urn = schema->id;
+                out->schema = schema;
+                return NULL;   /* the whole extension */
+            }
+            rest = text + matched + 1;
+        }
+        else {
+            /* An undeclared extension: the URN ends at the last ':' before
+             * the attribute name. */
+            const char *colon = strrchr(text, ':');
+
+            known_schema = 0;
+            schema = NULL;
+            out->schema_urn = apr_pstrndup(p, text, colon - text);
+            rest = colon + 1;
+            if (!*rest) {
+                return path_error(p, for_filter, text, "Invalid");
+            }
+        }
+        if (schema && schema != rt->core) {
+            out->schema_urn = schema->id;
+        }
+    }
+
+    dot = strchr(rest, '.');
+    n = dot ? (apr_size_t)(dot - rest) : strlen(rest);
+    if (!valid_attr_name(rest, n)) {
+        return path_error(p, for_filter, text, "Invalid");
+    }
+    attr_name = apr_pstrndup(p, rest, n);
+    if (dot) {
+        const char *sub = dot + 1;
+        if (!valid_attr_name(sub, strlen(sub))) {
+            return path_error(p, for_filter, text, "Invalid");
+        }
+        out->sub_name = apr_pstrdup(p, sub);
+    }
+
+    out->schema = schema;
+    if (!known_schema) {
+        out->attr_name = attr_name;
+        return NULL;
+    }
+
+    attr = scim_attr_find(schema->attrs, attr_name);
+    if (!attr && schema == rt->core) {
+        attr = scim_attr_find(scim_common_attrs, attr_name);
+    }
+    if (!attr && schema == rt->core && text == rest) {
+        /* A bare name not in the core schema: accept it when exactly one
+         * extension of the resource type declares it. */
+        const scim_schema_t *const *ext;
+        const scim_attr_t *found = NULL;
+        const scim_schema_t *found_in = NULL;
+
+        for (ext = rt->extensions; ext && *ext; ext++) {
+            const scim_attr_t *a = scim_attr_find((*ext)->attrs, attr_name);
+            if (a) {
+                if (found) {
+                    return path_error(p, for_filter, text, "Ambiguous");
+                }
+                found = a;
+                found_in = *ext;
+            }
+        }
+        if (found) {
+            attr = found;
+            out->schema = found_in;
+            out->schema_urn = found_in->id;
+        }
+    }
+    if (!attr) {
+        return path_error(p, for_filter, text, "Unknown");
+    }
+    out->attr = attr;
+    out->attr_name = attr->name;
+    if (out->sub_name) {
+        if (attr->type != SCIM_ATTR_COMPLEX) {
+            return path_error(p, for_filter, text, "Invalid");
+        }
+        out->sub = scim_attr_find(attr->sub_attrs, out->sub_name);
+        if (!out->sub) {
+            return path_error(p, for_filter, text, "Unknown");
+        }
+        out->sub_name = out->sub->name;
+    }
+    return NULL;
+}

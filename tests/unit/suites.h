@@ -1,0 +1,14 @@
+/* The unit-test suites of the Apache-independent core; test_main.c runs them
+ * all.  Each test_*.c file defines one of these. */
+#ifndef SCIM_TEST_SUITES_H
+#define SCIM_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *path_suite(void);
+Suite *schema_suite(void);
+Suite *filter_suite(void);
+Suite *patch_suite(void);
+Suite *store_suite(void);
+
+#endif
