@@ -88,4 +88,27 @@ int scim_value_compare(const scim_attr_t *def, const json_t *a,
 const json_t *scim_sort_value(const scim_attr_path_t *path,
                               const json_t *resource);
 
+/* True when one element of a multi-valued complex attribute (an object)
+ * matches the inner filter of a value path (paths in it are relative to the
+ * element). */
+int scim_filter_match_element(const scim_filter_t *inner,
+                              const json_t *element);
+
+/* A PATCH path (RFC 7644 3.5.2): attrPath, or valuePath with an optional
+ * trailing sub-attribute: "name.givenName", "members[value eq \"2819\"]",
+ * "emails[type eq \"work\"].value", "urn:...:enterprise:2.0:User:manager",
+ * or a bare extension URN. */
+typedef struct scim_patch_path {
+    scim_attr_path_t path;        /* the attribute; path.sub_name set for
+                                     "name.givenName" (no value filter) */
+    scim_filter_t *value_filter;  /* inner filter of "attr[...]", or NULL */
+    const char *sub_name;         /* sub-attribute after "]", or NULL */
+    const scim_attr_t *sub;       /* its definition, or NULL */
+} scim_patch_path_t;
+
+/* Errors are 400 invalidPath. */
+scim_error_t *scim_patch_path_parse(apr_pool_t *p,
+                                    const scim_resource_type_t *rt,
+                                    const char *text, scim_patch_path_t *out);
+
 #endif /* SCIM_FILTER_H */

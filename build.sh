@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# mod_scim build entry point.
+#   ./build.sh [build]   module to build/mod_scim.so (through apxs), token tool
+#   ./build.sh test      unit tests, then integration tests against real httpd
+#   ./build.sh run       a local demo httpd with a demo organization
+#   ./build.sh unit      unit tests only
+#   ./build.sh deps      install the Debian packages that are missing
+#   ./build.sh clean     remove build/
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")" && pwd)
+build="$top/build"
+src="$top/mod_scim"
+PYTHON=/usr/bin/python3
+
+packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
+          libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
+          python3-pytest python3-requests curl)
+
+deps() {
+    local missing=()
+    for pkg in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' \
+            || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing packages: ${missing[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+cflags_common() {
+    echo "-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter ${SCIM_WERROR:+-Werror}"
+}
+
+core_sources() {
+    ls "$src"/scim_*.c | grep -v '/scim_token.c$'
+}
+
+build_core() {
+    mkdir -p "$build/core"
+    local objs=() f o
+    for f in $(core_sources); do
+        o="$build/core/$(basename "${f%.c}").o"
+        gcc $(cflags_common) -g -O2 -fPIC $(pkg-config --cflags apr-1 apr-util-1 jansson) \
+            -c "$f" -o "$o"
+        objs+=("$o")
+    done
+    rm -f "$build/libscimcore.a"
+    ar rcs "$build/libscimcore.a" "${objs[@]}"
+}
+
+build_module() {
+    # apxs (libtool) writes its objects beside the sources it is given, so it
+    # compiles links to our sources from inside build/obj.
+    mkdir -p "$build/obj"
+    local f names=()
+    for f in "$src"/*.c; do
+        [ "$(basename "$f")" = scim_token.c ] && continue
+        ln -sf "$f" "$build/obj/$(basename "$f")"
+        names+=("$(basename "$f")")
+    done
+    (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
+        -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
+        "${names[@]}" $(pkg-config --libs jansson) -lcrypto >/dev/null)
+    cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so"
+}
+
+build_token_tool() {
+    gcc $(cflags_common) -O2 "$src/scim_token.c" -o "$build/scim-token" -lcrypto
+}
+
+do_build() {
+    mkdir -p "$build"
+    build_core
+    build_module
+    build_token_tool
+    echo "built $build/mod_scim.so and $build/scim-token"
+}
+
+do_unit() {
+    build_core
+    gcc $(cflags_common) -g -O0 -I"$src" $(pkg-config --cflags apr-1 apr-util-1 jansson check) \
+        "$top"/tests/unit/*.c "$build/libscimcore.a" \
+        $(pkg-config --libs apr-1 apr-util-1 jansson check) -o "$build/unit-tests"
+    (cd "$build" && CK_FORK=yes ./unit-tests)
+}
+
+do_integration() {
+    local mpm rc=0
+    for mpm in ${SCIM_TEST_MPMS:-event prefork}; do
+        echo "== integration tests, mpm_$mpm =="
+        SCIM_TEST_MPM=$mpm $PYTHON -m pytest -q -p no:cacheprovider \
+            "$top/tests/integration" "$@" || rc=$?
+        [ $rc -eq 0 ] || return $rc
+    done
+}
+
+case "${1:-build}" in
+    build) deps; do_build ;;
+    deps)  deps ;;
+    unit)  deps; do_unit ;;
+    test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_integration "$@" ;;
+    integration) shift; do_build; do_integration "$@" ;;
+    run)   shift; deps; do_build; exec "$top/tests/demo.sh" "$@" ;;
+    clean) rm -rf "$build" ;;
+    *) echo "usage: $0 [build|test|run|unit|deps|clean]" >&2; exit 2 ;;
+esac
