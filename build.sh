@@ -101,13 +101,48 @@ do_integration() {
     done
 }
 
+# A real httpd on 127.0.0.1 with the demo organization of conf/demo.conf.in.
+do_run() {
+    local port=${SCIM_PORT:-8080} root="$build/demo" token hash user_lines=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --port) port=$2; shift 2 ;;
+            *) echo "usage: $0 run [--port N]" >&2; exit 2 ;;
+        esac
+    done
+    mkdir -p "$root"
+    token=$("$build/scim-token" | sed -n 's/^Bearer token: //p')
+    hash=$(printf '%s\n' "$token" | "$build/scim-token" -s | sed 's/^ScimToken sha256://')
+    if [ "$(id -u)" = 0 ]; then
+        # httpd's children drop root; they must own the database directory.
+        user_lines="User www-data
+Group www-data"
+        chown www-data:www-data "$root"
+    fi
+    sed -e "s|@ROOT@|$root|g" -e "s|@PORT@|$port|g" \
+        -e "s|@MODDIR@|/usr/lib/apache2/modules|g" \
+        -e "s|@MODULE@|$build/mod_scim.so|g" -e "s|@TOKEN_SHA256@|$hash|g" \
+        "$top/conf/demo.conf.in" | awk -v u="$user_lines" '{ if ($0 == "@USER_LINES@") print u; else print }' \
+        > "$root/httpd.conf"
+    cat <<EOT
+
+mod_scim demo server (Ctrl-C stops it)
+  SCIM endpoint: http://127.0.0.1:$port/scim/v2/demo
+  Bearer token:  $token
+  Try:  curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/scim/v2/demo/Users
+  Logs: $root/error.log
+
+EOT
+    exec /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND
+}
+
 case "${1:-build}" in
     build) deps; do_build ;;
     deps)  deps ;;
     unit)  deps; do_unit ;;
     test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_integration "$@" ;;
     integration) shift; do_build; do_integration "$@" ;;
-    run)   shift; deps; do_build; exec "$top/tests/demo.sh" "$@" ;;
+    run)   shift; deps; do_build; do_run "$@" ;;
     clean) rm -rf "$build" ;;
     *) echo "usage: $0 [build|test|run|unit|deps|clean]" >&2; exit 2 ;;
 esac

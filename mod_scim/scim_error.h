@@ -33,6 +33,9 @@ typedef struct scim_error {
     int status;              /* HTTP status code, e.g. 400 */
     const char *scim_type;   /* one of SCIM_TYPE_*, or NULL */
     const char *detail;      /* human readable, never NULL */
+    const char *internal;    /* for the error log only (database messages);
+                                never sent to the client; may be NULL */
+    int retry_after;         /* seconds for a Retry-After header, 0: none */
 } scim_error_t;
 
 /* Allocates an error in pool p; detail is printf-formatted. */

@@ -1,0 +1,286 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The "scim" handler: HTTP <-> core.  Bearer authentication, the request
+ * body, the database connection, and writing the core's response. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+#include "mod_scim_private.h"
+#include "scim_service.h"
+
+#define SCIM_CONTENT_TYPE "application/scim+json"
+
+/* Writes a response document (or none) with SCIM's media type. */
+static int send_response(request_rec *r, const scim_response_t *resp)
+{
+    char *text = NULL;
+
+    r->status = resp->status;
+    if (resp->location) {
+        apr_table_setn(r->headers_out, "Location", resp->location);
+    }
+    if (resp->etag) {
+        apr_table_setn(r->headers_out, "ETag", resp->etag);
+    }
+    if (resp->allow) {
+        apr_table_setn(r->headers_out, "Allow", resp->allow);
+    }
+    if (resp->error && resp->error->retry_after > 0) {
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, resp->error->retry_after));
+    }
+    if (resp->status == HTTP_UNAUTHORIZED) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                       "Bearer realm=\"SCIM\"");
+    }
+    if (resp->error) {
+        int level = resp->status >= 500 ? APLOG_ERR : APLOG_DEBUG;
+        ap_log_rerror(APLOG_MARK, level, 0, r, SCIMLOGNO(2001)
+                      "%s %s: %d %s%s%s", r->method, r->uri, resp->status,
+                      resp->error->detail,
+                      resp->error->internal ? ": " : "",
+                      resp->error->internal ? resp->error->internal : "");
+    }
+    if (!resp->body) {
+        return OK;
+    }
+    text = json_dumps(resp->body, JSON_COMPACT);
+    if (!text) {
+        r->status = HTTP_INTERNAL_SERVER_ERROR;
+        return OK;
+    }
+    ap_set_content_type(r, SCIM_CONTENT_TYPE);
+    ap_set_content_length(r, strlen(text));
+    if (!r->header_only) {
+        ap_rwrite(text, (int)strlen(text), r);
+    }
+    free(text);
+    return OK;
+}
+
+static int send_error(request_rec *r, int status, const char *scim_type,
+                      const char *detail)
+{
+    scim_response_t resp;
+
+    memset(&resp, 0, sizeof(resp));
+    scim_service_error(r->pool, &resp,
+                       scim_error_make(r->pool, status, scim_type, "%s",
+                                       detail));
+    return send_response(r, &resp);
+}
+
+/* Accepts "Authorization: Bearer <token>" when the token's SHA-256 is one
+ * configured for this location.  Every configured digest is compared, in
+ * constant time; the token itself is never logged. */
+static int token_accepted(request_rec *r, const scim_dir_conf_t *conf)
+{
+    const char *auth = apr_table_get(r->headers_in, "Authorization");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    int i, accepted = 0;
+
+    if (!auth || !conf->tokens || strncasecmp(auth, "Bearer ", 7) != 0) {
+        return 0;
+    }
+    auth += 7;
+    while (*auth == ' ') {
+        auth++;
+    }
+    if (!*auth || !EVP_Digest(auth, strlen(auth), digest, &digest_len,
+                              EVP_sha256(), NULL)
+        || digest_len != SCIM_TOKEN_DIGEST_LEN) {
+        return 0;
+    }
+    for (i = 0; i < conf->tokens->nelts; i++) {
+        const unsigned char *want = APR_ARRAY_IDX(conf->tokens, i,
+                                                  const unsigned char *);
+        accepted |= CRYPTO_memcmp(digest, want, SCIM_TOKEN_DIGEST_LEN) == 0;
+    }
+    return accepted;
+}
+
+static int media_type_acceptable(request_rec *r)
+{
+    const char *type = apr_table_get(r->headers_in, "Content-Type");
+    apr_size_t len;
+
+    if (!type) {
+        return 1;   /* some clients omit it; the body must still be JSON */
+    }
+    len = strcspn(type, "; \t");
+    return (len == 21 && strncasecmp(type, SCIM_CONTENT_TYPE, len) == 0)
+        || (len == 16 && strncasecmp(type, "application/json", len) == 0);
+}
+
+/* Reads the whole body up to max bytes.  Returns OK, HTTP_REQUEST_ENTITY_
+ * TOO_LARGE or an error status from the input filters. */
+static int read_body(request_rec *r, apr_off_t max, const char **body,
+                     apr_size_t *len)
+{
+    apr_bucket_brigade *bb;
+    apr_size_t total = 0;
+    char *buf = NULL;
+    int seen_eos = 0;
+    const char *clen = apr_table_get(r->headers_in, "Content-Length");
+
+    *body = NULL;
+    *len = 0;
+    if (clen) {
+        char *end;
+        apr_off_t n;
+
+        if (apr_strtoff(&n, clen, &end, 10) == APR_SUCCESS && n > max) {
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+    buf = apr_palloc(r->pool, (apr_size_t)max + 1);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    do {
+        apr_bucket *b;
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                                         APR_BLOCK_READ, HUGE_STRING_LEN);
+        if (rv != APR_SUCCESS) {
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            rv = apr_bucket_read(b, &data, &n, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return HTTP_BAD_REQUEST;
+            }
+            if (total + n > (apr_size_t)max) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+            memcpy(buf + total, data, n);
+            total += n;
+        }
+        apr_brigade_cleanup(bb);
+    } while (!seen_eos);
+    buf[total] = '\0';
+    *body = buf;
+    *len = total;
+    return OK;
+}
+
+int scim_handler(request_rec *r)
+{
+    scim_dir_conf_t *conf;
+    scim_request_t req;
+    scim_response_t resp;
+    scim_store_t store;
+    scim_error_t *err;
+    ap_dbd_t *dbd;
+    apr_size_t base_len;
+    int rv;
+
+    if (!r->handler || strcmp(r->handler, "scim") != 0) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &scim_module);
+    if (!conf->organization || !conf->base_path) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2002)
+                      "SetHandler scim without ScimOrganization in a "
+                      "<Location> section");
+        return send_error(r, HTTP_NOT_FOUND, NULL, "No SCIM service here");
+    }
+    /* <Location /scim/v2/acme> also matches /scim/v2/acmeX: not ours. */
+    base_len = strlen(conf->base_path);
+    if (strncmp(r->uri, conf->base_path, base_len) != 0
+        || (r->uri[base_len] && r->uri[base_len] != '/')) {
+        return send_error(r, HTTP_NOT_FOUND, NULL, "No SCIM service here");
+    }
+    if (!token_accepted(r, conf)) {
+        ap_discard_request_body(r);
+        return send_error(r, HTTP_UNAUTHORIZED, NULL,
+                          "A valid bearer token for this organization is "
+                          "required");
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.pool = r->pool;
+    req.org = conf->organization;
+    req.base_url = ap_construct_url(r->pool, conf->base_path, r);
+    req.method = r->method_number == M_GET ? "GET" : r->method;
+    req.path = r->uri + base_len;
+    req.query = r->args;
+    req.if_match = apr_table_get(r->headers_in, "If-Match");
+    req.if_none_match = apr_table_get(r->headers_in, "If-None-Match");
+    req.max_results = scim_conf_max_results(conf);
+
+    if (r->method_number == M_POST || r->method_number == M_PUT
+        || r->method_number == M_PATCH) {
+        if (!media_type_acceptable(r)) {
+            ap_discard_request_body(r);
+            return send_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+                              "Send application/scim+json or "
+                              "application/json");
+        }
+        rv = read_body(r, scim_conf_max_body(conf), &req.body,
+                       &req.body_len);
+        if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return send_error(r, rv, SCIM_TYPE_TOO_MANY,
+                              apr_psprintf(r->pool, "The request body is "
+                                           "larger than %" APR_OFF_T_FMT
+                                           " bytes",
+                                           scim_conf_max_body(conf)));
+        }
+        if (rv != OK) {
+            return send_error(r, rv, SCIM_TYPE_INVALID_SYNTAX,
+                              "The request body could not be read");
+        }
+    }
+    else if ((rv = ap_discard_request_body(r)) != OK) {
+        return rv;
+    }
+
+    dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2003)
+                      "no database connection (check DBDriver/DBDParams)");
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return send_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
+                          "The directory store is unavailable; retry later");
+    }
+    err = scim_store_connection_init(dbd->pool, dbd->driver, dbd->handle,
+                                     dbd->prepared);
+    if (err) {
+        memset(&resp, 0, sizeof(resp));
+        scim_service_error(r->pool, &resp, err);
+        return send_response(r, &resp);
+    }
+    memset(&store, 0, sizeof(store));
+    store.pool = r->pool;
+    store.driver = dbd->driver;
+    store.handle = dbd->handle;
+    store.prepared = dbd->prepared;
+    req.store = &store;
+
+    scim_service_handle(&req, &resp);
+    return send_response(r, &resp);
+}

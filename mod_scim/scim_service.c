@@ -1,0 +1,1215 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "scim_filter.h"
+#include "scim_patch.h"
+#include "scim_schema.h"
+#include "scim_service.h"
+
+/* How a store-backed resource type is served. */
+typedef struct endpoint {
+    const scim_resource_type_t *rt;
+    const char *name_attr;      /* the unique, case-insensitive attribute */
+} endpoint_t;
+
+static const endpoint_t user_endpoint = {
+    &scim_resource_type_user, "userName"
+};
+
+static const endpoint_t *const endpoints[] = { &user_endpoint, NULL };
+
+/* Rows read per round trip when a filter has to look at every resource. */
+#define SCAN_CHUNK 500
+
+/* A PATCH or PUT racing another writer is retried this often before the
+ * client is told (412). */
+#define WRITE_ATTEMPTS 3
+
+typedef struct list_params {
+    const char *filter;
+    int start_index;            /* 1-based */
+    int count;
+    const char *sort_by;
+    int descending;
+    const char *attributes;
+    const char *excluded;
+} list_params_t;
+
+/* ---- responses ---------------------------------------------------------- */
+
+void scim_service_error(apr_pool_t *p, scim_response_t *resp,
+                        const scim_error_t *err)
+{
+    resp->status = err->status;
+    resp->body = scim_json_pool_own(p, scim_error_to_json(err));
+    resp->error = err;
+}
+
+static void respond(apr_pool_t *p, scim_response_t *resp, int status,
+                    json_t *body)
+{
+    resp->status = status;
+    resp->body = scim_json_pool_own(p, body);
+}
+
+static void method_not_allowed(const scim_request_t *req,
+                               scim_response_t *resp, const char *allow)
+{
+    scim_service_error(req->pool, resp,
+        scim_error_make(req->pool, 405, NULL,
+                        "Method %s is not allowed here; allowed: %s",
+                        req->method, allow));
+    resp->allow = allow;
+}
+
+static void not_found(const scim_request_t *req, scim_response_t *resp)
+{
+    scim_service_error(req->pool, resp,
+        scim_error_make(req->pool, 404, NULL, "No such endpoint: %s",
+                        req->path));
+}
+
+/* ---- request parsing ---------------------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = apr_tolower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* application/x-www-form-urlencoded decoding; NUL bytes are refused since
+ * no parameter may carry one. */
+static const char *url_decode(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len + 1), *o = out;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        }
+        else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0
+                 && hex_value(s[i + 2]) >= 0) {
+            char c = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            if (!c) {
+                return NULL;
+            }
+            *o++ = c;
+            i += 2;
+        }
+        else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static scim_error_t *parse_query(apr_pool_t *p, const char *query,
+                                 apr_table_t **out)
+{
+    apr_table_t *params = apr_table_make(p, 8);
+    const char *s = query;
+
+    while (s && *s) {
+        const char *amp = strchr(s, '&');
+        apr_size_t len = amp ? (apr_size_t)(amp - s) : strlen(s);
+        const char *eq = memchr(s, '=', len);
+        const char *name, *value;
+
+        if (len) {
+            name = url_decode(p, s, eq ? (apr_size_t)(eq - s) : len);
+            value = eq ? url_decode(p, eq + 1, len - (eq + 1 - s)) : "";
+            if (!name || !value) {
+                return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                                       "Invalid query string encoding");
+            }
+            apr_table_setn(params, name, value);
+        }
+        s = amp ? amp + 1 : NULL;
+    }
+    *out = params;
+    return NULL;
+}
+
+/* Query parameter names are matched case-insensitively (apr_table). */
+static const char *query_param(apr_table_t *params, const char *name)
+{
+    return apr_table_get(params, name);
+}
+
+static scim_error_t *parse_body(const scim_request_t *req, json_t **out)
+{
+    json_error_t jerr;
+    json_t *doc;
+
+    if (!req->body || req->body_len == 0) {
+        return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "The request body is empty");
+    }
+    doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "Malformed JSON at line %d, column %d: %s",
+                               jerr.line, jerr.column, jerr.text);
+    }
+    scim_json_pool_own(req->pool, doc);
+    if (!json_is_object(doc)) {
+        return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "The request body must be a JSON object");
+    }
+    *out = doc;
+    return NULL;
+}
+
+static scim_error_t *parse_int(apr_pool_t *p, const char *name,
+                               const char *text, int *out)
+{
+    char *end;
+    long v;
+
+    v = strtol(text, &end, 10);
+    if (!*text || *end) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                               "%s must be an integer", name);
+    }
+    *out = v > 1000000000L ? 1000000000 : v < -1000000000L ? -1000000000
+                                                         : (int)v;
+    return NULL;
+}
+
+/* RFC 7644 3.4.2.4: startIndex below 1 counts as 1, a negative count as 0;
+ * the page never exceeds the configured maximum. */
+static void clamp_page(const scim_request_t *req, list_params_t *lp)
+{
+    if (lp->start_index < 1) {
+        lp->start_index = 1;
+    }
+    if (lp->count < 0) {
+        lp->count = 0;
+    }
+    if (lp->count > req->max_results) {
+        lp->count = req->max_results;
+    }
+}
+
+static scim_error_t *list_params_from_query(const scim_request_t *req,
+                                            apr_table_t *q,
+                                            list_params_t *lp)
+{
+    const char *v;
+    scim_error_t *err;
+
+    memset(lp, 0, sizeof(*lp));
+    lp->start_index = 1;
+    lp->count = req->max_results;
+    lp->filter = query_param(q, "filter");
+    lp->sort_by = query_param(q, "sortBy");
+    lp->attributes = query_param(q, "attributes");
+    lp->excluded = query_param(q, "excludedAttributes");
+    if ((v = query_param(q, "sortOrder"))) {
+        if (strcasecmp(v, "descending") == 0) {
+            lp->descending = 1;
+        }
+        else if (strcasecmp(v, "ascending") != 0) {
+            return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                "sortOrder must be \"ascending\" or \"descending\"");
+        }
+    }
+    if ((v = query_param(q, "startIndex"))
+        && (err = parse_int(req->pool, "startIndex", v, &lp->start_index))) {
+        return err;
+    }
+    if ((v = query_param(q, "count"))
+        && (err = parse_int(req->pool, "count", v, &lp->count))) {
+        return err;
+    }
+    clamp_page(req, lp);
+    return NULL;
+}
+
+/* "attributes": ["a", "b"] in a SearchRequest becomes "a,b". */
+static scim_error_t *search_attr_list(apr_pool_t *p, const json_t *v,
+                                      const char *name, const char **out)
+{
+    const char *joined = NULL;
+    size_t i;
+    json_t *item;
+
+    if (!v || json_is_null(v)) {
+        return NULL;
+    }
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        return NULL;
+    }
+    if (!json_is_array(v)) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                               "%s must be an array of strings", name);
+    }
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "%s must be an array of strings", name);
+        }
+        joined = joined ? apr_pstrcat(p, joined, ",", json_string_value(item),
+                                      NULL)
+                        : json_string_value(item);
+    }
+    *out = joined;
+    return NULL;
+}
+
+static scim_error_t *search_string(apr_pool_t *p, const json_t *body,
+                                   const char *name, const char **out)
+{
+    json_t *v = scim_json_get_ci(body, name, NULL);
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "%s must be a string", name);
+        }
+        *out = json_string_value(v);
+    }
+    return NULL;
+}
+
+static scim_error_t *search_int(apr_pool_t *p, const json_t *body,
+                                const char *name, int *out)
+{
+    json_t *v = scim_json_get_ci(body, name, NULL);
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "%s must be an integer", name);
+        }
+        *out = json_integer_value(v) > 1000000000 ? 1000000000
+             : json_integer_value(v) < -1000000000 ? -1000000000
+             : (int)json_integer_value(v);
+    }
+    return NULL;
+}
+
+static scim_error_t *list_params_from_search(const scim_request_t *req,
+                                             const json_t *body,
+                                             list_params_t *lp)
+{
+    apr_pool_t *p = req->pool;
+    const char *order = NULL;
+    scim_error_t *err;
+    json_t *schemas = json_object_get(body, "schemas");
+
+    if (schemas) {
+        size_t i;
+        json_t *s;
+        int found = 0;
+
+        json_array_foreach(schemas, i, s) {
+            found |= scim_streq_ci(json_string_value(s), SCIM_SCHEMA_SEARCH);
+        }
+        if (!found) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                                   "schemas must list " SCIM_SCHEMA_SEARCH);
+        }
+    }
+    memset(lp, 0, sizeof(*lp));
+    lp->start_index = 1;
+    lp->count = req->max_results;
+    if ((err = search_string(p, body, "filter", &lp->filter))
+        || (err = search_string(p, body, "sortBy", &lp->sort_by))
+        || (err = search_string(p, body, "sortOrder", &order))
+        || (err = search_int(p, body, "startIndex", &lp->start_index))
+        || (err = search_int(p, body, "count", &lp->count))
+        || (err = search_attr_list(p, scim_json_get_ci(body, "attributes",
+                                                       NULL),
+                                   "attributes", &lp->attributes))
+        || (err = search_attr_list(p, scim_json_get_ci(body,
+                                                       "excludedAttributes",
+                                                       NULL),
+                                   "excludedAttributes", &lp->excluded))) {
+        return err;
+    }
+    if (order) {
+        if (strcasecmp(order, "descending") == 0) {
+            lp->descending = 1;
+        }
+        else if (strcasecmp(order, "ascending") != 0) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                "sortOrder must be \"ascending\" or \"descending\"");
+        }
+    }
+    clamp_page(req, lp);
+    return NULL;
+}
+
+/* ---- resource shaping ------------------------------------------------- */
+
+static const char *etag_of(apr_pool_t *p, int version)
+{
+    return apr_psprintf(p, "W/\"%d\"", version);
+}
+
+/* Does an If-Match / If-None-Match header name this entity tag?  Weak
+ * comparison (RFC 7232 2.3.2): W/ prefixes are ignored on both sides. */
+static int etag_listed(apr_pool_t *p, const char *header, const char *etag)
+{
+    char *list = apr_pstrdup(p, header), *tok, *state = NULL;
+    const char *bare = etag[0] == 'W' && etag[1] == '/' ? etag + 2 : etag;
+
+    for (tok = apr_strtok(list, ", \t", &state); tok;
+         tok = apr_strtok(NULL, ", \t", &state)) {
+        if (strcmp(tok, "*") == 0) {
+            return 1;
+        }
+        if (tok[0] == 'W' && tok[1] == '/') {
+            tok += 2;
+        }
+        if (strcmp(tok, bare) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *resource_location(const scim_request_t *req,
+                                     const endpoint_t *ep, const char *id)
+{
+    return apr_pstrcat(req->pool, req->base_url, ep->rt->endpoint, "/", id,
+                       NULL);
+}
+
+static int schemas_list(json_t *schemas, const char *urn)
+{
+    size_t i;
+    json_t *s;
+
+    json_array_foreach(schemas, i, s) {
+        if (scim_streq_ci(json_string_value(s), urn)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The full resource as served: stored JSON plus id, meta and, for users,
+ * the read-only membership extension.  Filters run on this form too. */
+static json_t *full_resource(const scim_request_t *req, const endpoint_t *ep,
+                             const scim_record_t *rec)
+{
+    json_t *res = json_deep_copy(rec->resource);
+    json_t *schemas;
+
+    if (!res) {
+        return NULL;
+    }
+    scim_json_pool_own(req->pool, res);
+    json_object_set_new(res, "id", json_string(rec->id));
+    schemas = json_object_get(res, "schemas");
+    if (!json_is_array(schemas)) {
+        schemas = json_pack("[s]", ep->rt->core->id);
+        json_object_set_new(res, "schemas", schemas);
+    }
+    if (ep->rt == &scim_resource_type_user) {
+        int active = !json_is_false(json_object_get(res, "active"));
+        int linked = rec->state && strcmp(rec->state, "linked") == 0;
+        json_t *membership = json_pack("{s:s,s:b}", "state",
+                                       linked ? "linked" : "provisioned",
+                                       "seat", linked && active);
+
+        if (rec->linked) {
+            json_object_set_new(membership, "linked",
+                                json_string(rec->linked));
+        }
+        json_object_set_new(res, SCIM_SCHEMA_MEMBERSHIP, membership);
+        if (!schemas_list(schemas, SCIM_SCHEMA_MEMBERSHIP)) {
+            json_array_append_new(schemas, json_string(SCIM_SCHEMA_MEMBERSHIP));
+        }
+    }
+    json_object_set_new(res, "meta", json_pack("{s:s,s:s,s:s,s:s,s:s}",
+        "resourceType", ep->rt->name,
+        "created", rec->created,
+        "lastModified", rec->last_modified,
+        "location", resource_location(req, ep, rec->id),
+        "version", etag_of(req->pool, rec->version)));
+    return res;
+}
+
+static json_t *shaped_resource(const scim_request_t *req,
+                               const endpoint_t *ep, const scim_record_t *rec,
+                               const char *attributes, const char *excluded)
+{
+    json_t *full = full_resource(req, ep, rec);
+
+    if (!full) {
+        return NULL;
+    }
+    return scim_json_pool_own(req->pool,
+        scim_schema_project(req->pool, ep->rt, full, attributes, excluded));
+}
+
+/* The part of a normalised resource the store keeps: meta and id come
+ * from columns, read-only extensions are computed. */
+static void strip_computed(json_t *resource)
+{
+    json_object_del(resource, "id");
+    json_object_del(resource, "meta");
+    json_object_del(resource, SCIM_SCHEMA_MEMBERSHIP);
+}
+
+static scim_record_t *record_from_resource(const scim_request_t *req,
+                                           const endpoint_t *ep,
+                                           json_t *resource)
+{
+    scim_record_t *rec = apr_pcalloc(req->pool, sizeof(*rec));
+
+    rec->rtype = ep->rt->name;
+    rec->name = json_string_value(json_object_get(resource, ep->name_attr));
+    rec->external_id = json_string_value(json_object_get(resource,
+                                                         "externalId"));
+    rec->resource = resource;
+    return rec;
+}
+
+static void respond_resource(const scim_request_t *req,
+                             scim_response_t *resp, int status,
+                             const endpoint_t *ep, const scim_record_t *rec,
+                             apr_table_t *q)
+{
+    json_t *body = shaped_resource(req, ep, rec,
+                                   q ? query_param(q, "attributes") : NULL,
+                                   q ? query_param(q, "excludedAttributes")
+                                     : NULL);
+
+    if (!body) {
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 500, NULL,
+                            "The resource could not be rendered"));
+        return;
+    }
+    resp->status = status;
+    resp->body = body;
+    resp->etag = etag_of(req->pool, rec->version);
+    if (status == 201) {
+        resp->location = resource_location(req, ep, rec->id);
+    }
+}
+
+/* ---- create, read, replace, patch, delete ------------------------------- */
+
+static void handle_create(const scim_request_t *req, scim_response_t *resp,
+                          const endpoint_t *ep, apr_table_t *q)
+{
+    json_t *body = NULL, *resource = NULL;
+    scim_record_t *rec;
+    scim_error_t *err;
+
+    if ((err = parse_body(req, &body))
+        || (err = scim_schema_check_resource(req->pool, ep->rt, body, NULL,
+                                             &resource))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    scim_json_pool_own(req->pool, resource);
+    strip_computed(resource);
+    rec = record_from_resource(req, ep, resource);
+    rec->id = scim_new_id(req->pool);
+    rec->created = rec->last_modified = scim_now(req->pool);
+    rec->version = 1;
+    if (ep->rt == &scim_resource_type_user) {
+        rec->state = "provisioned";
+    }
+    if (!rec->id) {
+        err = scim_error_make(req->pool, 503, NULL,
+                              "No randomness available for an id");
+    }
+    if (err || (err = scim_store_create(req->store, req->org, rec))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    respond_resource(req, resp, 201, ep, rec, q);
+}
+
+static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
+                          const char *id, scim_record_t **out)
+{
+    scim_error_t *err = scim_store_get(req->store, req->org, ep->rt->name,
+                                       id, out);
+    if (!err && !*out) {
+        err = scim_error_make(req->pool, 404, NULL, "%s %s not found",
+                              ep->rt->name, id);
+    }
+    return err;
+}
+
+static scim_error_t *check_if_match(const scim_request_t *req,
+                                    const scim_record_t *rec)
+{
+    if (req->if_match
+        && !etag_listed(req->pool, req->if_match,
+                        etag_of(req->pool, rec->version))) {
+        return scim_error_make(req->pool, 412, NULL,
+                               "The resource has changed (now version %s)",
+                               etag_of(req->pool, rec->version));
+    }
+    return NULL;
+}
+
+static void handle_get(const scim_request_t *req, scim_response_t *resp,
+                       const endpoint_t *ep, const char *id, apr_table_t *q)
+{
+    scim_record_t *rec = NULL;
+    scim_error_t *err = load(req, ep, id, &rec);
+
+    if (err) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    if (req->if_none_match
+        && etag_listed(req->pool, req->if_none_match,
+                       etag_of(req->pool, rec->version))) {
+        resp->status = 304;
+        resp->etag = etag_of(req->pool, rec->version);
+        return;
+    }
+    respond_resource(req, resp, 200, ep, rec, q);
+}
+
+/* PUT and PATCH: read, compute the new resource, write if the version is
+ * still the one read; retried when another writer came in between. */
+static void handle_modify(const scim_request_t *req, scim_response_t *resp,
+                          const endpoint_t *ep, const char *id,
+                          apr_table_t *q, int is_patch)
+{
+    json_t *body = NULL;
+    scim_error_t *err;
+    int attempt;
+
+    if ((err = parse_body(req, &body))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    for (attempt = 1; ; attempt++) {
+        scim_record_t *old = NULL, *rec;
+        json_t *input = body, *resource = NULL;
+
+        if ((err = load(req, ep, id, &old))
+            || (err = check_if_match(req, old))) {
+            break;
+        }
+        if (is_patch) {
+            input = scim_json_pool_own(req->pool,
+                                       json_deep_copy(old->resource));
+            err = scim_patch_apply(req->pool, ep->rt, input, body, NULL,
+                                   NULL);
+            if (err) {
+                break;
+            }
+        }
+        err = scim_schema_check_resource(req->pool, ep->rt, input,
+                                         old->resource, &resource);
+        if (err) {
+            break;
+        }
+        scim_json_pool_own(req->pool, resource);
+        strip_computed(resource);
+        if (json_equal(resource, old->resource)) {
+            /* Nothing changed: no new version (IdPs resend unchanged
+             * attributes on every cycle). */
+            respond_resource(req, resp, 200, ep, old, q);
+            return;
+        }
+        rec = record_from_resource(req, ep, resource);
+        rec->id = old->id;
+        rec->created = old->created;
+        rec->last_modified = scim_now(req->pool);
+        rec->version = old->version + 1;
+        rec->state = old->state;
+        rec->linked = old->linked;
+        err = scim_store_update(req->store, req->org, rec, old->version);
+        if (!err) {
+            respond_resource(req, resp, 200, ep, rec, q);
+            return;
+        }
+        if (err->status != 412 || req->if_match || attempt >= WRITE_ATTEMPTS) {
+            break;
+        }
+    }
+    scim_service_error(req->pool, resp, err);
+}
+
+static void handle_delete(const scim_request_t *req, scim_response_t *resp,
+                          const endpoint_t *ep, const char *id)
+{
+    scim_record_t *rec = NULL;
+    scim_error_t *err = NULL;
+
+    if (req->if_match) {
+        if ((err = load(req, ep, id, &rec)) || (err = check_if_match(req, rec))) {
+            scim_service_error(req->pool, resp, err);
+            return;
+        }
+    }
+    if ((err = scim_store_delete(req->store, req->org, ep->rt->name, id))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    resp->status = 204;
+}
+
+/* ---- lists and search --------------------------------------------------- */
+
+typedef struct match {
+    scim_record_t *rec;
+    json_t *full;               /* the served form, filters ran on it */
+    const json_t *sort_value;
+    int seq;                    /* position in the default order */
+} match_t;
+
+typedef struct collector {
+    const scim_request_t *req;
+    const endpoint_t *ep;
+    const scim_filter_t *filter;
+    const list_params_t *lp;
+    int keep_all;               /* sorting needs every match */
+    int total;
+    apr_array_header_t *kept;   /* match_t */
+} collector_t;
+
+/* Considers one candidate (read into a scratch pool); a kept match is
+ * copied to the request pool. */
+static void collect(collector_t *c, const scim_record_t *rec)
+{
+    json_t *full = full_resource(c->req, c->ep, rec);
+    int position;
+    match_t *m;
+
+    if (!full || (c->filter && !scim_filter_match(c->filter, full))) {
+        return;
+    }
+    position = ++c->total;
+    if (!c->keep_all && (position < c->lp->start_index
+                         || position >= c->lp->start_index + c->lp->count)) {
+        return;
+    }
+    m = apr_array_push(c->kept);
+    m->rec = scim_record_copy(c->req->pool, rec);
+    m->full = full;
+    m->sort_value = NULL;
+    m->seq = position;
+}
+
+typedef struct sort_spec {
+    const scim_attr_t *def;
+    int descending;
+} sort_spec_t;
+
+/* Absent values sort last in ascending order (and first descending);
+ * ties keep the default order so pages stay stable. */
+static int compare_matches(const void *a, const void *b, void *arg)
+{
+    const match_t *x = a, *y = b;
+    const sort_spec_t *spec = arg;
+    int cmp;
+
+    if (!x->sort_value || !y->sort_value) {
+        cmp = !x->sort_value - !y->sort_value;
+    }
+    else {
+        cmp = scim_value_compare(spec->def, x->sort_value, y->sort_value);
+    }
+    if (spec->descending) {
+        cmp = -cmp;
+    }
+    return cmp ? cmp : x->seq - y->seq;
+}
+
+static scim_error_t *scan_all(collector_t *c)
+{
+    const scim_request_t *req = c->req;
+    int offset = 0;
+
+    for (;;) {
+        apr_pool_t *scratch;
+        apr_array_header_t *page;
+        scim_error_t *err;
+        int i;
+
+        apr_pool_create(&scratch, req->pool);
+        page = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
+        err = scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
+                              offset, SCAN_CHUNK, page);
+        for (i = 0; !err && i < page->nelts; i++) {
+            collect(c, APR_ARRAY_IDX(page, i, scim_record_t *));
+        }
+        apr_pool_destroy(scratch);
+        if (err) {
+            return err;
+        }
+        if (page->nelts < SCAN_CHUNK) {
+            return NULL;
+        }
+        offset += SCAN_CHUNK;
+    }
+}
+
+/* Resources of one type matching lp, as match_t in *out, the page only;
+ * *total gets the number of all matches. */
+static scim_error_t *query_resources(const scim_request_t *req,
+                                     const endpoint_t *ep,
+                                     const scim_filter_t *filter,
+                                     const list_params_t *lp,
+                                     const scim_attr_path_t *sort_path,
+                                     int *total, apr_array_header_t **out)
+{
+    collector_t c;
+    scim_error_t *err = NULL;
+    const char *key_value;
+
+    memset(&c, 0, sizeof(c));
+    c.req = req;
+    c.ep = ep;
+    c.filter = filter;
+    c.lp = lp;
+    c.keep_all = sort_path != NULL;
+    c.kept = apr_array_make(req->pool, lp->count ? lp->count : 1,
+                            sizeof(match_t));
+
+    if (filter && (key_value = scim_filter_indexed_eq(filter, "id"))) {
+        scim_record_t *rec = NULL;
+
+        err = scim_store_get(req->store, req->org, ep->rt->name, key_value,
+                             &rec);
+        if (!err && rec) {
+            collect(&c, rec);
+        }
+    }
+    else if (filter
+             && ((key_value = scim_filter_indexed_eq(filter, ep->name_attr))
+                 || (key_value = scim_filter_indexed_eq(filter,
+                                                        "externalId")))) {
+        apr_array_header_t *recs = apr_array_make(req->pool, 1,
+                                                  sizeof(scim_record_t *));
+        int i;
+
+        err = scim_store_find(req->store, req->org, ep->rt->name,
+                              scim_filter_indexed_eq(filter, ep->name_attr)
+                              ? SCIM_STORE_BY_NAME
+                              : SCIM_STORE_BY_EXTERNAL_ID,
+                              key_value, recs);
+        for (i = 0; !err && i < recs->nelts; i++) {
+            collect(&c, APR_ARRAY_IDX(recs, i, scim_record_t *));
+        }
+    }
+    else if (!filter && !sort_path) {
+        /* The common unfiltered page: counted and read by the index. */
+        apr_array_header_t *recs = apr_array_make(req->pool, lp->count + 1,
+                                                  sizeof(scim_record_t *));
+        int i;
+
+        err = scim_store_count(req->store, req->org, ep->rt->name, &c.total);
+        if (!err && lp->count > 0) {
+            err = scim_store_page(req->store, req->pool, req->org,
+                                  ep->rt->name, lp->start_index - 1,
+                                  lp->count, recs);
+        }
+        for (i = 0; !err && i < recs->nelts; i++) {
+            match_t *m = apr_array_push(c.kept);
+            m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
+            m->full = full_resource(req, ep, m->rec);
+            m->sort_value = NULL;
+            m->seq = lp->start_index + i;
+        }
+        *total = c.total;
+        *out = c.kept;
+        return err;
+    }
+    else {
+        err = scan_all(&c);
+    }
+    if (err) {
+        return err;
+    }
+    if (sort_path) {
+        apr_array_header_t *page;
+        sort_spec_t spec;
+        int i;
+
+        for (i = 0; i < c.kept->nelts; i++) {
+            match_t *m = &APR_ARRAY_IDX(c.kept, i, match_t);
+            m->sort_value = scim_sort_value(sort_path, m->full);
+        }
+        spec.def = scim_attr_path_leaf(sort_path);
+        spec.descending = lp->descending;
+        qsort_r(c.kept->elts, c.kept->nelts, sizeof(match_t), compare_matches,
+                &spec);
+        page = apr_array_make(req->pool, lp->count ? lp->count : 1,
+                              sizeof(match_t));
+        for (i = lp->start_index - 1;
+             i < c.kept->nelts && i < lp->start_index - 1 + lp->count; i++) {
+            *(match_t *)apr_array_push(page) = APR_ARRAY_IDX(c.kept, i,
+                                                             match_t);
+        }
+        c.kept = page;
+    }
+    *total = c.total;
+    *out = c.kept;
+    return NULL;
+}
+
+static json_t *list_response(const scim_request_t *req, int total,
+                             const list_params_t *lp, json_t *resources)
+{
+    return json_pack("{s:[s],s:i,s:i,s:i,s:o}", "schemas", SCIM_SCHEMA_LIST,
+                     "totalResults", total,
+                     "startIndex", lp->start_index,
+                     "itemsPerPage", (int)json_array_size(resources),
+                     "Resources", resources);
+}
+
+static void handle_list(const scim_request_t *req, scim_response_t *resp,
+                        const endpoint_t *ep, const list_params_t *lp)
+{
+    scim_filter_t *filter = NULL;
+    scim_attr_path_t sort_path;
+    apr_array_header_t *matches = NULL;
+    json_t *resources;
+    scim_error_t *err = NULL;
+    int total = 0, i;
+
+    if (lp->filter
+        && (err = scim_filter_parse(req->pool, ep->rt, lp->filter, &filter))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    if (lp->sort_by
+        && (err = scim_attr_path_resolve(req->pool, ep->rt, lp->sort_by, 0,
+                                         &sort_path))) {
+        err->scim_type = SCIM_TYPE_INVALID_VALUE;
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    err = query_resources(req, ep, filter, lp, lp->sort_by ? &sort_path : NULL,
+                          &total, &matches);
+    if (err) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    resources = json_array();
+    for (i = 0; i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        json_t *shaped = m->full
+            ? scim_schema_project(req->pool, ep->rt, m->full, lp->attributes,
+                                  lp->excluded)
+            : NULL;
+        if (shaped) {
+            json_array_append_new(resources, shaped);
+        }
+    }
+    respond(req->pool, resp, 200, list_response(req, total, lp, resources));
+}
+
+/* POST /.search at the root: every resource type the filter can apply to
+ * (RFC 7644 3.4.3), one list.  Types whose schema lacks an attribute the
+ * filter names are left out. */
+static void handle_root_search(const scim_request_t *req,
+                               scim_response_t *resp, const list_params_t *lp)
+{
+    json_t *resources = json_array();
+    scim_error_t *first_err = NULL;
+    int total = 0, applicable = 0, skipped = 0;
+    const endpoint_t *const *ep;
+
+    scim_json_pool_own(req->pool, resources);
+    for (ep = endpoints; *ep; ep++) {
+        scim_filter_t *filter = NULL;
+        apr_array_header_t *matches = NULL;
+        list_params_t sub = *lp;
+        scim_error_t *err = NULL;
+        int n = 0, i;
+
+        if (lp->filter
+            && (err = scim_filter_parse(req->pool, (*ep)->rt, lp->filter,
+                                        &filter))) {
+            first_err = first_err ? first_err : err;
+            continue;
+        }
+        applicable++;
+        /* Pages run across the types in endpoint order. */
+        sub.start_index = lp->start_index - skipped;
+        sub.count = lp->count - (int)json_array_size(resources);
+        if (sub.start_index < 1) {
+            sub.start_index = 1;
+        }
+        err = query_resources(req, *ep, filter, &sub, NULL, &n, &matches);
+        if (err) {
+            scim_service_error(req->pool, resp, err);
+            return;
+        }
+        total += n;
+        skipped += n;
+        for (i = 0; i < matches->nelts; i++) {
+            match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+            json_t *shaped = scim_schema_project(req->pool, (*ep)->rt,
+                                                 m->full, lp->attributes,
+                                                 lp->excluded);
+            if (shaped) {
+                json_array_append_new(resources, shaped);
+            }
+        }
+    }
+    if (!applicable && first_err) {
+        scim_service_error(req->pool, resp, first_err);
+        return;
+    }
+    respond(req->pool, resp, 200,
+            list_response(req, total, lp, json_incref(resources)));
+}
+
+/* ---- discovery ---------------------------------------------------------- */
+
+static json_t *service_provider_config(const scim_request_t *req)
+{
+    return json_pack(
+        "{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},"
+        "s:{s:b},s:{s:b},s:[{s:s,s:s,s:s,s:s,s:b}],s:{s:s,s:s}}",
+        "schemas", SCIM_SCHEMA_SPC,
+        "documentationUri", "https://github.com/mod-scim/mod_scim#readme",
+        "patch", "supported", 1,
+        "bulk", "supported", 0, "maxOperations", 0, "maxPayloadSize", 0,
+        "filter", "supported", 1, "maxResults", req->max_results,
+        "changePassword", "supported", 0,
+        "sort", "supported", 1,
+        "etag", "supported", 1,
+        "authenticationSchemes",
+            "type", "oauthbearertoken",
+            "name", "OAuth Bearer Token",
+            "description", "A bearer token issued by the administrator"
+                           " with the scim-token tool",
+            "specUri", "https://www.rfc-editor.org/rfc/rfc6750",
+            "primary", 1,
+        "meta", "resourceType", "ServiceProviderConfig",
+                "location", apr_pstrcat(req->pool, req->base_url,
+                                        "/ServiceProviderConfig", NULL));
+}
+
+static json_t *discovery_list(json_t *resources)
+{
+    size_t n = json_array_size(resources);
+
+    return json_pack("{s:[s],s:i,s:i,s:i,s:o}", "schemas", SCIM_SCHEMA_LIST,
+                     "totalResults", (int)n, "startIndex", 1,
+                     "itemsPerPage", (int)n, "Resources", resources);
+}
+
+static void handle_schemas(const scim_request_t *req, scim_response_t *resp,
+                           const char *id)
+{
+    const scim_schema_t *const *s;
+    json_t *all = json_array();
+
+    for (s = scim_all_schemas; *s; s++) {
+        if (id && strcmp((*s)->id, id) == 0) {
+            json_decref(all);
+            respond(req->pool, resp, 200,
+                    scim_schema_to_json(*s, req->base_url));
+            return;
+        }
+        json_array_append_new(all, scim_schema_to_json(*s, req->base_url));
+    }
+    if (id) {
+        json_decref(all);
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 404, NULL, "Schema %s not found", id));
+        return;
+    }
+    respond(req->pool, resp, 200, discovery_list(all));
+}
+
+static void handle_resource_types(const scim_request_t *req,
+                                  scim_response_t *resp, const char *id)
+{
+    const scim_resource_type_t *const *t;
+    json_t *all = json_array();
+
+    for (t = scim_all_resource_types; *t; t++) {
+        if (id && strcmp((*t)->name, id) == 0) {
+            json_decref(all);
+            respond(req->pool, resp, 200,
+                    scim_resource_type_to_json(*t, req->base_url));
+            return;
+        }
+        json_array_append_new(all,
+                              scim_resource_type_to_json(*t, req->base_url));
+    }
+    if (id) {
+        json_decref(all);
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 404, NULL,
+                            "Resource type %s not found", id));
+        return;
+    }
+    respond(req->pool, resp, 200, discovery_list(all));
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static int is_method(const scim_request_t *req, const char *m)
+{
+    return strcmp(req->method, m) == 0;
+}
+
+static void route_resource_type(const scim_request_t *req,
+                                scim_response_t *resp, const endpoint_t *ep,
+                                const char *rest, apr_table_t *q)
+{
+    list_params_t lp;
+    scim_error_t *err;
+
+    if (!rest) {
+        if (is_method(req, "GET")) {
+            if ((err = list_params_from_query(req, q, &lp))) {
+                scim_service_error(req->pool, resp, err);
+                return;
+            }
+            handle_list(req, resp, ep, &lp);
+        }
+        else if (is_method(req, "POST")) {
+            handle_create(req, resp, ep, q);
+        }
+        else {
+            method_not_allowed(req, resp, "GET, POST");
+        }
+        return;
+    }
+    if (strchr(rest, '/') || !*rest) {
+        not_found(req, resp);
+        return;
+    }
+    if (strcmp(rest, ".search") == 0) {
+        json_t *body = NULL;
+
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, resp, "POST");
+            return;
+        }
+        if ((err = parse_body(req, &body))
+            || (err = list_params_from_search(req, body, &lp))) {
+            scim_service_error(req->pool, resp, err);
+            return;
+        }
+        handle_list(req, resp, ep, &lp);
+        return;
+    }
+    if (is_method(req, "GET")) {
+        handle_get(req, resp, ep, rest, q);
+    }
+    else if (is_method(req, "PUT")) {
+        handle_modify(req, resp, ep, rest, q, 0);
+    }
+    else if (is_method(req, "PATCH")) {
+        handle_modify(req, resp, ep, rest, q, 1);
+    }
+    else if (is_method(req, "DELETE")) {
+        handle_delete(req, resp, ep, rest);
+    }
+    else {
+        method_not_allowed(req, resp, "GET, PUT, PATCH, DELETE");
+    }
+}
+
+static void route_discovery(const scim_request_t *req, scim_response_t *resp,
+                            const char *first, const char *rest)
+{
+    if (!is_method(req, "GET")) {
+        method_not_allowed(req, resp, "GET");
+    }
+    else if (strcmp(first, "ServiceProviderConfig") == 0) {
+        if (rest) {
+            not_found(req, resp);
+        }
+        else {
+            respond(req->pool, resp, 200, service_provider_config(req));
+        }
+    }
+    else if (strcmp(first, "Schemas") == 0) {
+        handle_schemas(req, resp, rest);
+    }
+    else {
+        handle_resource_types(req, resp, rest);
+    }
+}
+
+void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
+{
+    const char *path = req->path ? req->path : "";
+    const char *first, *rest = NULL, *slash;
+    const endpoint_t *const *ep;
+    apr_table_t *q = NULL;
+    scim_error_t *err;
+
+    memset(resp, 0, sizeof(*resp));
+    if ((err = parse_query(req->pool, req->query, &q))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    while (*path == '/') {
+        path++;
+    }
+    slash = strchr(path, '/');
+    first = slash ? apr_pstrndup(req->pool, path, slash - path) : path;
+    if (slash) {
+        rest = slash + 1;
+        if (!*rest) {
+            rest = NULL;    /* "/Users/" is "/Users" */
+        }
+    }
+
+    for (ep = endpoints; *ep; ep++) {
+        if (strcmp(first, (*ep)->rt->endpoint + 1) == 0) {
+            route_resource_type(req, resp, *ep, rest, q);
+            return;
+        }
+    }
+    if (strcmp(first, ".search") == 0 && !rest) {
+        json_t *body = NULL;
+        list_params_t lp;
+
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, resp, "POST");
+        }
+        else if ((err = parse_body(req, &body))
+                 || (err = list_params_from_search(req, body, &lp))) {
+            scim_service_error(req->pool, resp, err);
+        }
+        else {
+            handle_root_search(req, resp, &lp);
+        }
+        return;
+    }
+    if (strcmp(first, "ServiceProviderConfig") == 0
+        || strcmp(first, "Schemas") == 0
+        || strcmp(first, "ResourceTypes") == 0) {
+        if (rest && strchr(rest, '/')) {
+            not_found(req, resp);
+            return;
+        }
+        route_discovery(req, resp, first, rest);
+        return;
+    }
+    not_found(req, resp);
+}

@@ -1,0 +1,744 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "scim_store.h"
+
+/* Schema migrations, in order; migration N brings the database to version
+ * N+1.  Only SQL that SQLite and PostgreSQL both accept. */
+static const char *const migration_v1[] = {
+    "CREATE TABLE IF NOT EXISTS scim_resources ("
+    " org VARCHAR(255) NOT NULL,"
+    " rtype VARCHAR(16) NOT NULL,"
+    " id VARCHAR(64) NOT NULL,"
+    " name_ci VARCHAR(1024) NOT NULL,"
+    " external_id VARCHAR(1024),"
+    " created VARCHAR(32) NOT NULL,"
+    " last_modified VARCHAR(32) NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " state VARCHAR(16),"
+    " linked VARCHAR(32),"
+    " resource TEXT NOT NULL,"
+    " PRIMARY KEY (org, rtype, id))",
+    /* userName / displayName are unique per organization, ignoring case */
+    "CREATE UNIQUE INDEX IF NOT EXISTS scim_resources_name"
+    " ON scim_resources (org, rtype, name_ci)",
+    "CREATE INDEX IF NOT EXISTS scim_resources_external"
+    " ON scim_resources (org, rtype, external_id)",
+    /* the stable default order of lists */
+    "CREATE INDEX IF NOT EXISTS scim_resources_order"
+    " ON scim_resources (org, rtype, created, id)",
+    NULL
+};
+
+static const char *const *const migrations[] = {
+    migration_v1,
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int scim_store_schema_version(void)
+{
+    return SCHEMA_VERSION;
+}
+
+#define RECORD_COLUMNS \
+    "rtype, id, external_id, created, last_modified, version, state," \
+    " linked, resource"
+
+/* Every statement the store runs: label (an SQL identifier, for pgsql's
+ * PREPARE) and SQL with apr_dbd's %s / %d placeholders. */
+#define SCIM_STATEMENTS(X) \
+    X(scim_res_get, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND id = %s") \
+    X(scim_res_by_name, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND name_ci = %s") \
+    X(scim_res_by_external, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND external_id = %s") \
+    X(scim_res_count, "SELECT COUNT(*) FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s") \
+    X(scim_res_page, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s ORDER BY created, id" \
+      " LIMIT %d OFFSET %d") \
+    X(scim_res_name_owner, "SELECT id FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND name_ci = %s") \
+    X(scim_res_insert, "INSERT INTO scim_resources (org, rtype, id," \
+      " name_ci, external_id, created, last_modified, version, state," \
+      " linked, resource) VALUES (%s, %s, %s, %s, %s, %s, %s, %d, %s, %s," \
+      " %s)") \
+    X(scim_res_update, "UPDATE scim_resources SET name_ci = %s," \
+      " external_id = %s, last_modified = %s, version = %d, resource = %s" \
+      " WHERE org = %s AND rtype = %s AND id = %s AND version = %d") \
+    X(scim_res_delete, "DELETE FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND id = %s")
+
+typedef enum {
+#define STATEMENT_ENUM(label, sql) STMT_##label,
+    SCIM_STATEMENTS(STATEMENT_ENUM)
+#undef STATEMENT_ENUM
+    STMT_COUNT
+} statement_t;
+
+static const struct {
+    const char *label;
+    const char *sql;
+} statements[] = {
+#define STATEMENT_ROW(label, sql) { #label, sql },
+    SCIM_STATEMENTS(STATEMENT_ROW)
+#undef STATEMENT_ROW
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static apr_status_t json_pool_cleanup(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+json_t *scim_json_pool_own(apr_pool_t *p, json_t *v)
+{
+    if (v) {
+        apr_pool_cleanup_register(p, v, json_pool_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    return v;
+}
+
+const char *scim_fold_case(apr_pool_t *p, const char *s)
+{
+    char *copy = apr_pstrdup(p, s), *c;
+
+    for (c = copy; *c; c++) {
+        *c = apr_tolower(*c);
+    }
+    return copy;
+}
+
+const char *scim_now(apr_pool_t *p)
+{
+    apr_time_exp_t t;
+    apr_time_t now = apr_time_now();
+
+    apr_time_exp_gmt(&t, now);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                        t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                        t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000);
+}
+
+const char *scim_new_id(apr_pool_t *p)
+{
+    unsigned char b[16];
+
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        return NULL;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;   /* version 4 */
+    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
+    return apr_psprintf(p,
+        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+        b[11], b[12], b[13], b[14], b[15]);
+}
+
+scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
+{
+    scim_record_t *copy = apr_pmemdup(p, rec, sizeof(*rec));
+
+    copy->rtype = apr_pstrdup(p, rec->rtype);
+    copy->id = apr_pstrdup(p, rec->id);
+    copy->name = rec->name ? apr_pstrdup(p, rec->name) : NULL;
+    copy->external_id = rec->external_id
+                      ? apr_pstrdup(p, rec->external_id) : NULL;
+    copy->created = apr_pstrdup(p, rec->created);
+    copy->last_modified = apr_pstrdup(p, rec->last_modified);
+    copy->state = rec->state ? apr_pstrdup(p, rec->state) : NULL;
+    copy->linked = rec->linked ? apr_pstrdup(p, rec->linked) : NULL;
+    copy->resource = scim_json_pool_own(p, json_incref(rec->resource));
+    return copy;
+}
+
+/* A database failure: the IdP should retry later, the log gets the
+ * driver's message. */
+static scim_error_t *db_error(scim_store_t *st, int rv, const char *what)
+{
+    scim_error_t *err = scim_error_make(st->pool, 503, NULL,
+        "The directory store is busy or unavailable; retry later");
+    const char *msg = st->handle ? apr_dbd_error(st->driver, st->handle, rv)
+                                 : NULL;
+
+    err->internal = apr_psprintf(st->pool, "%s failed (%d): %s", what, rv,
+                                 msg ? msg : "no message");
+    err->retry_after = SCIM_STORE_RETRY_AFTER;
+    return err;
+}
+
+static apr_dbd_prepared_t *statement(scim_store_t *st, statement_t which)
+{
+    return apr_hash_get(st->prepared, statements[which].label,
+                        APR_HASH_KEY_STRING);
+}
+
+static scim_error_t *missing_statement(scim_store_t *st, statement_t which)
+{
+    scim_error_t *err = scim_error_make(st->pool, 503, NULL,
+        "The directory store is not ready; retry later");
+    err->internal = apr_psprintf(st->pool, "statement %s is not prepared",
+                                 statements[which].label);
+    err->retry_after = SCIM_STORE_RETRY_AFTER;
+    return err;
+}
+
+/* Runs a statement that changes rows; *nrows gets the count. */
+static scim_error_t *exec_write(scim_store_t *st, statement_t which,
+                                int *nrows, const char **args, int nargs)
+{
+    apr_dbd_prepared_t *stmt = statement(st, which);
+    int rv, n = 0;
+
+    if (!stmt) {
+        return missing_statement(st, which);
+    }
+    rv = apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt,
+                        nargs, args);
+    if (rv != 0) {
+        return db_error(st, rv, statements[which].label);
+    }
+    if (nrows) {
+        *nrows = n;
+    }
+    return NULL;
+}
+
+static const char *entry(const apr_dbd_driver_t *driver, apr_pool_t *p,
+                         apr_dbd_row_t *row, int col)
+{
+    const char *v = apr_dbd_get_entry(driver, row, col);
+
+    /* Copied: pgsql frees row values when the next chunk arrives. */
+    return v ? apr_pstrdup(p, v) : NULL;
+}
+
+static scim_record_t *record_from_row(const apr_dbd_driver_t *driver,
+                                      apr_pool_t *p, apr_dbd_row_t *row)
+{
+    scim_record_t *rec = apr_pcalloc(p, sizeof(*rec));
+    const char *version, *json;
+    json_error_t jerr;
+
+    rec->rtype = entry(driver, p, row, 0);
+    rec->id = entry(driver, p, row, 1);
+    rec->external_id = entry(driver, p, row, 2);
+    rec->created = entry(driver, p, row, 3);
+    rec->last_modified = entry(driver, p, row, 4);
+    version = apr_dbd_get_entry(driver, row, 5);
+    rec->version = version ? atoi(version) : 0;
+    rec->state = entry(driver, p, row, 6);
+    rec->linked = entry(driver, p, row, 7);
+    json = apr_dbd_get_entry(driver, row, 8);
+    rec->resource = scim_json_pool_own(p,
+        json_loads(json ? json : "{}", 0, &jerr));
+    if (!rec->resource) {
+        rec->resource = scim_json_pool_own(p, json_object());
+    }
+    rec->name = json_string_value(json_object_get(rec->resource,
+        strcmp(rec->rtype ? rec->rtype : "", "Group") == 0
+        ? "displayName" : "userName"));
+    if (rec->name) {
+        rec->name = apr_pstrdup(p, rec->name);
+    }
+    return rec;
+}
+
+/* Runs a query and appends every row as a record (allocated from p).  Every
+ * row is read to the end: pgsql needs it to clean the result up. */
+static scim_error_t *select_records(scim_store_t *st, apr_pool_t *p,
+                                   statement_t which, const char **args,
+                                   int nargs, apr_array_header_t *out)
+{
+    apr_dbd_prepared_t *stmt = statement(st, which);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    if (!stmt) {
+        return missing_statement(st, which);
+    }
+    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 0,
+                         nargs, args);
+    if (rv != 0) {
+        return db_error(st, rv, statements[which].label);
+    }
+    while ((rv = apr_dbd_get_row(st->driver, p, res, &row, -1)) == 0) {
+        APR_ARRAY_PUSH(out, scim_record_t *) =
+            record_from_row(st->driver, p, row);
+    }
+    return NULL;
+}
+
+/* First column of the first row (a count, an id), or NULL for none. */
+static scim_error_t *select_value(scim_store_t *st, statement_t which,
+                                  const char **args, int nargs,
+                                  const char **value)
+{
+    apr_dbd_prepared_t *stmt = statement(st, which);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    *value = NULL;
+    if (!stmt) {
+        return missing_statement(st, which);
+    }
+    rv = apr_dbd_pselect(st->driver, st->pool, st->handle, &res, stmt, 0,
+                         nargs, args);
+    if (rv != 0) {
+        return db_error(st, rv, statements[which].label);
+    }
+    while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
+        if (!*value) {
+            *value = entry(st->driver, st->pool, row, 0);
+        }
+    }
+    return NULL;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* Ends a transaction the request forgot (an error path, an aborted
+ * request): a pooled connection must never keep an open transaction. */
+static apr_status_t transaction_cleanup(void *data)
+{
+    scim_store_t *st = data;
+
+    if (st->trans) {
+        apr_dbd_transaction_mode_set(st->driver, st->trans,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+        apr_dbd_transaction_end(st->driver, st->pool, st->trans);
+        st->trans = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static scim_error_t *tx_begin(scim_store_t *st)
+{
+    int rv = apr_dbd_transaction_start(st->driver, st->pool, st->handle,
+                                       &st->trans);
+    if (rv != 0) {
+        st->trans = NULL;
+        return db_error(st, rv, "begin transaction");
+    }
+    apr_pool_cleanup_register(st->pool, st, transaction_cleanup,
+                              apr_pool_cleanup_null);
+    return NULL;
+}
+
+/* Commits (or, with rollback set or after a failed statement, rolls back). */
+static scim_error_t *tx_end(scim_store_t *st, int rollback)
+{
+    apr_dbd_transaction_t *trans = st->trans;
+    int rv;
+
+    if (!trans) {
+        return NULL;
+    }
+    st->trans = NULL;
+    apr_pool_cleanup_kill(st->pool, st, transaction_cleanup);
+    if (rollback) {
+        apr_dbd_transaction_mode_set(st->driver, trans,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    rv = apr_dbd_transaction_end(st->driver, st->pool, trans);
+    if (rv != 0 && !rollback) {
+        return db_error(st, rv, "commit");
+    }
+    return NULL;
+}
+
+/* ---- connection set-up -------------------------------------------------- */
+
+static int is_sqlite(const apr_dbd_driver_t *driver)
+{
+    return strcmp(apr_dbd_name(driver), "sqlite3") == 0;
+}
+
+static scim_error_t *setup_error(apr_pool_t *p, const apr_dbd_driver_t *driver,
+                                 apr_dbd_t *handle, int rv, const char *what)
+{
+    scim_error_t *err = scim_error_make(p, 503, NULL,
+        "The directory store is unavailable; retry later");
+    const char *msg = apr_dbd_error(driver, handle, rv);
+
+    err->internal = apr_psprintf(p, "%s failed (%d): %s", what, rv,
+                                 msg ? msg : "no message");
+    err->retry_after = SCIM_STORE_RETRY_AFTER;
+    return err;
+}
+
+/* Runs a statement that may return rows (PRAGMA) and discards them. */
+static int run_and_discard(apr_pool_t *p, const apr_dbd_driver_t *driver,
+                           apr_dbd_t *handle, const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv = apr_dbd_select(driver, p, handle, &res, sql, 0);
+
+    if (rv == 0) {
+        while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
+        }
+    }
+    return rv;
+}
+
+static scim_error_t *migrate(apr_pool_t *p, const apr_dbd_driver_t *driver,
+                             apr_dbd_t *handle)
+{
+    apr_dbd_transaction_t *trans = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv, n, version = 0, i;
+    scim_error_t *err = NULL;
+
+    rv = apr_dbd_query(driver, handle, &n,
+        "CREATE TABLE IF NOT EXISTS scim_schema_version"
+        " (version INTEGER NOT NULL)");
+    if (rv != 0) {
+        return setup_error(p, driver, handle, rv, "schema version table");
+    }
+    /* One connection migrates at a time: SQLite's BEGIN IMMEDIATE takes the
+     * write lock before the version is read. */
+    rv = apr_dbd_transaction_start(driver, p, handle, &trans);
+    if (rv != 0) {
+        return setup_error(p, driver, handle, rv, "migration transaction");
+    }
+    rv = apr_dbd_select(driver, p, handle, &res,
+                        "SELECT MAX(version) FROM scim_schema_version", 0);
+    if (rv == 0) {
+        while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
+            const char *v = apr_dbd_get_entry(driver, row, 0);
+            version = v ? atoi(v) : 0;
+        }
+    }
+    else {
+        err = setup_error(p, driver, handle, rv, "reading schema version");
+    }
+    if (!err && version > SCHEMA_VERSION) {
+        err = scim_error_make(p, 503, NULL,
+            "The directory store is unavailable; retry later");
+        err->internal = apr_psprintf(p, "database schema version %d is newer"
+                                     " than this mod_scim (%d)", version,
+                                     SCHEMA_VERSION);
+    }
+    for (i = version; !err && i < SCHEMA_VERSION; i++) {
+        const char *const *sql;
+
+        for (sql = migrations[i]; *sql && !err; sql++) {
+            rv = apr_dbd_query(driver, handle, &n, *sql);
+            if (rv != 0) {
+                err = setup_error(p, driver, handle, rv, *sql);
+            }
+        }
+    }
+    if (!err && version < SCHEMA_VERSION) {
+        const char *sql = apr_psprintf(p, version == 0
+            ? "INSERT INTO scim_schema_version (version) VALUES (%d)"
+            : "UPDATE scim_schema_version SET version = %d", SCHEMA_VERSION);
+        rv = apr_dbd_query(driver, handle, &n, sql);
+        if (rv != 0) {
+            err = setup_error(p, driver, handle, rv, "recording schema version");
+        }
+    }
+    if (err) {
+        apr_dbd_transaction_mode_set(driver, trans,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    rv = apr_dbd_transaction_end(driver, p, trans);
+    if (!err && rv != 0) {
+        err = setup_error(p, driver, handle, rv, "migration commit");
+    }
+    return err;
+}
+
+scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
+                                         const apr_dbd_driver_t *driver,
+                                         apr_dbd_t *handle,
+                                         apr_hash_t *prepared)
+{
+    apr_pool_t *tmp;
+    scim_error_t *err = NULL;
+    int i, rv;
+
+    /* The last statement is prepared last: its presence means done. */
+    if (apr_hash_get(prepared, statements[STMT_COUNT - 1].label,
+                     APR_HASH_KEY_STRING)) {
+        return NULL;
+    }
+    apr_pool_create(&tmp, conn_pool);
+    if (is_sqlite(driver)) {
+        /* WAL lets readers proceed beside the writer across processes;
+         * synchronous=FULL makes every acknowledged commit durable. */
+        static const char *const pragmas[] = {
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            NULL
+        };
+        const char *const *pragma;
+
+        for (pragma = pragmas; *pragma; pragma++) {
+            rv = run_and_discard(tmp, driver, handle, *pragma);
+            if (rv != 0) {
+                err = setup_error(conn_pool, driver, handle, rv, *pragma);
+                break;
+            }
+        }
+    }
+    if (!err) {
+        err = migrate(conn_pool, driver, handle);
+    }
+    for (i = 0; !err && i < STMT_COUNT; i++) {
+        apr_dbd_prepared_t *stmt = NULL;
+
+        rv = apr_dbd_prepare(driver, conn_pool, handle, statements[i].sql,
+                             statements[i].label, &stmt);
+        if (rv != 0) {
+            err = setup_error(conn_pool, driver, handle, rv,
+                              statements[i].label);
+            break;
+        }
+        apr_hash_set(prepared, statements[i].label, APR_HASH_KEY_STRING,
+                     stmt);
+    }
+    apr_pool_destroy(tmp);
+    return err;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static scim_record_t *first_record(apr_array_header_t *recs)
+{
+    return recs->nelts ? APR_ARRAY_IDX(recs, 0, scim_record_t *) : NULL;
+}
+
+scim_error_t *scim_store_get(scim_store_t *st, const char *org,
+                             const char *rtype, const char *id,
+                             scim_record_t **out)
+{
+    apr_array_header_t *recs = apr_array_make(st->pool, 1,
+                                              sizeof(scim_record_t *));
+    const char *args[] = { org, rtype, id };
+    scim_error_t *err = select_records(st, st->pool, STMT_scim_res_get,
+                                       args, 3, recs);
+
+    *out = err ? NULL : first_record(recs);
+    return err;
+}
+
+scim_error_t *scim_store_find(scim_store_t *st, const char *org,
+                              const char *rtype, scim_store_key_t key,
+                              const char *value, apr_array_header_t *out)
+{
+    const char *args[] = { org, rtype, value };
+    statement_t which = STMT_scim_res_get;
+
+    if (key == SCIM_STORE_BY_NAME) {
+        which = STMT_scim_res_by_name;
+        args[2] = scim_fold_case(st->pool, value);
+    }
+    else if (key == SCIM_STORE_BY_EXTERNAL_ID) {
+        which = STMT_scim_res_by_external;
+    }
+    return select_records(st, st->pool, which, args, 3, out);
+}
+
+scim_error_t *scim_store_count(scim_store_t *st, const char *org,
+                               const char *rtype, int *count)
+{
+    const char *args[] = { org, rtype };
+    const char *value = NULL;
+    scim_error_t *err = select_value(st, STMT_scim_res_count, args, 2,
+                                     &value);
+
+    *count = value ? atoi(value) : 0;
+    return err;
+}
+
+scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
+                              const char *org, const char *rtype,
+                              int offset, int limit, apr_array_header_t *out)
+{
+    const char *args[] = {
+        org, rtype, apr_itoa(p, limit), apr_itoa(p, offset)
+    };
+    return select_records(st, p, STMT_scim_res_page, args, 4, out);
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+static scim_error_t *name_taken(scim_store_t *st, const char *rtype,
+                                const char *name)
+{
+    return scim_error_make(st->pool, 409, SCIM_TYPE_UNIQUENESS,
+                           "%s '%s' is already taken in this organization",
+                           strcmp(rtype, "Group") == 0 ? "displayName"
+                                                       : "userName", name);
+}
+
+/* The id of the resource holding name (case-insensitively), or NULL. */
+static scim_error_t *name_owner(scim_store_t *st, const char *org,
+                                const char *rtype, const char *name_ci,
+                                const char **owner)
+{
+    const char *args[] = { org, rtype, name_ci };
+    return select_value(st, STMT_scim_res_name_owner, args, 3, owner);
+}
+
+/* After a failed write: was it the unique index (a race another writer
+ * won, pgsql) rather than the database?  Checked outside the dead
+ * transaction. */
+static scim_error_t *explain_write_failure(scim_store_t *st, const char *org,
+                                           const scim_record_t *rec,
+                                           const char *name_ci,
+                                           scim_error_t *err)
+{
+    const char *owner = NULL;
+
+    if (!name_owner(st, org, rec->rtype, name_ci, &owner) && owner
+        && strcmp(owner, rec->id) != 0) {
+        return name_taken(st, rec->rtype, rec->name);
+    }
+    return err;
+}
+
+static const char *dump_resource(apr_pool_t *p, const json_t *resource)
+{
+    char *text = json_dumps(resource, JSON_COMPACT);
+    const char *copy = text ? apr_pstrdup(p, text) : NULL;
+
+    free(text);
+    return copy;
+}
+
+scim_error_t *scim_store_create(scim_store_t *st, const char *org,
+                                const scim_record_t *rec)
+{
+    const char *name_ci = scim_fold_case(st->pool, rec->name);
+    const char *owner = NULL;
+    const char *json = dump_resource(st->pool, rec->resource);
+    scim_error_t *err;
+
+    if (!json) {
+        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "The resource cannot be serialised");
+    }
+    if ((err = tx_begin(st))) {
+        return err;
+    }
+    err = name_owner(st, org, rec->rtype, name_ci, &owner);
+    if (!err && owner) {
+        tx_end(st, 1);
+        return name_taken(st, rec->rtype, rec->name);
+    }
+    if (!err) {
+        const char *args[] = {
+            org, rec->rtype, rec->id, name_ci, rec->external_id,
+            rec->created, rec->last_modified,
+            apr_itoa(st->pool, rec->version), rec->state, rec->linked, json
+        };
+        err = exec_write(st, STMT_scim_res_insert, NULL, args, 11);
+    }
+    if (err) {
+        tx_end(st, 1);
+        return explain_write_failure(st, org, rec, name_ci, err);
+    }
+    if ((err = tx_end(st, 0))) {
+        return explain_write_failure(st, org, rec, name_ci, err);
+    }
+    return NULL;
+}
+
+scim_error_t *scim_store_update(scim_store_t *st, const char *org,
+                                const scim_record_t *rec,
+                                int expected_version)
+{
+    const char *name_ci = scim_fold_case(st->pool, rec->name);
+    const char *owner = NULL;
+    const char *json = dump_resource(st->pool, rec->resource);
+    scim_error_t *err;
+    int nrows = 0;
+
+    if (!json) {
+        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "The resource cannot be serialised");
+    }
+    if ((err = tx_begin(st))) {
+        return err;
+    }
+    err = name_owner(st, org, rec->rtype, name_ci, &owner);
+    if (!err && owner && strcmp(owner, rec->id) != 0) {
+        tx_end(st, 1);
+        return name_taken(st, rec->rtype, rec->name);
+    }
+    if (!err) {
+        const char *args[] = {
+            name_ci, rec->external_id, rec->last_modified,
+            apr_itoa(st->pool, rec->version), json,
+            org, rec->rtype, rec->id,
+            apr_itoa(st->pool, expected_version)
+        };
+        err = exec_write(st, STMT_scim_res_update, &nrows, args, 9);
+    }
+    if (err) {
+        tx_end(st, 1);
+        return explain_write_failure(st, org, rec, name_ci, err);
+    }
+    if (nrows == 0) {
+        scim_record_t *now = NULL;
+
+        tx_end(st, 1);
+        if ((err = scim_store_get(st, org, rec->rtype, rec->id, &now))) {
+            return err;
+        }
+        if (!now) {
+            return scim_error_make(st->pool, 404, NULL,
+                                   "Resource %s not found", rec->id);
+        }
+        return scim_error_make(st->pool, 412, NULL,
+                               "The resource was modified concurrently"
+                               " (version %d, expected %d)",
+                               now->version, expected_version);
+    }
+    if ((err = tx_end(st, 0))) {
+        return explain_write_failure(st, org, rec, name_ci, err);
+    }
+    return NULL;
+}
+
+scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
+                                const char *rtype, const char *id)
+{
+    const char *args[] = { org, rtype, id };
+    scim_error_t *err;
+    int nrows = 0;
+
+    if ((err = tx_begin(st))) {
+        return err;
+    }
+    err = exec_write(st, STMT_scim_res_delete, &nrows, args, 3);
+    if (err || nrows == 0) {
+        tx_end(st, 1);
+        return err ? err : scim_error_make(st->pool, 404, NULL,
+                                           "Resource %s not found", id);
+    }
+    return tx_end(st, 0);
+}

@@ -1,0 +1,112 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The store: SCIM resources of all organizations in one database, reached
+ * through apr_dbd (mod_dbd hands us the connection).  Prepared statements
+ * only; the same SQL serves the sqlite3 and pgsql drivers.  Every write is
+ * one transaction that is always ended. */
+
+#ifndef SCIM_STORE_H
+#define SCIM_STORE_H
+
+#include <apr_dbd.h>
+#include <apr_hash.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "scim_error.h"
+
+/* Seconds an IdP is asked to wait when the database is busy or down. */
+#define SCIM_STORE_RETRY_AFTER 5
+
+typedef struct scim_store {
+    apr_pool_t *pool;                 /* the request's pool */
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;             /* label -> apr_dbd_prepared_t * */
+    apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
+} scim_store_t;
+
+/* One stored resource.  resource is the stored JSON without meta (the
+ * columns carry it); it is a reference owned by the pool it was read into. */
+typedef struct scim_record {
+    const char *rtype;          /* "User", "Group" */
+    const char *id;
+    const char *name;           /* userName / displayName, as sent */
+    const char *external_id;    /* NULL when absent */
+    const char *created;        /* RFC 3339, UTC, milliseconds */
+    const char *last_modified;
+    int version;
+    const char *state;          /* users: "provisioned" or "linked" */
+    const char *linked;         /* users: first link time, or NULL */
+    json_t *resource;
+} scim_record_t;
+
+/* Lookup columns served by an index. */
+typedef enum {
+    SCIM_STORE_BY_ID,
+    SCIM_STORE_BY_NAME,         /* case-insensitive */
+    SCIM_STORE_BY_EXTERNAL_ID
+} scim_store_key_t;
+
+/* Once per database connection: per-connection settings (SQLite: WAL,
+ * synchronous=FULL, foreign keys), schema creation/migration, and preparing
+ * every statement into prepared (allocated from conn_pool).  Cheap when
+ * already done for this connection. */
+scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
+                                         const apr_dbd_driver_t *driver,
+                                         apr_dbd_t *handle,
+                                         apr_hash_t *prepared);
+
+/* The schema version this build creates and reads. */
+int scim_store_schema_version(void);
+
+/* Reads.  *out is NULL when not found (not an error). */
+scim_error_t *scim_store_get(scim_store_t *st, const char *org,
+                             const char *rtype, const char *id,
+                             scim_record_t **out);
+
+/* Records whose indexed key equals value (for BY_NAME compared
+ * case-insensitively), appended to out (scim_record_t *). */
+scim_error_t *scim_store_find(scim_store_t *st, const char *org,
+                              const char *rtype, scim_store_key_t key,
+                              const char *value, apr_array_header_t *out);
+
+scim_error_t *scim_store_count(scim_store_t *st, const char *org,
+                               const char *rtype, int *count);
+
+/* A page in the stable default order (created, then id), allocated from
+ * pool p (which may be a sub-pool of st->pool for chunked scans). */
+scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
+                              const char *org, const char *rtype,
+                              int offset, int limit, apr_array_header_t *out);
+
+/* Writes, each one transaction.  create fails with 409 uniqueness when the
+ * name is taken (case-insensitively) in the organization; update fails
+ * with 409 the same way, with 412 when the stored version is no longer
+ * expected_version, 404 when gone; delete gives 404 when absent. */
+scim_error_t *scim_store_create(scim_store_t *st, const char *org,
+                                const scim_record_t *rec);
+scim_error_t *scim_store_update(scim_store_t *st, const char *org,
+                                const scim_record_t *rec,
+                                int expected_version);
+scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
+                                const char *rtype, const char *id);
+
+/* Helpers shared with the service layer. */
+scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec);
+/* ASCII lower-case copy: the case-insensitive form of names. */
+const char *scim_fold_case(apr_pool_t *p, const char *s);
+/* Current time as RFC 3339 UTC with milliseconds. */
+const char *scim_now(apr_pool_t *p);
+/* A random (version 4) UUID. */
+const char *scim_new_id(apr_pool_t *p);
+/* Ties a jansson reference's lifetime to a pool (decref on cleanup);
+ * returns v. */
+json_t *scim_json_pool_own(apr_pool_t *p, json_t *v);
+
+#endif /* SCIM_STORE_H */

@@ -1,0 +1,247 @@
+/* The store against a real SQLite database through apr_dbd's sqlite3
+ * driver: schema creation, indexed lookups, uniqueness, versions. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_dbd.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "scim_store.h"
+#include "suites.h"
+
+static apr_pool_t *pool;
+static scim_store_t store;
+static char db_path[64];
+
+static void open_store(void)
+{
+    const apr_dbd_driver_t *driver = NULL;
+    apr_dbd_t *handle = NULL;
+    apr_hash_t *prepared;
+    scim_error_t *err;
+    int fd;
+
+    apr_pool_create(&pool, NULL);
+    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &driver),
+                     APR_SUCCESS);
+    apr_cpystrn(db_path, "/tmp/scim-store-XXXXXX", sizeof(db_path));
+    fd = mkstemp(db_path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &handle),
+                     APR_SUCCESS);
+    prepared = apr_hash_make(pool);
+    err = scim_store_connection_init(pool, driver, handle, prepared);
+    ck_assert_msg(err == NULL, "init: %s", err ? err->internal : "");
+    store.pool = pool;
+    store.driver = driver;
+    store.handle = handle;
+    store.prepared = prepared;
+    store.trans = NULL;
+}
+
+static void close_store(void)
+{
+    char side[80];
+
+    apr_dbd_close(store.driver, store.handle);
+    apr_pool_destroy(pool);
+    unlink(db_path);
+    snprintf(side, sizeof(side), "%s-wal", db_path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db_path);
+    unlink(side);
+}
+
+static scim_record_t *user(const char *id, const char *user_name,
+                           const char *external_id)
+{
+    scim_record_t *rec = apr_pcalloc(pool, sizeof(*rec));
+
+    rec->rtype = "User";
+    rec->id = id;
+    rec->name = user_name;
+    rec->external_id = external_id;
+    rec->created = rec->last_modified = scim_now(pool);
+    rec->version = 1;
+    rec->state = "provisioned";
+    rec->resource = scim_json_pool_own(pool,
+        json_pack("{s:s}", "userName", user_name));
+    return rec;
+}
+
+START_TEST(creates_schema_and_reads_back)
+{
+    scim_record_t *got = NULL;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Alice@Example.com",
+                                              "ext-1")));
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got->id, "u1");
+    ck_assert_str_eq(got->name, "Alice@Example.com");
+    ck_assert_str_eq(got->external_id, "ext-1");
+    ck_assert_str_eq(got->state, "provisioned");
+    ck_assert_int_eq(got->version, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(got->resource,
+                                                       "userName")),
+                     "Alice@Example.com");
+}
+END_TEST
+
+START_TEST(organizations_are_separate)
+{
+    scim_record_t *got = NULL;
+    apr_array_header_t *found = apr_array_make(pool, 1,
+                                               sizeof(scim_record_t *));
+    int count = -1;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "bob", NULL)));
+    /* the same userName in another organization is fine */
+    ck_assert_ptr_null(scim_store_create(&store, "globex",
+                                         user("u2", "bob", NULL)));
+    ck_assert_ptr_null(scim_store_get(&store, "globex", "User", "u1", &got));
+    ck_assert_ptr_null(got);
+    ck_assert_ptr_null(scim_store_find(&store, "acme", "User",
+                                       SCIM_STORE_BY_NAME, "BOB", found));
+    ck_assert_int_eq(found->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "u1");
+    ck_assert_ptr_null(scim_store_count(&store, "globex", "User", &count));
+    ck_assert_int_eq(count, 1);
+}
+END_TEST
+
+START_TEST(user_name_unique_ignoring_case)
+{
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Carol", NULL)));
+    err = scim_store_create(&store, "acme", user("u2", "cAROL", NULL));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 409);
+    ck_assert_str_eq(err->scim_type, "uniqueness");
+    /* renaming another user onto the name is refused too */
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u3", "dave", NULL)));
+    {
+        scim_record_t *rec = user("u3", "CAROL", NULL);
+        rec->version = 2;
+        err = scim_store_update(&store, "acme", rec, 1);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->status, 409);
+    }
+}
+END_TEST
+
+START_TEST(update_checks_version)
+{
+    scim_record_t *rec = user("u1", "erin", "x1"), *got = NULL;
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme", rec));
+    rec = user("u1", "Erin", "x2");
+    rec->version = 2;
+    ck_assert_ptr_null(scim_store_update(&store, "acme", rec, 1));
+    /* a writer that read version 1 lost the race */
+    rec->version = 2;
+    err = scim_store_update(&store, "acme", rec, 1);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 412);
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_int_eq(got->version, 2);
+    ck_assert_str_eq(got->external_id, "x2");
+    rec = user("nope", "nobody", NULL);
+    err = scim_store_update(&store, "acme", rec, 1);
+    ck_assert_int_eq(err->status, 404);
+}
+END_TEST
+
+START_TEST(delete_removes_and_reports_absent)
+{
+    scim_record_t *got = NULL;
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "frank", NULL)));
+    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u1"));
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_ptr_null(got);
+    err = scim_store_delete(&store, "acme", "User", "u1");
+    ck_assert_int_eq(err->status, 404);
+    /* the name is free again */
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u2", "FRANK", NULL)));
+}
+END_TEST
+
+START_TEST(pages_in_stable_order)
+{
+    apr_array_header_t *page = apr_array_make(pool, 4,
+                                              sizeof(scim_record_t *));
+    int i;
+
+    for (i = 0; i < 7; i++) {
+        scim_record_t *rec = user(apr_psprintf(pool, "id%d", i),
+                                  apr_psprintf(pool, "user%d", i), NULL);
+        rec->created = "2026-01-01T00:00:00.000Z";   /* ties: id decides */
+        ck_assert_ptr_null(scim_store_create(&store, "acme", rec));
+    }
+    ck_assert_ptr_null(scim_store_page(&store, pool, "acme", "User", 2, 3,
+                                       page));
+    ck_assert_int_eq(page->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(page, 0, scim_record_t *)->id, "id2");
+    ck_assert_str_eq(APR_ARRAY_IDX(page, 2, scim_record_t *)->id, "id4");
+}
+END_TEST
+
+START_TEST(connection_init_is_idempotent)
+{
+    apr_hash_t *again = apr_hash_make(pool);
+
+    /* a second connection to a migrated database */
+    ck_assert_ptr_null(scim_store_connection_init(pool, store.driver,
+                                                  store.handle, again));
+    ck_assert_ptr_null(scim_store_connection_init(pool, store.driver,
+                                                  store.handle, again));
+    ck_assert_int_eq(scim_store_schema_version(), 1);
+}
+END_TEST
+
+START_TEST(helpers)
+{
+    const char *id = scim_new_id(pool), *now = scim_now(pool);
+
+    ck_assert_int_eq((int)strlen(id), 36);
+    ck_assert_int_eq(id[14], '4');
+    ck_assert_str_ne(id, scim_new_id(pool));
+    ck_assert_int_eq((int)strlen(now), 24);
+    ck_assert_int_eq(now[23], 'Z');
+    ck_assert_str_eq(scim_fold_case(pool, "MiXeD@Ex.COM"), "mixed@ex.com");
+}
+END_TEST
+
+Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("sqlite3");
+
+    tcase_add_checked_fixture(tc, open_store, close_store);
+    tcase_add_test(tc, creates_schema_and_reads_back);
+    tcase_add_test(tc, organizations_are_separate);
+    tcase_add_test(tc, user_name_unique_ignoring_case);
+    tcase_add_test(tc, update_checks_version);
+    tcase_add_test(tc, delete_removes_and_reports_absent);
+    tcase_add_test(tc, pages_in_stable_order);
+    tcase_add_test(tc, connection_init_is_idempotent);
+    tcase_add_test(tc, helpers);
+    suite_add_tcase(s, tc);
+    return s;
+}
