@@ -67,7 +67,8 @@ build_module() {
     done
     (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
         -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
-        "${names[@]}" $(pkg-config --libs jansson) -lcrypto >/dev/null)
+        "${names[@]}" $(pkg-config --libs jansson) -lcrypto 2>&1 \
+        | grep -v '^/usr/share/apr-1.0/build/libtool' || true)
     cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so"
 }
 

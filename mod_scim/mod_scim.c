@@ -165,14 +165,12 @@ static const command_rec scim_directives[] = {
     { NULL }
 };
 
-static void scim_optional_fn_retrieve(void)
-{
-    scim_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-}
-
 static int scim_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
+    /* Looked up here, not in optional_fn_retrieve: that hook runs only
+     * after post_config, too late for this check. */
+    scim_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     if (!scim_dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SCIMLOGNO(1001)
                      "mod_dbd is not loaded: load it (LoadModule dbd_module) "
@@ -186,8 +184,6 @@ static void scim_register_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
 
-    ap_hook_optional_fn_retrieve(scim_optional_fn_retrieve, NULL, NULL,
-                                 APR_HOOK_MIDDLE);
     ap_hook_post_config(scim_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(scim_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -411,14 +411,20 @@ static int schemas_list(json_t *schemas, const char *urn)
 static json_t *full_resource(const scim_request_t *req, const endpoint_t *ep,
                              const scim_record_t *rec)
 {
-    json_t *res = json_deep_copy(rec->resource);
+    json_t *res = json_object(), *stored = json_deep_copy(rec->resource);
     json_t *schemas;
 
-    if (!res) {
+    if (!res || !stored) {
+        json_decref(res);
+        json_decref(stored);
         return NULL;
     }
     scim_json_pool_own(req->pool, res);
+    /* schemas and id lead, as in the RFC's examples */
+    json_object_set(res, "schemas", json_object_get(stored, "schemas"));
     json_object_set_new(res, "id", json_string(rec->id));
+    json_object_update(res, stored);
+    json_decref(stored);
     schemas = json_object_get(res, "schemas");
     if (!json_is_array(schemas)) {
         schemas = json_pack("[s]", ep->rt->core->id);
