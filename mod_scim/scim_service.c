@@ -543,7 +543,7 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
         err = scim_error_make(req->pool, 503, NULL,
                               "No randomness available for an id");
     }
-    if (err || (err = scim_store_create(req->store, req->org, rec))) {
+    if (err || (err = scim_store_create(req->store, req->org, rec, NULL))) {
         scim_service_error(req->pool, resp, err);
         return;
     }
@@ -646,7 +646,7 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
         rec->version = old->version + 1;
         rec->state = old->state;
         rec->linked = old->linked;
-        err = scim_store_update(req->store, req->org, rec, old->version);
+        err = scim_store_update(req->store, req->org, rec, old->version, 1, NULL);
         if (!err) {
             respond_resource(req, resp, 200, ep, rec, q);
             return;

@@ -21,6 +21,7 @@ static const char *const migration_v1[] = {
     " org VARCHAR(255) NOT NULL,"
     " rtype VARCHAR(16) NOT NULL,"
     " id VARCHAR(64) NOT NULL,"
+    " name VARCHAR(1024) NOT NULL,"
     " name_ci VARCHAR(1024) NOT NULL,"
     " external_id VARCHAR(1024),"
     " created VARCHAR(32) NOT NULL,"
@@ -38,6 +39,17 @@ static const char *const migration_v1[] = {
     /* the stable default order of lists */
     "CREATE INDEX IF NOT EXISTS scim_resources_order"
     " ON scim_resources (org, rtype, created, id)",
+    /* Group memberships, one row each, so that adding one member to a
+     * group of 50,000 touches one row. */
+    "CREATE TABLE IF NOT EXISTS scim_members ("
+    " org VARCHAR(255) NOT NULL,"
+    " group_id VARCHAR(64) NOT NULL,"
+    " member_type VARCHAR(16) NOT NULL,"
+    " member_id VARCHAR(64) NOT NULL,"
+    " PRIMARY KEY (org, group_id, member_id))",
+    /* a user's groups, and removing a deleted resource's memberships */
+    "CREATE INDEX IF NOT EXISTS scim_members_member"
+    " ON scim_members (org, member_id)",
     NULL
 };
 
@@ -53,8 +65,13 @@ int scim_store_schema_version(void)
 }
 
 #define RECORD_COLUMNS \
-    "rtype, id, external_id, created, last_modified, version, state," \
+    "rtype, id, name, external_id, created, last_modified, version, state," \
     " linked, resource"
+
+/* The same columns of a resource joined as "r". */
+#define RECORD_COLUMNS_R \
+    "r.rtype, r.id, r.name, r.external_id, r.created, r.last_modified," \
+    " r.version, r.state, r.linked, r.resource"
 
 /* Every statement the store runs: label (an SQL identifier, for pgsql's
  * PREPARE) and SQL with apr_dbd's %s / %d placeholders. */
@@ -73,14 +90,43 @@ int scim_store_schema_version(void)
     X(scim_res_name_owner, "SELECT id FROM scim_resources" \
       " WHERE org = %s AND rtype = %s AND name_ci = %s") \
     X(scim_res_insert, "INSERT INTO scim_resources (org, rtype, id," \
-      " name_ci, external_id, created, last_modified, version, state," \
-      " linked, resource) VALUES (%s, %s, %s, %s, %s, %s, %s, %d, %s, %s," \
-      " %s)") \
-    X(scim_res_update, "UPDATE scim_resources SET name_ci = %s," \
+      " name, name_ci, external_id, created, last_modified, version, state," \
+      " linked, resource) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %d, %s," \
+      " %s, %s)") \
+    X(scim_res_update, "UPDATE scim_resources SET name = %s, name_ci = %s," \
       " external_id = %s, last_modified = %s, version = %d, resource = %s" \
       " WHERE org = %s AND rtype = %s AND id = %s AND version = %d") \
+    X(scim_res_touch, "UPDATE scim_resources SET last_modified = %s," \
+      " version = %d WHERE org = %s AND rtype = %s AND id = %s" \
+      " AND version = %d") \
     X(scim_res_delete, "DELETE FROM scim_resources" \
-      " WHERE org = %s AND rtype = %s AND id = %s")
+      " WHERE org = %s AND rtype = %s AND id = %s") \
+    X(scim_res_kind, "SELECT rtype FROM scim_resources" \
+      " WHERE org = %s AND rtype IN ('User', 'Group') AND id = %s") \
+    X(scim_res_with_member, "SELECT " RECORD_COLUMNS_R \
+      " FROM scim_members m JOIN scim_resources r ON r.org = m.org" \
+      " AND r.rtype = 'Group' AND r.id = m.group_id" \
+      " WHERE m.org = %s AND m.member_id = %s ORDER BY r.created, r.id") \
+    X(scim_mem_page, "SELECT m.member_id, m.member_type, r.name" \
+      " FROM scim_members m JOIN scim_resources r ON r.org = m.org" \
+      " AND r.rtype = m.member_type AND r.id = m.member_id" \
+      " WHERE m.org = %s AND m.group_id = %s ORDER BY m.member_id" \
+      " LIMIT %d OFFSET %d") \
+    X(scim_mem_count, "SELECT COUNT(*) FROM scim_members" \
+      " WHERE org = %s AND group_id = %s") \
+    X(scim_mem_groups_of, "SELECT g.id, 'Group', g.name" \
+      " FROM scim_members m JOIN scim_resources g ON g.org = m.org" \
+      " AND g.rtype = 'Group' AND g.id = m.group_id" \
+      " WHERE m.org = %s AND m.member_id = %s ORDER BY g.name_ci, g.id") \
+    X(scim_mem_insert, "INSERT INTO scim_members (org, group_id," \
+      " member_type, member_id) VALUES (%s, %s, %s, %s)" \
+      " ON CONFLICT DO NOTHING") \
+    X(scim_mem_delete, "DELETE FROM scim_members" \
+      " WHERE org = %s AND group_id = %s AND member_id = %s") \
+    X(scim_mem_clear, "DELETE FROM scim_members" \
+      " WHERE org = %s AND group_id = %s") \
+    X(scim_mem_forget, "DELETE FROM scim_members" \
+      " WHERE org = %s AND member_id = %s")
 
 typedef enum {
 #define STATEMENT_ENUM(label, sql) STMT_##label,
@@ -209,11 +255,13 @@ static scim_error_t *exec_write(scim_store_t *st, statement_t which,
     if (!stmt) {
         return missing_statement(st, which);
     }
+    st->statements++;
     rv = apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt,
                         nargs, args);
     if (rv != 0) {
         return db_error(st, rv, statements[which].label);
     }
+    st->rows_written += n;
     if (nrows) {
         *nrows = n;
     }
@@ -238,24 +286,19 @@ static scim_record_t *record_from_row(const apr_dbd_driver_t *driver,
 
     rec->rtype = entry(driver, p, row, 0);
     rec->id = entry(driver, p, row, 1);
-    rec->external_id = entry(driver, p, row, 2);
-    rec->created = entry(driver, p, row, 3);
-    rec->last_modified = entry(driver, p, row, 4);
-    version = apr_dbd_get_entry(driver, row, 5);
+    rec->name = entry(driver, p, row, 2);
+    rec->external_id = entry(driver, p, row, 3);
+    rec->created = entry(driver, p, row, 4);
+    rec->last_modified = entry(driver, p, row, 5);
+    version = apr_dbd_get_entry(driver, row, 6);
     rec->version = version ? atoi(version) : 0;
-    rec->state = entry(driver, p, row, 6);
-    rec->linked = entry(driver, p, row, 7);
-    json = apr_dbd_get_entry(driver, row, 8);
+    rec->state = entry(driver, p, row, 7);
+    rec->linked = entry(driver, p, row, 8);
+    json = apr_dbd_get_entry(driver, row, 9);
     rec->resource = scim_json_pool_own(p,
         json_loads(json ? json : "{}", 0, &jerr));
     if (!rec->resource) {
         rec->resource = scim_json_pool_own(p, json_object());
-    }
-    rec->name = json_string_value(json_object_get(rec->resource,
-        strcmp(rec->rtype ? rec->rtype : "", "Group") == 0
-        ? "displayName" : "userName"));
-    if (rec->name) {
-        rec->name = apr_pstrdup(p, rec->name);
     }
     return rec;
 }
@@ -274,12 +317,14 @@ static scim_error_t *select_records(scim_store_t *st, apr_pool_t *p,
     if (!stmt) {
         return missing_statement(st, which);
     }
+    st->statements++;
     rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 0,
                          nargs, args);
     if (rv != 0) {
         return db_error(st, rv, statements[which].label);
     }
     while ((rv = apr_dbd_get_row(st->driver, p, res, &row, -1)) == 0) {
+        st->rows_read++;
         APR_ARRAY_PUSH(out, scim_record_t *) =
             record_from_row(st->driver, p, row);
     }
@@ -300,12 +345,14 @@ static scim_error_t *select_value(scim_store_t *st, statement_t which,
     if (!stmt) {
         return missing_statement(st, which);
     }
+    st->statements++;
     rv = apr_dbd_pselect(st->driver, st->pool, st->handle, &res, stmt, 0,
                          nargs, args);
     if (rv != 0) {
         return db_error(st, rv, statements[which].label);
     }
     while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
+        st->rows_read++;
         if (!*value) {
             *value = entry(st->driver, st->pool, row, 0);
         }
@@ -583,6 +630,120 @@ scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
     return select_records(st, p, STMT_scim_res_page, args, 4, out);
 }
 
+/* ---- memberships ------------------------------------------------------ */
+
+static scim_error_t *select_members(scim_store_t *st, apr_pool_t *p,
+                                    statement_t which, const char **args,
+                                    int nargs, apr_array_header_t *out)
+{
+    apr_dbd_prepared_t *stmt = statement(st, which);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    if (!stmt) {
+        return missing_statement(st, which);
+    }
+    st->statements++;
+    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 0,
+                         nargs, args);
+    if (rv != 0) {
+        return db_error(st, rv, statements[which].label);
+    }
+    while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
+        scim_member_t *m = apr_array_push(out);
+
+        st->rows_read++;
+        m->id = entry(st->driver, p, row, 0);
+        m->type = entry(st->driver, p, row, 1);
+        m->display = entry(st->driver, p, row, 2);
+    }
+    return NULL;
+}
+
+scim_error_t *scim_store_members(scim_store_t *st, const char *org,
+                                 const char *group_id, int offset, int limit,
+                                 apr_array_header_t *out)
+{
+    const char *args[] = {
+        org, group_id, apr_itoa(st->pool, limit), apr_itoa(st->pool, offset)
+    };
+    return select_members(st, st->pool, STMT_scim_mem_page, args, 4, out);
+}
+
+scim_error_t *scim_store_member_count(scim_store_t *st, const char *org,
+                                      const char *group_id, int *count)
+{
+    const char *args[] = { org, group_id };
+    const char *value = NULL;
+    scim_error_t *err = select_value(st, STMT_scim_mem_count, args, 2,
+                                     &value);
+
+    *count = value ? atoi(value) : 0;
+    return err;
+}
+
+scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
+                                   const char *member_id,
+                                   apr_array_header_t *out)
+{
+    const char *args[] = { org, member_id };
+    return select_members(st, st->pool, STMT_scim_mem_groups_of, args, 2,
+                          out);
+}
+
+scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
+                                            const char *member_id,
+                                            apr_array_header_t *out)
+{
+    const char *args[] = { org, member_id };
+    return select_records(st, st->pool, STMT_scim_res_with_member, args, 2,
+                          out);
+}
+
+/* Applies membership changes inside the caller's transaction.  Added ids
+ * must be users or groups of the organization (and not the group itself). */
+static scim_error_t *apply_member_ops(scim_store_t *st, const char *org,
+                                      const char *group_id,
+                                      const apr_array_header_t *ops)
+{
+    scim_error_t *err = NULL;
+    int i;
+
+    for (i = 0; !err && ops && i < ops->nelts; i++) {
+        const scim_member_op_t *op = &APR_ARRAY_IDX(ops, i, scim_member_op_t);
+
+        if (op->kind == SCIM_MEMBER_CLEAR) {
+            const char *args[] = { org, group_id };
+            err = exec_write(st, STMT_scim_mem_clear, NULL, args, 2);
+        }
+        else if (op->kind == SCIM_MEMBER_REMOVE) {
+            const char *args[] = { org, group_id, op->member_id };
+            err = exec_write(st, STMT_scim_mem_delete, NULL, args, 3);
+        }
+        else {
+            const char *kind_args[] = { org, op->member_id };
+            const char *kind = NULL;
+
+            if (strcmp(op->member_id, group_id) == 0) {
+                return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                                       "A group cannot be its own member");
+            }
+            err = select_value(st, STMT_scim_res_kind, kind_args, 2, &kind);
+            if (!err && !kind) {
+                return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                                       "Member %s is not a user or group of"
+                                       " this organization", op->member_id);
+            }
+            if (!err) {
+                const char *args[] = { org, group_id, kind, op->member_id };
+                err = exec_write(st, STMT_scim_mem_insert, NULL, args, 4);
+            }
+        }
+    }
+    return err;
+}
+
 /* ---- writes ------------------------------------------------------------- */
 
 static scim_error_t *name_taken(scim_store_t *st, const char *rtype,
@@ -630,7 +791,8 @@ static const char *dump_resource(apr_pool_t *p, const json_t *resource)
 }
 
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
-                                const scim_record_t *rec)
+                                const scim_record_t *rec,
+                                const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
@@ -651,15 +813,19 @@ scim_error_t *scim_store_create(scim_store_t *st, const char *org,
     }
     if (!err) {
         const char *args[] = {
-            org, rec->rtype, rec->id, name_ci, rec->external_id,
+            org, rec->rtype, rec->id, rec->name, name_ci, rec->external_id,
             rec->created, rec->last_modified,
             apr_itoa(st->pool, rec->version), rec->state, rec->linked, json
         };
-        err = exec_write(st, STMT_scim_res_insert, NULL, args, 11);
+        err = exec_write(st, STMT_scim_res_insert, NULL, args, 12);
+    }
+    if (!err) {
+        err = apply_member_ops(st, org, rec->id, member_ops);
     }
     if (err) {
         tx_end(st, 1);
-        return explain_write_failure(st, org, rec, name_ci, err);
+        return err->status >= 500
+               ? explain_write_failure(st, org, rec, name_ci, err) : err;
     }
     if ((err = tx_end(st, 0))) {
         return explain_write_failure(st, org, rec, name_ci, err);
@@ -667,56 +833,84 @@ scim_error_t *scim_store_create(scim_store_t *st, const char *org,
     return NULL;
 }
 
+/* After an update matched no row: gone (404) or changed (412)? */
+static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
+                                           const scim_record_t *rec,
+                                           int expected_version)
+{
+    scim_record_t *now = NULL;
+    scim_error_t *err = scim_store_get(st, org, rec->rtype, rec->id, &now);
+
+    if (err) {
+        return err;
+    }
+    if (!now) {
+        return scim_error_make(st->pool, 404, NULL, "Resource %s not found",
+                               rec->id);
+    }
+    return scim_error_make(st->pool, 412, NULL,
+                           "The resource was modified concurrently"
+                           " (version %d, expected %d)",
+                           now->version, expected_version);
+}
+
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
-                                int expected_version)
+                                int expected_version, int resource_changed,
+                                const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
-    const char *json = dump_resource(st->pool, rec->resource);
-    scim_error_t *err;
+    const char *json = NULL;
+    scim_error_t *err = NULL;
     int nrows = 0;
 
-    if (!json) {
-        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
-                               "The resource cannot be serialised");
+    if (resource_changed) {
+        json = dump_resource(st->pool, rec->resource);
+        if (!json) {
+            return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "The resource cannot be serialised");
+        }
     }
     if ((err = tx_begin(st))) {
         return err;
     }
-    err = name_owner(st, org, rec->rtype, name_ci, &owner);
-    if (!err && owner && strcmp(owner, rec->id) != 0) {
+    if (resource_changed) {
+        err = name_owner(st, org, rec->rtype, name_ci, &owner);
+        if (!err && owner && strcmp(owner, rec->id) != 0) {
+            tx_end(st, 1);
+            return name_taken(st, rec->rtype, rec->name);
+        }
+        if (!err) {
+            const char *args[] = {
+                rec->name, name_ci, rec->external_id, rec->last_modified,
+                apr_itoa(st->pool, rec->version), json,
+                org, rec->rtype, rec->id,
+                apr_itoa(st->pool, expected_version)
+            };
+            err = exec_write(st, STMT_scim_res_update, &nrows, args, 10);
+        }
+    }
+    else {
+        /* Only memberships changed: the resource row gets a new version,
+         * its JSON is not rewritten. */
+        const char *args[] = {
+            rec->last_modified, apr_itoa(st->pool, rec->version),
+            org, rec->rtype, rec->id, apr_itoa(st->pool, expected_version)
+        };
+        err = exec_write(st, STMT_scim_res_touch, &nrows, args, 6);
+    }
+    if (!err && nrows == 0) {
         tx_end(st, 1);
-        return name_taken(st, rec->rtype, rec->name);
+        return explain_missed_update(st, org, rec, expected_version);
     }
     if (!err) {
-        const char *args[] = {
-            name_ci, rec->external_id, rec->last_modified,
-            apr_itoa(st->pool, rec->version), json,
-            org, rec->rtype, rec->id,
-            apr_itoa(st->pool, expected_version)
-        };
-        err = exec_write(st, STMT_scim_res_update, &nrows, args, 9);
+        err = apply_member_ops(st, org, rec->id, member_ops);
     }
     if (err) {
         tx_end(st, 1);
-        return explain_write_failure(st, org, rec, name_ci, err);
-    }
-    if (nrows == 0) {
-        scim_record_t *now = NULL;
-
-        tx_end(st, 1);
-        if ((err = scim_store_get(st, org, rec->rtype, rec->id, &now))) {
-            return err;
-        }
-        if (!now) {
-            return scim_error_make(st->pool, 404, NULL,
-                                   "Resource %s not found", rec->id);
-        }
-        return scim_error_make(st->pool, 412, NULL,
-                               "The resource was modified concurrently"
-                               " (version %d, expected %d)",
-                               now->version, expected_version);
+        return err->status >= 500
+               ? explain_write_failure(st, org, rec, name_ci, err) : err;
     }
     if ((err = tx_end(st, 0))) {
         return explain_write_failure(st, org, rec, name_ci, err);
@@ -728,6 +922,7 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id)
 {
     const char *args[] = { org, rtype, id };
+    const char *member_args[] = { org, id };
     scim_error_t *err;
     int nrows = 0;
 
@@ -735,10 +930,21 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
         return err;
     }
     err = exec_write(st, STMT_scim_res_delete, &nrows, args, 3);
-    if (err || nrows == 0) {
+    if (!err && nrows == 0) {
         tx_end(st, 1);
-        return err ? err : scim_error_make(st->pool, 404, NULL,
-                                           "Resource %s not found", id);
+        return scim_error_make(st->pool, 404, NULL, "Resource %s not found",
+                               id);
+    }
+    /* Its memberships go with it: as a member of groups, and as a group. */
+    if (!err) {
+        err = exec_write(st, STMT_scim_mem_forget, NULL, member_args, 2);
+    }
+    if (!err && strcmp(rtype, "Group") == 0) {
+        err = exec_write(st, STMT_scim_mem_clear, NULL, member_args, 2);
+    }
+    if (err) {
+        tx_end(st, 1);
+        return err;
     }
     return tx_end(st, 0);
 }

@@ -29,6 +29,10 @@ typedef struct scim_store {
     apr_dbd_t *handle;
     apr_hash_t *prepared;             /* label -> apr_dbd_prepared_t * */
     apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
+    /* Work done, for the debug log and the tests that bound it. */
+    int statements;
+    int rows_read;
+    int rows_written;
 } scim_store_t;
 
 /* One stored resource.  resource is the stored JSON without meta (the
@@ -85,15 +89,57 @@ scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
                               int offset, int limit, apr_array_header_t *out);
 
-/* Writes, each one transaction.  create fails with 409 uniqueness when the
- * name is taken (case-insensitively) in the organization; update fails
- * with 409 the same way, with 412 when the stored version is no longer
- * expected_version, 404 when gone; delete gives 404 when absent. */
+/* A member of a group, or a group of a member (id, type "User"/"Group",
+ * display: userName or displayName). */
+typedef struct scim_member {
+    const char *id;
+    const char *type;
+    const char *display;
+} scim_member_t;
+
+/* A group's members ordered by id, a page (scim_member_t). */
+scim_error_t *scim_store_members(scim_store_t *st, const char *org,
+                                 const char *group_id, int offset, int limit,
+                                 apr_array_header_t *out);
+scim_error_t *scim_store_member_count(scim_store_t *st, const char *org,
+                                      const char *group_id, int *count);
+/* The groups member_id belongs to directly (scim_member_t, type "Group"). */
+scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
+                                   const char *member_id,
+                                   apr_array_header_t *out);
+/* The same groups as records (scim_record_t *). */
+scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
+                                            const char *member_id,
+                                            apr_array_header_t *out);
+
+/* A change to one group's memberships; only the rows named are touched. */
+typedef enum {
+    SCIM_MEMBER_ADD,        /* no-op when already a member */
+    SCIM_MEMBER_REMOVE,     /* no-op when not a member */
+    SCIM_MEMBER_CLEAR       /* every membership of the group */
+} scim_member_op_kind_t;
+
+typedef struct scim_member_op {
+    scim_member_op_kind_t kind;
+    const char *member_id;  /* ADD, REMOVE */
+} scim_member_op_t;
+
+/* Writes, each one transaction with its membership changes (an array of
+ * scim_member_op_t, or NULL): all of it or nothing.  An added member must be
+ * a user or group of the organization (400 invalidValue otherwise).
+ * create fails with 409 uniqueness when the name is taken
+ * (case-insensitively) in the organization; update fails with 409 the same
+ * way, with 412 when the stored version is no longer expected_version, 404
+ * when gone.  update with resource_changed 0 writes only the new version
+ * and lastModified, not the JSON.  delete removes the resource and every
+ * membership it is part of (404 when absent). */
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
-                                const scim_record_t *rec);
+                                const scim_record_t *rec,
+                                const apr_array_header_t *member_ops);
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
-                                int expected_version);
+                                int expected_version, int resource_changed,
+                                const apr_array_header_t *member_ops);
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id);
 

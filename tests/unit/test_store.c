@@ -1,6 +1,7 @@
 /* The store against a real SQLite database through apr_dbd's sqlite3
  * driver: schema creation, indexed lookups, uniqueness, versions. */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,7 @@ START_TEST(creates_schema_and_reads_back)
 
     ck_assert_ptr_null(scim_store_create(&store, "acme",
                                          user("u1", "Alice@Example.com",
-                                              "ext-1")));
+                                              "ext-1"), NULL));
     ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
     ck_assert_ptr_nonnull(got);
     ck_assert_str_eq(got->id, "u1");
@@ -103,10 +104,10 @@ START_TEST(organizations_are_separate)
     int count = -1;
 
     ck_assert_ptr_null(scim_store_create(&store, "acme",
-                                         user("u1", "bob", NULL)));
+                                         user("u1", "bob", NULL), NULL));
     /* the same userName in another organization is fine */
     ck_assert_ptr_null(scim_store_create(&store, "globex",
-                                         user("u2", "bob", NULL)));
+                                         user("u2", "bob", NULL), NULL));
     ck_assert_ptr_null(scim_store_get(&store, "globex", "User", "u1", &got));
     ck_assert_ptr_null(got);
     ck_assert_ptr_null(scim_store_find(&store, "acme", "User",
@@ -123,18 +124,18 @@ START_TEST(user_name_unique_ignoring_case)
     scim_error_t *err;
 
     ck_assert_ptr_null(scim_store_create(&store, "acme",
-                                         user("u1", "Carol", NULL)));
-    err = scim_store_create(&store, "acme", user("u2", "cAROL", NULL));
+                                         user("u1", "Carol", NULL), NULL));
+    err = scim_store_create(&store, "acme", user("u2", "cAROL", NULL), NULL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 409);
     ck_assert_str_eq(err->scim_type, "uniqueness");
     /* renaming another user onto the name is refused too */
     ck_assert_ptr_null(scim_store_create(&store, "acme",
-                                         user("u3", "dave", NULL)));
+                                         user("u3", "dave", NULL), NULL));
     {
         scim_record_t *rec = user("u3", "CAROL", NULL);
         rec->version = 2;
-        err = scim_store_update(&store, "acme", rec, 1);
+        err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
         ck_assert_ptr_nonnull(err);
         ck_assert_int_eq(err->status, 409);
     }
@@ -146,20 +147,20 @@ START_TEST(update_checks_version)
     scim_record_t *rec = user("u1", "erin", "x1"), *got = NULL;
     scim_error_t *err;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme", rec));
+    ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
     rec = user("u1", "Erin", "x2");
     rec->version = 2;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", rec, 1));
+    ck_assert_ptr_null(scim_store_update(&store, "acme", rec, 1, 1, NULL));
     /* a writer that read version 1 lost the race */
     rec->version = 2;
-    err = scim_store_update(&store, "acme", rec, 1);
+    err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 412);
     ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
     ck_assert_int_eq(got->version, 2);
     ck_assert_str_eq(got->external_id, "x2");
     rec = user("nope", "nobody", NULL);
-    err = scim_store_update(&store, "acme", rec, 1);
+    err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
     ck_assert_int_eq(err->status, 404);
 }
 END_TEST
@@ -170,7 +171,7 @@ START_TEST(delete_removes_and_reports_absent)
     scim_error_t *err;
 
     ck_assert_ptr_null(scim_store_create(&store, "acme",
-                                         user("u1", "frank", NULL)));
+                                         user("u1", "frank", NULL), NULL));
     ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u1"));
     ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
     ck_assert_ptr_null(got);
@@ -178,7 +179,7 @@ START_TEST(delete_removes_and_reports_absent)
     ck_assert_int_eq(err->status, 404);
     /* the name is free again */
     ck_assert_ptr_null(scim_store_create(&store, "acme",
-                                         user("u2", "FRANK", NULL)));
+                                         user("u2", "FRANK", NULL), NULL));
 }
 END_TEST
 
@@ -192,7 +193,7 @@ START_TEST(pages_in_stable_order)
         scim_record_t *rec = user(apr_psprintf(pool, "id%d", i),
                                   apr_psprintf(pool, "user%d", i), NULL);
         rec->created = "2026-01-01T00:00:00.000Z";   /* ties: id decides */
-        ck_assert_ptr_null(scim_store_create(&store, "acme", rec));
+        ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
     }
     ck_assert_ptr_null(scim_store_page(&store, pool, "acme", "User", 2, 3,
                                        page));
@@ -228,6 +229,169 @@ START_TEST(helpers)
 }
 END_TEST
 
+static scim_record_t *group(const char *id, const char *display_name)
+{
+    scim_record_t *rec = user(id, display_name, NULL);
+
+    rec->rtype = "Group";
+    rec->state = NULL;
+    rec->resource = scim_json_pool_own(pool,
+        json_pack("{s:s}", "displayName", display_name));
+    return rec;
+}
+
+static apr_array_header_t *member_ops(int kind, ...)
+{
+    apr_array_header_t *ops = apr_array_make(pool, 4,
+                                             sizeof(scim_member_op_t));
+    va_list ap;
+    const char *id;
+
+    va_start(ap, kind);
+    while ((id = va_arg(ap, const char *))) {
+        scim_member_op_t *op = apr_array_push(ops);
+        op->kind = kind;
+        op->member_id = id;
+    }
+    va_end(ap);
+    return ops;
+}
+
+static int member_count(const char *group_id)
+{
+    int n = -1;
+
+    ck_assert_ptr_null(scim_store_member_count(&store, "acme", group_id, &n));
+    return n;
+}
+
+START_TEST(group_members_are_rows)
+{
+    apr_array_header_t *members = apr_array_make(pool, 4,
+                                                 sizeof(scim_member_t));
+    scim_record_t *g;
+    scim_member_t *m;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u2", "bea", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         group("g1", "Engineering"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    ck_assert_int_eq(member_count("g1"), 1);
+
+    /* adding one member touches one membership row and the group's
+     * version, not the other members */
+    g = group("g1", "Engineering");
+    g->version = 2;
+    store.rows_written = 0;
+    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0,
+                                         member_ops(SCIM_MEMBER_ADD, "u2",
+                                                    "u1", NULL)));
+    ck_assert_int_eq(store.rows_written, 2);   /* version + u2; u1 no-op */
+    ck_assert_int_eq(member_count("g1"), 2);
+    ck_assert_ptr_null(scim_store_members(&store, "acme", "g1", 0, 10,
+                                          members));
+    ck_assert_int_eq(members->nelts, 2);
+    m = &APR_ARRAY_IDX(members, 0, scim_member_t);
+    ck_assert_str_eq(m->id, "u1");
+    ck_assert_str_eq(m->type, "User");
+    ck_assert_str_eq(m->display, "Ann");
+
+    /* the user's groups */
+    apr_array_clear(members);
+    ck_assert_ptr_null(scim_store_groups_of(&store, "acme", "u2", members));
+    ck_assert_int_eq(members->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(members, 0, scim_member_t).display,
+                     "Engineering");
+}
+END_TEST
+
+START_TEST(unknown_member_changes_nothing)
+{
+    scim_record_t *g, *got = NULL;
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "globex",
+                                         user("x1", "Xavier", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         group("g1", "Ops"), NULL));
+    g = group("g1", "Ops");
+    g->version = 2;
+    /* x1 exists, but in another organization */
+    err = scim_store_update(&store, "acme", g, 1, 0,
+                            member_ops(SCIM_MEMBER_ADD, "u1", "x1", NULL));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 400);
+    ck_assert_str_eq(err->scim_type, "invalidValue");
+    ck_assert_int_eq(member_count("g1"), 0);
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "Group", "g1", &got));
+    ck_assert_int_eq(got->version, 1);
+    /* a create with a bad member leaves no group behind */
+    err = scim_store_create(&store, "acme", group("g2", "Sales"),
+                            member_ops(SCIM_MEMBER_ADD, "nope", NULL));
+    ck_assert_int_eq(err->status, 400);
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "Group", "g2", &got));
+    ck_assert_ptr_null(got);
+}
+END_TEST
+
+START_TEST(deletes_take_memberships_along)
+{
+    scim_record_t *got = NULL;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u2", "Bea", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g1", "A"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    "u2", NULL)));
+    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g2", "B"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    "g1", NULL)));
+    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u1"));
+    ck_assert_int_eq(member_count("g1"), 1);
+    ck_assert_int_eq(member_count("g2"), 1);
+    ck_assert_ptr_null(scim_store_delete(&store, "acme", "Group", "g1"));
+    ck_assert_int_eq(member_count("g1"), 0);
+    ck_assert_int_eq(member_count("g2"), 0);
+    /* deleting a group never deletes its users */
+    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u2", &got));
+    ck_assert_ptr_nonnull(got);
+}
+END_TEST
+
+START_TEST(replace_clears_then_adds)
+{
+    scim_record_t *g = group("g1", "Team");
+    apr_array_header_t *ops;
+    scim_member_op_t *op;
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u2", "Bea", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme", g,
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    ops = member_ops(SCIM_MEMBER_ADD, NULL);
+    op = apr_array_push(ops);
+    op->kind = SCIM_MEMBER_CLEAR;
+    op->member_id = NULL;
+    op = apr_array_push(ops);
+    op->kind = SCIM_MEMBER_ADD;
+    op->member_id = "u2";
+    g->version = 2;
+    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0, ops));
+    ck_assert_int_eq(member_count("g1"), 1);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -242,6 +406,10 @@ Suite *store_suite(void)
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, connection_init_is_idempotent);
     tcase_add_test(tc, helpers);
+    tcase_add_test(tc, group_members_are_rows);
+    tcase_add_test(tc, unknown_member_changes_nothing);
+    tcase_add_test(tc, deletes_take_memberships_along);
+    tcase_add_test(tc, replace_clears_then_adds);
     suite_add_tcase(s, tc);
     return s;
 }
