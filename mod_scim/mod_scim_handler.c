@@ -282,5 +282,11 @@ int scim_handler(request_rec *r)
     req.store = &store;
 
     scim_service_handle(&req, &resp);
+    /* The work a request did, so that operators (and the tests) can see
+     * that a member change touched only its own rows. */
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(2004)
+                  "%s %s: %d; store: %d statements, %d rows read, "
+                  "%d rows written", r->method, r->uri, resp.status,
+                  store.statements, store.rows_read, store.rows_written);
     return send_response(r, &resp);
 }

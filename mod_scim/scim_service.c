@@ -20,13 +20,27 @@
 typedef struct endpoint {
     const scim_resource_type_t *rt;
     const char *name_attr;      /* the unique, case-insensitive attribute */
+    const char *related;        /* the attribute computed from memberships */
+    int related_writable;       /* members: written through the store's
+                                   membership rows, not the JSON */
+    const char *ref_segment;    /* "Users" / "Groups" in $ref URLs */
 } endpoint_t;
 
 static const endpoint_t user_endpoint = {
-    &scim_resource_type_user, "userName"
+    &scim_resource_type_user, "userName", "groups", 0, "Users"
 };
 
-static const endpoint_t *const endpoints[] = { &user_endpoint, NULL };
+static const endpoint_t group_endpoint = {
+    &scim_resource_type_group, "displayName", "members", 1, "Groups"
+};
+
+static const endpoint_t *const endpoints[] = {
+    &user_endpoint, &group_endpoint, NULL
+};
+
+/* Members listed in one group response.  Larger groups are read page by
+ * page with GET /Users?filter=groups.value eq "<group id>". */
+#define GROUP_MEMBERS_SHOWN 10000
 
 /* Rows read per round trip when a filter has to look at every resource. */
 #define SCAN_CHUNK 500
@@ -406,20 +420,167 @@ static int schemas_list(json_t *schemas, const char *urn)
     return 0;
 }
 
-/* The full resource as served: stored JSON plus id, meta and, for users,
- * the read-only membership extension.  Filters run on this form too. */
-static json_t *full_resource(const scim_request_t *req, const endpoint_t *ep,
-                             const scim_record_t *rec)
+/* Does a comma-separated attributes list name attr (or one of its
+ * sub-attributes), with or without the core schema URN? */
+static int attr_list_names(const endpoint_t *ep, const char *list,
+                           const char *attr)
+{
+    const char *item = list;
+    apr_size_t urn_len = strlen(ep->rt->core->id), attr_len = strlen(attr);
+
+    while (item && *item) {
+        const char *end = strchr(item, ',');
+        apr_size_t len = end ? (apr_size_t)(end - item) : strlen(item);
+
+        while (len && apr_isspace(*item)) {
+            item++;
+            len--;
+        }
+        if (len > urn_len && strncasecmp(item, ep->rt->core->id, urn_len) == 0
+            && item[urn_len] == ':') {
+            item += urn_len + 1;
+            len -= urn_len + 1;
+        }
+        while (len && apr_isspace(item[len - 1])) {
+            len--;
+        }
+        if (len >= attr_len && strncasecmp(item, attr, attr_len) == 0
+            && (len == attr_len || item[attr_len] == '.')) {
+            return 1;
+        }
+        item = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Does the response want the computed attribute (groups / members)?
+ * excludedAttributes=members or attributes=displayName mean the
+ * memberships are never read. */
+static int related_wanted(const endpoint_t *ep, const char *attributes,
+                          const char *excluded)
+{
+    if (excluded && attr_list_names(ep, excluded, ep->related)) {
+        return 0;
+    }
+    return !attributes || attr_list_names(ep, attributes, ep->related);
+}
+
+static int filter_mentions(const scim_filter_t *f, const char *attr)
+{
+    if (!f) {
+        return 0;
+    }
+    switch (f->kind) {
+    case SCIM_FILTER_AND:
+    case SCIM_FILTER_OR:
+        return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
+    case SCIM_FILTER_NOT:
+        return filter_mentions(f->left, attr);
+    default:
+        return !f->path.schema_urn && scim_streq_ci(f->path.attr_name, attr);
+    }
+}
+
+/* The id in "attr.value eq X", "attr eq X" or "attr[value eq X]", alone
+ * (*alone set) or as an operand of a top-level "and"; NULL otherwise. */
+static const char *membership_eq(const scim_filter_t *f, const char *attr,
+                                 int *alone)
+{
+    const char *found = NULL;
+
+    *alone = f && f->kind != SCIM_FILTER_AND;
+    while (f && f->kind == SCIM_FILTER_AND) {
+        int ignored;
+
+        if ((found = membership_eq(f->left, attr, &ignored))) {
+            return found;
+        }
+        f = f->right;
+    }
+    if (!f || f->path.schema_urn || !scim_streq_ci(f->path.attr_name, attr)) {
+        return NULL;
+    }
+    if (f->kind == SCIM_FILTER_COMPARE && f->op == SCIM_OP_EQ
+        && json_is_string(f->value)
+        && (!f->path.sub_name || scim_streq_ci(f->path.sub_name, "value"))) {
+        return json_string_value(f->value);
+    }
+    if (f->kind == SCIM_FILTER_VALUE_PATH && !f->has_tail && f->left
+        && f->left->kind == SCIM_FILTER_COMPARE) {
+        return scim_filter_indexed_eq(f->left, "value");
+    }
+    return NULL;
+}
+
+static json_t *member_entries(const scim_request_t *req,
+                              const apr_array_header_t *members,
+                              const char *fixed_type)
+{
+    json_t *list = json_array();
+    int i;
+
+    for (i = 0; i < members->nelts; i++) {
+        const scim_member_t *m = &APR_ARRAY_IDX(members, i, scim_member_t);
+        int is_group = strcmp(m->type, "Group") == 0;
+        json_t *entry = json_pack("{s:s,s:s,s:s?,s:s}",
+            "value", m->id,
+            "$ref", apr_pstrcat(req->pool, req->base_url,
+                                is_group ? "/Groups/" : "/Users/", m->id,
+                                NULL),
+            "display", m->display,
+            "type", fixed_type ? fixed_type : m->type);
+        json_array_append_new(list, entry);
+    }
+    return list;
+}
+
+/* Adds the computed attribute: a user's groups, a group's members. */
+static scim_error_t *add_related(const scim_request_t *req,
+                                 const endpoint_t *ep,
+                                 const scim_record_t *rec, json_t *res)
+{
+    apr_array_header_t *members = apr_array_make(req->pool, 8,
+                                                 sizeof(scim_member_t));
+    scim_error_t *err;
+
+    if (ep->related_writable) {
+        err = scim_store_members(req->store, req->org, rec->id, 0,
+                                 GROUP_MEMBERS_SHOWN, members);
+        if (!err) {
+            json_object_set_new(res, "members",
+                                member_entries(req, members, NULL));
+        }
+    }
+    else {
+        err = scim_store_groups_of(req->store, req->org, rec->id, members);
+        if (!err && members->nelts) {
+            /* only direct memberships are kept */
+            json_object_set_new(res, "groups",
+                                member_entries(req, members, "direct"));
+        }
+    }
+    return err;
+}
+
+/* The full resource as served: stored JSON plus id, meta, for users the
+ * read-only membership extension and, when with_related, the computed
+ * groups / members.  Filters run on this form too.  Owned by pool p. */
+static scim_error_t *full_resource(const scim_request_t *req, apr_pool_t *p,
+                                   const endpoint_t *ep,
+                                   const scim_record_t *rec, int with_related,
+                                   json_t **out)
 {
     json_t *res = json_object(), *stored = json_deep_copy(rec->resource);
     json_t *schemas;
 
+    *out = NULL;
     if (!res || !stored) {
         json_decref(res);
         json_decref(stored);
-        return NULL;
+        return scim_error_make(req->pool, 500, NULL,
+                               "The resource could not be rendered");
     }
-    scim_json_pool_own(req->pool, res);
+    scim_json_pool_own(p, res);
     /* schemas and id lead, as in the RFC's examples */
     json_object_set(res, "schemas", json_object_get(stored, "schemas"));
     json_object_set_new(res, "id", json_string(rec->id));
@@ -452,29 +613,18 @@ static json_t *full_resource(const scim_request_t *req, const endpoint_t *ep,
         "lastModified", rec->last_modified,
         "location", resource_location(req, ep, rec->id),
         "version", etag_of(req->pool, rec->version)));
-    return res;
-}
-
-static json_t *shaped_resource(const scim_request_t *req,
-                               const endpoint_t *ep, const scim_record_t *rec,
-                               const char *attributes, const char *excluded)
-{
-    json_t *full = full_resource(req, ep, rec);
-
-    if (!full) {
-        return NULL;
-    }
-    return scim_json_pool_own(req->pool,
-        scim_schema_project(req->pool, ep->rt, full, attributes, excluded));
+    *out = res;
+    return with_related ? add_related(req, ep, rec, res) : NULL;
 }
 
 /* The part of a normalised resource the store keeps: meta and id come
- * from columns, read-only extensions are computed. */
-static void strip_computed(json_t *resource)
+ * from columns, read-only extensions and memberships are computed. */
+static void strip_computed(const endpoint_t *ep, json_t *resource)
 {
     json_object_del(resource, "id");
     json_object_del(resource, "meta");
     json_object_del(resource, SCIM_SCHEMA_MEMBERSHIP);
+    json_object_del(resource, ep->related);
 }
 
 static scim_record_t *record_from_resource(const scim_request_t *req,
@@ -496,19 +646,20 @@ static void respond_resource(const scim_request_t *req,
                              const endpoint_t *ep, const scim_record_t *rec,
                              apr_table_t *q)
 {
-    json_t *body = shaped_resource(req, ep, rec,
-                                   q ? query_param(q, "attributes") : NULL,
-                                   q ? query_param(q, "excludedAttributes")
-                                     : NULL);
+    const char *attributes = q ? query_param(q, "attributes") : NULL;
+    const char *excluded = q ? query_param(q, "excludedAttributes") : NULL;
+    json_t *full = NULL;
+    scim_error_t *err = full_resource(req, req->pool, ep, rec,
+                                      related_wanted(ep, attributes,
+                                                     excluded), &full);
 
-    if (!body) {
-        scim_service_error(req->pool, resp,
-            scim_error_make(req->pool, 500, NULL,
-                            "The resource could not be rendered"));
+    if (err) {
+        scim_service_error(req->pool, resp, err);
         return;
     }
     resp->status = status;
-    resp->body = body;
+    resp->body = scim_json_pool_own(req->pool,
+        scim_schema_project(req->pool, ep->rt, full, attributes, excluded));
     resp->etag = etag_of(req->pool, rec->version);
     if (status == 201) {
         resp->location = resource_location(req, ep, rec->id);
@@ -517,10 +668,136 @@ static void respond_resource(const scim_request_t *req,
 
 /* ---- create, read, replace, patch, delete ------------------------------- */
 
+static void push_member_op(apr_array_header_t *ops, scim_member_op_kind_t kind,
+                           const char *id)
+{
+    scim_member_op_t *op = apr_array_push(ops);
+
+    op->kind = kind;
+    op->member_id = id;
+}
+
+/* Member values as sent ({"value": id, ...}) become store operations. */
+static scim_error_t *push_member_values(const scim_request_t *req,
+                                        apr_array_header_t *ops,
+                                        scim_member_op_kind_t kind,
+                                        const json_t *values)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(values, i, v) {
+        const char *id = json_string_value(scim_json_get_ci(v, "value",
+                                                            NULL));
+        if (!id || !*id) {
+            return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "Every member needs a \"value\" with the"
+                                   " member's id");
+        }
+        push_member_op(ops, kind, id);
+    }
+    return NULL;
+}
+
+/* The members of a validated resource (POST, PUT) leave the JSON and
+ * become operations. */
+static scim_error_t *take_members(const scim_request_t *req, json_t *resource,
+                                  apr_array_header_t *ops)
+{
+    json_t *members = json_object_get(resource, "members");
+    scim_error_t *err = NULL;
+
+    if (json_is_array(members)) {
+        err = push_member_values(req, ops, SCIM_MEMBER_ADD, members);
+    }
+    json_object_del(resource, "members");
+    return err;
+}
+
+/* Removal by a filter other than value eq: the members are read and the
+ * filter runs on each ({value, type, display}). */
+static scim_error_t *push_filtered_removals(const scim_request_t *req,
+                                            const char *group_id,
+                                            const scim_filter_t *filter,
+                                            apr_array_header_t *ops)
+{
+    apr_array_header_t *members = apr_array_make(req->pool, 64,
+                                                 sizeof(scim_member_t));
+    scim_error_t *err;
+    int offset = 0, i;
+
+    do {
+        apr_array_clear(members);
+        err = scim_store_members(req->store, req->org, group_id, offset,
+                                 GROUP_MEMBERS_SHOWN, members);
+        for (i = 0; !err && i < members->nelts; i++) {
+            const scim_member_t *m = &APR_ARRAY_IDX(members, i,
+                                                    scim_member_t);
+            json_t *element = json_pack("{s:s,s:s,s:s?}", "value", m->id,
+                                        "type", m->type, "display",
+                                        m->display);
+            if (scim_filter_match_element(filter, element)) {
+                push_member_op(ops, SCIM_MEMBER_REMOVE, m->id);
+            }
+            json_decref(element);
+        }
+        offset += GROUP_MEMBERS_SHOWN;
+    } while (!err && members->nelts == GROUP_MEMBERS_SHOWN);
+    return err;
+}
+
+/* PATCH operations on members, in order, as store operations. */
+static scim_error_t *member_ops_from_patch(const scim_request_t *req,
+                                           const char *group_id,
+                                           const apr_array_header_t *changes,
+                                           apr_array_header_t *ops)
+{
+    scim_error_t *err = NULL;
+    int i;
+
+    for (i = 0; !err && i < changes->nelts; i++) {
+        const scim_detached_change_t *c =
+            APR_ARRAY_IDX(changes, i, scim_detached_change_t *);
+
+        switch (c->op) {
+        case SCIM_DETACHED_ADD:
+            err = push_member_values(req, ops, SCIM_MEMBER_ADD, c->values);
+            break;
+        case SCIM_DETACHED_REPLACE:
+            push_member_op(ops, SCIM_MEMBER_CLEAR, NULL);
+            err = push_member_values(req, ops, SCIM_MEMBER_ADD, c->values);
+            break;
+        case SCIM_DETACHED_REMOVE:
+            if (c->values) {
+                /* Entra: remove with a value list removes exactly those */
+                err = push_member_values(req, ops, SCIM_MEMBER_REMOVE,
+                                         c->values);
+            }
+            else if (c->filter) {
+                const char *id = scim_filter_indexed_eq(c->filter, "value");
+                if (id) {
+                    push_member_op(ops, SCIM_MEMBER_REMOVE, id);
+                }
+                else {
+                    err = push_filtered_removals(req, group_id, c->filter,
+                                                 ops);
+                }
+            }
+            else {
+                push_member_op(ops, SCIM_MEMBER_CLEAR, NULL);
+            }
+            break;
+        }
+    }
+    return err;
+}
+
 static void handle_create(const scim_request_t *req, scim_response_t *resp,
                           const endpoint_t *ep, apr_table_t *q)
 {
     json_t *body = NULL, *resource = NULL;
+    apr_array_header_t *ops = apr_array_make(req->pool, 4,
+                                             sizeof(scim_member_op_t));
     scim_record_t *rec;
     scim_error_t *err;
 
@@ -531,7 +808,11 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     scim_json_pool_own(req->pool, resource);
-    strip_computed(resource);
+    if (ep->related_writable && (err = take_members(req, resource, ops))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    strip_computed(ep, resource);
     rec = record_from_resource(req, ep, resource);
     rec->id = scim_new_id(req->pool);
     rec->created = rec->last_modified = scim_now(req->pool);
@@ -543,7 +824,7 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
         err = scim_error_make(req->pool, 503, NULL,
                               "No randomness available for an id");
     }
-    if (err || (err = scim_store_create(req->store, req->org, rec, NULL))) {
+    if (err || (err = scim_store_create(req->store, req->org, rec, ops))) {
         scim_service_error(req->pool, resp, err);
         return;
     }
@@ -595,8 +876,25 @@ static void handle_get(const scim_request_t *req, scim_response_t *resp,
     respond_resource(req, resp, 200, ep, rec, q);
 }
 
+/* The answer to a successful PUT or PATCH.  A group PATCH answers 204
+ * (Entra and Okta expect no member list back) unless the request asks for
+ * attributes. */
+static void respond_modified(const scim_request_t *req, scim_response_t *resp,
+                             const endpoint_t *ep, const scim_record_t *rec,
+                             apr_table_t *q, int is_patch)
+{
+    if (is_patch && ep->related_writable && !query_param(q, "attributes")
+        && !query_param(q, "excludedAttributes")) {
+        resp->status = 204;
+        resp->etag = etag_of(req->pool, rec->version);
+        return;
+    }
+    respond_resource(req, resp, 200, ep, rec, q);
+}
+
 /* PUT and PATCH: read, compute the new resource, write if the version is
- * still the one read; retried when another writer came in between. */
+ * still the one read; retried when another writer came in between.  Member
+ * changes never read or rewrite the other members. */
 static void handle_modify(const scim_request_t *req, scim_response_t *resp,
                           const endpoint_t *ep, const char *id,
                           apr_table_t *q, int is_patch)
@@ -610,18 +908,28 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     for (attempt = 1; ; attempt++) {
+        apr_array_header_t *ops = apr_array_make(req->pool, 4,
+                                                 sizeof(scim_member_op_t));
         scim_record_t *old = NULL, *rec;
         json_t *input = body, *resource = NULL;
+        int changed;
 
         if ((err = load(req, ep, id, &old))
             || (err = check_if_match(req, old))) {
             break;
         }
         if (is_patch) {
+            apr_array_header_t *detached = apr_array_make(req->pool, 4,
+                sizeof(scim_detached_change_t *));
+
             input = scim_json_pool_own(req->pool,
                                        json_deep_copy(old->resource));
-            err = scim_patch_apply(req->pool, ep->rt, input, body, NULL,
-                                   NULL);
+            err = scim_patch_apply(req->pool, ep->rt, input, body,
+                                   ep->related_writable ? ep->related : NULL,
+                                   detached);
+            if (!err && ep->related_writable) {
+                err = member_ops_from_patch(req, old->id, detached, ops);
+            }
             if (err) {
                 break;
             }
@@ -632,23 +940,33 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
             break;
         }
         scim_json_pool_own(req->pool, resource);
-        strip_computed(resource);
-        if (json_equal(resource, old->resource)) {
+        if (ep->related_writable && !is_patch) {
+            /* PUT replaces the member list too */
+            push_member_op(ops, SCIM_MEMBER_CLEAR, NULL);
+            if ((err = take_members(req, resource, ops))) {
+                break;
+            }
+        }
+        strip_computed(ep, resource);
+        changed = !json_equal(resource, old->resource);
+        if (!changed && !ops->nelts) {
             /* Nothing changed: no new version (IdPs resend unchanged
              * attributes on every cycle). */
-            respond_resource(req, resp, 200, ep, old, q);
+            respond_modified(req, resp, ep, old, q, is_patch);
             return;
         }
-        rec = record_from_resource(req, ep, resource);
+        rec = record_from_resource(req, ep, changed ? resource
+                                                    : old->resource);
         rec->id = old->id;
         rec->created = old->created;
         rec->last_modified = scim_now(req->pool);
         rec->version = old->version + 1;
         rec->state = old->state;
         rec->linked = old->linked;
-        err = scim_store_update(req->store, req->org, rec, old->version, 1, NULL);
+        err = scim_store_update(req->store, req->org, rec, old->version,
+                                changed, ops);
         if (!err) {
-            respond_resource(req, resp, 200, ep, rec, q);
+            respond_modified(req, resp, ep, rec, q, is_patch);
             return;
         }
         if (err->status != 412 || req->if_match || attempt >= WRITE_ATTEMPTS) {
@@ -665,7 +983,8 @@ static void handle_delete(const scim_request_t *req, scim_response_t *resp,
     scim_error_t *err = NULL;
 
     if (req->if_match) {
-        if ((err = load(req, ep, id, &rec)) || (err = check_if_match(req, rec))) {
+        if ((err = load(req, ep, id, &rec))
+            || (err = check_if_match(req, rec))) {
             scim_service_error(req->pool, resp, err);
             return;
         }
@@ -683,7 +1002,7 @@ typedef struct match {
     scim_record_t *rec;
     json_t *full;               /* the served form, filters ran on it */
     const json_t *sort_value;
-    int seq;                    /* position in the default order */
+    int seq;                    /* position among the matches */
 } match_t;
 
 typedef struct collector {
@@ -691,20 +1010,27 @@ typedef struct collector {
     const endpoint_t *ep;
     const scim_filter_t *filter;
     const list_params_t *lp;
+    int filter_needs_related;   /* filter names groups / members */
     int keep_all;               /* sorting needs every match */
     int total;
     apr_array_header_t *kept;   /* match_t */
+    scim_error_t *err;
 } collector_t;
 
-/* Considers one candidate (read into a scratch pool); a kept match is
+/* Considers one candidate, read into scratch pool p; a kept match is
  * copied to the request pool. */
-static void collect(collector_t *c, const scim_record_t *rec)
+static void collect(collector_t *c, apr_pool_t *p, const scim_record_t *rec)
 {
-    json_t *full = full_resource(c->req, c->ep, rec);
+    json_t *full = NULL;
     int position;
     match_t *m;
 
-    if (!full || (c->filter && !scim_filter_match(c->filter, full))) {
+    if (c->err) {
+        return;
+    }
+    c->err = full_resource(c->req, p, c->ep, rec, c->filter_needs_related,
+                           &full);
+    if (c->err || (c->filter && !scim_filter_match(c->filter, full))) {
         return;
     }
     position = ++c->total;
@@ -714,9 +1040,19 @@ static void collect(collector_t *c, const scim_record_t *rec)
     }
     m = apr_array_push(c->kept);
     m->rec = scim_record_copy(c->req->pool, rec);
-    m->full = full;
+    m->full = scim_json_pool_own(c->req->pool, json_incref(full));
     m->sort_value = NULL;
     m->seq = position;
+}
+
+static void collect_all(collector_t *c, apr_pool_t *p,
+                        const apr_array_header_t *recs)
+{
+    int i;
+
+    for (i = 0; i < recs->nelts; i++) {
+        collect(c, p, APR_ARRAY_IDX(recs, i, scim_record_t *));
+    }
 }
 
 typedef struct sort_spec {
@@ -744,7 +1080,10 @@ static int compare_matches(const void *a, const void *b, void *arg)
     return cmp ? cmp : x->seq - y->seq;
 }
 
-static scim_error_t *scan_all(collector_t *c)
+/* Reads candidates in chunks, each into a scratch pool, so that memory is
+ * bounded by the matches kept, not the organization's size.  group_id
+ * non-NULL reads that group's user members, else every resource. */
+static scim_error_t *scan(collector_t *c, const char *group_id)
 {
     const scim_request_t *req = c->req;
     int offset = 0;
@@ -753,28 +1092,65 @@ static scim_error_t *scan_all(collector_t *c)
         apr_pool_t *scratch;
         apr_array_header_t *page;
         scim_error_t *err;
-        int i;
 
         apr_pool_create(&scratch, req->pool);
         page = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
-        err = scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
+        err = group_id
+            ? scim_store_member_records(req->store, scratch, req->org,
+                                        group_id, "User", offset, SCAN_CHUNK,
+                                        page)
+            : scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
                               offset, SCAN_CHUNK, page);
-        for (i = 0; !err && i < page->nelts; i++) {
-            collect(c, APR_ARRAY_IDX(page, i, scim_record_t *));
+        if (!err) {
+            collect_all(c, scratch, page);
+            err = c->err;
         }
         apr_pool_destroy(scratch);
-        if (err) {
+        if (err || page->nelts < SCAN_CHUNK) {
             return err;
-        }
-        if (page->nelts < SCAN_CHUNK) {
-            return NULL;
         }
         offset += SCAN_CHUNK;
     }
 }
 
-/* Resources of one type matching lp, as match_t in *out, the page only;
- * *total gets the number of all matches. */
+/* A page read straight from an index: no filter beyond the index's own
+ * condition, no sorting.  group_id: a group's user members. */
+static scim_error_t *indexed_page(collector_t *c, const char *group_id)
+{
+    const scim_request_t *req = c->req;
+    const list_params_t *lp = c->lp;
+    apr_array_header_t *recs = apr_array_make(req->pool, lp->count + 1,
+                                              sizeof(scim_record_t *));
+    scim_error_t *err;
+    int i;
+
+    err = group_id
+        ? scim_store_member_records_count(req->store, req->org, group_id,
+                                          "User", &c->total)
+        : scim_store_count(req->store, req->org, c->ep->rt->name, &c->total);
+    if (!err && lp->count > 0) {
+        err = group_id
+            ? scim_store_member_records(req->store, req->pool, req->org,
+                                        group_id, "User",
+                                        lp->start_index - 1, lp->count, recs)
+            : scim_store_page(req->store, req->pool, req->org,
+                              c->ep->rt->name, lp->start_index - 1,
+                              lp->count, recs);
+    }
+    for (i = 0; !err && i < recs->nelts; i++) {
+        match_t *m = apr_array_push(c->kept);
+
+        m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
+        m->sort_value = NULL;
+        m->seq = lp->start_index + i;
+        err = full_resource(req, req->pool, c->ep, m->rec, 0, &m->full);
+    }
+    return err;
+}
+
+/* Resources of one type matching lp, the page only, as match_t in *out;
+ * *total gets the number of all matches.  Lookups by id, name, externalId
+ * and membership use an index. */
 static scim_error_t *query_resources(const scim_request_t *req,
                                      const endpoint_t *ep,
                                      const scim_filter_t *filter,
@@ -784,68 +1160,64 @@ static scim_error_t *query_resources(const scim_request_t *req,
 {
     collector_t c;
     scim_error_t *err = NULL;
-    const char *key_value;
+    apr_array_header_t *recs = apr_array_make(req->pool, 1,
+                                              sizeof(scim_record_t *));
+    const char *key;
+    int alone = 0;
 
     memset(&c, 0, sizeof(c));
     c.req = req;
     c.ep = ep;
     c.filter = filter;
     c.lp = lp;
+    c.filter_needs_related = filter_mentions(filter, ep->related);
     c.keep_all = sort_path != NULL;
     c.kept = apr_array_make(req->pool, lp->count ? lp->count : 1,
                             sizeof(match_t));
 
-    if (filter && (key_value = scim_filter_indexed_eq(filter, "id"))) {
+    if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
         scim_record_t *rec = NULL;
 
-        err = scim_store_get(req->store, req->org, ep->rt->name, key_value,
-                             &rec);
+        err = scim_store_get(req->store, req->org, ep->rt->name, key, &rec);
         if (!err && rec) {
-            collect(&c, rec);
+            collect(&c, req->pool, rec);
         }
     }
-    else if (filter
-             && ((key_value = scim_filter_indexed_eq(filter, ep->name_attr))
-                 || (key_value = scim_filter_indexed_eq(filter,
-                                                        "externalId")))) {
-        apr_array_header_t *recs = apr_array_make(req->pool, 1,
-                                                  sizeof(scim_record_t *));
-        int i;
-
+    else if (filter && (key = scim_filter_indexed_eq(filter, ep->name_attr))) {
         err = scim_store_find(req->store, req->org, ep->rt->name,
-                              scim_filter_indexed_eq(filter, ep->name_attr)
-                              ? SCIM_STORE_BY_NAME
-                              : SCIM_STORE_BY_EXTERNAL_ID,
-                              key_value, recs);
-        for (i = 0; !err && i < recs->nelts; i++) {
-            collect(&c, APR_ARRAY_IDX(recs, i, scim_record_t *));
+                              SCIM_STORE_BY_NAME, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
+        }
+    }
+    else if (filter && (key = scim_filter_indexed_eq(filter, "externalId"))) {
+        err = scim_store_find(req->store, req->org, ep->rt->name,
+                              SCIM_STORE_BY_EXTERNAL_ID, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
+        }
+    }
+    else if (filter && !ep->related_writable
+             && (key = membership_eq(filter, "groups", &alone))) {
+        /* groups.value eq "G": the members of G, paged by the index when
+         * that is the whole filter (how large groups are read) */
+        err = alone && !sort_path ? indexed_page(&c, key) : scan(&c, key);
+    }
+    else if (filter && ep->related_writable
+             && (key = membership_eq(filter, "members", &alone))) {
+        err = scim_store_groups_with_member(req->store, req->org, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
         }
     }
     else if (!filter && !sort_path) {
-        /* The common unfiltered page: counted and read by the index. */
-        apr_array_header_t *recs = apr_array_make(req->pool, lp->count + 1,
-                                                  sizeof(scim_record_t *));
-        int i;
-
-        err = scim_store_count(req->store, req->org, ep->rt->name, &c.total);
-        if (!err && lp->count > 0) {
-            err = scim_store_page(req->store, req->pool, req->org,
-                                  ep->rt->name, lp->start_index - 1,
-                                  lp->count, recs);
-        }
-        for (i = 0; !err && i < recs->nelts; i++) {
-            match_t *m = apr_array_push(c.kept);
-            m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
-            m->full = full_resource(req, ep, m->rec);
-            m->sort_value = NULL;
-            m->seq = lp->start_index + i;
-        }
-        *total = c.total;
-        *out = c.kept;
-        return err;
+        err = indexed_page(&c, NULL);
     }
     else {
-        err = scan_all(&c);
+        err = scan(&c, NULL);
+    }
+    if (!err) {
+        err = c.err;
     }
     if (err) {
         return err;
@@ -877,10 +1249,36 @@ static scim_error_t *query_resources(const scim_request_t *req,
     return NULL;
 }
 
+/* Appends the page's resources as the response shows them. */
+static scim_error_t *render_matches(const scim_request_t *req,
+                                    const endpoint_t *ep,
+                                    const list_params_t *lp,
+                                    apr_array_header_t *matches,
+                                    json_t *resources)
+{
+    int with_related = related_wanted(ep, lp->attributes, lp->excluded);
+    int i;
+
+    for (i = 0; i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        scim_error_t *err;
+
+        if (with_related && !json_object_get(m->full, ep->related)
+            && (err = add_related(req, ep, m->rec, m->full))) {
+            return err;
+        }
+        json_array_append_new(resources,
+                              scim_schema_project(req->pool, ep->rt, m->full,
+                                                  lp->attributes,
+                                                  lp->excluded));
+    }
+    return NULL;
+}
+
 static json_t *list_response(const scim_request_t *req, int total,
                              const list_params_t *lp, json_t *resources)
 {
-    return json_pack("{s:[s],s:i,s:i,s:i,s:o}", "schemas", SCIM_SCHEMA_LIST,
+    return json_pack("{s:[s],s:i,s:i,s:i,s:O}", "schemas", SCIM_SCHEMA_LIST,
                      "totalResults", total,
                      "startIndex", lp->start_index,
                      "itemsPerPage", (int)json_array_size(resources),
@@ -893,9 +1291,9 @@ static void handle_list(const scim_request_t *req, scim_response_t *resp,
     scim_filter_t *filter = NULL;
     scim_attr_path_t sort_path;
     apr_array_header_t *matches = NULL;
-    json_t *resources;
+    json_t *resources = scim_json_pool_own(req->pool, json_array());
     scim_error_t *err = NULL;
-    int total = 0, i;
+    int total = 0;
 
     if (lp->filter
         && (err = scim_filter_parse(req->pool, ep->rt, lp->filter, &filter))) {
@@ -911,42 +1309,41 @@ static void handle_list(const scim_request_t *req, scim_response_t *resp,
     }
     err = query_resources(req, ep, filter, lp, lp->sort_by ? &sort_path : NULL,
                           &total, &matches);
+    if (!err) {
+        err = render_matches(req, ep, lp, matches, resources);
+    }
     if (err) {
         scim_service_error(req->pool, resp, err);
         return;
-    }
-    resources = json_array();
-    for (i = 0; i < matches->nelts; i++) {
-        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        json_t *shaped = m->full
-            ? scim_schema_project(req->pool, ep->rt, m->full, lp->attributes,
-                                  lp->excluded)
-            : NULL;
-        if (shaped) {
-            json_array_append_new(resources, shaped);
-        }
     }
     respond(req->pool, resp, 200, list_response(req, total, lp, resources));
 }
 
 /* POST /.search at the root: every resource type the filter can apply to
- * (RFC 7644 3.4.3), one list.  Types whose schema lacks an attribute the
- * filter names are left out. */
+ * (RFC 7644 3.4.3), one list, users first.  Types whose schema lacks an
+ * attribute the filter names are left out; sortBy is not supported across
+ * types (400). */
 static void handle_root_search(const scim_request_t *req,
                                scim_response_t *resp, const list_params_t *lp)
 {
-    json_t *resources = json_array();
+    json_t *resources = scim_json_pool_own(req->pool, json_array());
     scim_error_t *first_err = NULL;
-    int total = 0, applicable = 0, skipped = 0;
+    int total = 0, applicable = 0;
     const endpoint_t *const *ep;
 
-    scim_json_pool_own(req->pool, resources);
+    if (lp->sort_by) {
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                            "sortBy is not supported when searching every"
+                            " resource type; search /Users or /Groups"));
+        return;
+    }
     for (ep = endpoints; *ep; ep++) {
         scim_filter_t *filter = NULL;
         apr_array_header_t *matches = NULL;
         list_params_t sub = *lp;
         scim_error_t *err = NULL;
-        int n = 0, i;
+        int n = 0;
 
         if (lp->filter
             && (err = scim_filter_parse(req->pool, (*ep)->rt, lp->filter,
@@ -955,35 +1352,27 @@ static void handle_root_search(const scim_request_t *req,
             continue;
         }
         applicable++;
-        /* Pages run across the types in endpoint order. */
-        sub.start_index = lp->start_index - skipped;
+        /* One page across the types: this type's share of the window. */
+        sub.start_index = lp->start_index - total;
         sub.count = lp->count - (int)json_array_size(resources);
         if (sub.start_index < 1) {
             sub.start_index = 1;
         }
         err = query_resources(req, *ep, filter, &sub, NULL, &n, &matches);
+        if (!err) {
+            err = render_matches(req, *ep, lp, matches, resources);
+        }
         if (err) {
             scim_service_error(req->pool, resp, err);
             return;
         }
         total += n;
-        skipped += n;
-        for (i = 0; i < matches->nelts; i++) {
-            match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-            json_t *shaped = scim_schema_project(req->pool, (*ep)->rt,
-                                                 m->full, lp->attributes,
-                                                 lp->excluded);
-            if (shaped) {
-                json_array_append_new(resources, shaped);
-            }
-        }
     }
     if (!applicable && first_err) {
         scim_service_error(req->pool, resp, first_err);
         return;
     }
-    respond(req->pool, resp, 200,
-            list_response(req, total, lp, json_incref(resources)));
+    respond(req->pool, resp, 200, list_response(req, total, lp, resources));
 }
 
 /* ---- discovery ---------------------------------------------------------- */

@@ -114,6 +114,13 @@ int scim_store_schema_version(void)
       " LIMIT %d OFFSET %d") \
     X(scim_mem_count, "SELECT COUNT(*) FROM scim_members" \
       " WHERE org = %s AND group_id = %s") \
+    X(scim_mem_records, "SELECT " RECORD_COLUMNS_R \
+      " FROM scim_members m JOIN scim_resources r ON r.org = m.org" \
+      " AND r.rtype = m.member_type AND r.id = m.member_id" \
+      " WHERE m.org = %s AND m.group_id = %s AND m.member_type = %s" \
+      " ORDER BY m.member_id LIMIT %d OFFSET %d") \
+    X(scim_mem_count_type, "SELECT COUNT(*) FROM scim_members" \
+      " WHERE org = %s AND group_id = %s AND member_type = %s") \
     X(scim_mem_groups_of, "SELECT g.id, 'Group', g.name" \
       " FROM scim_members m JOIN scim_resources g ON g.org = m.org" \
       " AND g.rtype = 'Group' AND g.id = m.group_id" \
@@ -677,6 +684,32 @@ scim_error_t *scim_store_member_count(scim_store_t *st, const char *org,
     const char *args[] = { org, group_id };
     const char *value = NULL;
     scim_error_t *err = select_value(st, STMT_scim_mem_count, args, 2,
+                                     &value);
+
+    *count = value ? atoi(value) : 0;
+    return err;
+}
+
+scim_error_t *scim_store_member_records(scim_store_t *st, apr_pool_t *p,
+                                       const char *org, const char *group_id,
+                                       const char *member_type, int offset,
+                                       int limit, apr_array_header_t *out)
+{
+    const char *args[] = {
+        org, group_id, member_type, apr_itoa(p, limit), apr_itoa(p, offset)
+    };
+    return select_records(st, p, STMT_scim_mem_records, args, 5, out);
+}
+
+scim_error_t *scim_store_member_records_count(scim_store_t *st,
+                                              const char *org,
+                                              const char *group_id,
+                                              const char *member_type,
+                                              int *count)
+{
+    const char *args[] = { org, group_id, member_type };
+    const char *value = NULL;
+    scim_error_t *err = select_value(st, STMT_scim_mem_count_type, args, 3,
                                      &value);
 
     *count = value ? atoi(value) : 0;

@@ -103,6 +103,18 @@ scim_error_t *scim_store_members(scim_store_t *st, const char *org,
                                  apr_array_header_t *out);
 scim_error_t *scim_store_member_count(scim_store_t *st, const char *org,
                                       const char *group_id, int *count);
+/* The members of one type ("User"/"Group") of a group as records, ordered
+ * by id, a page allocated from p; and how many there are.  This is how the
+ * members of a very large group are read page by page. */
+scim_error_t *scim_store_member_records(scim_store_t *st, apr_pool_t *p,
+                                       const char *org, const char *group_id,
+                                       const char *member_type, int offset,
+                                       int limit, apr_array_header_t *out);
+scim_error_t *scim_store_member_records_count(scim_store_t *st,
+                                              const char *org,
+                                              const char *group_id,
+                                              const char *member_type,
+                                              int *count);
 /* The groups member_id belongs to directly (scim_member_t, type "Group"). */
 scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
                                    const char *member_id,

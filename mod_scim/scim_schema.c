@@ -1,0 +1,1118 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* Validation of client-sent resources, response projection (attributes /
+ * excludedAttributes) and the discovery documents of RFC 7643 sections 6
+ * and 7.
+ *
+ * Choices the header leaves open:
+ *   - Structural faults of the body (not an object, "schemas" missing or
+ *     without the core URN, a non-object extension, a top-level URN key
+ *     that "schemas" does not list) are 400 invalidSyntax: they are about
+ *     the shape of the request, not about one attribute's value.
+ *   - Data under a declared extension URN whose URN is missing from
+ *     "schemas" is accepted and the URN added: the result of a PATCH that
+ *     adds the first enterprise attribute looks exactly like that.
+ *   - Top-level readOnly attributes (meta, groups, the membership
+ *     extension) are dropped, even when existing has them: the handler
+ *     fills them from its own columns, so a stale copy must not survive.
+ *     The membership URN is left out of "schemas" for the same reason.
+ *     "id" is the exception and comes from existing.  readOnly
+ *     sub-attributes of client-written complex values (members.display,
+ *     manager.displayName) are stored in the JSON, so they are carried
+ *     over from the matching existing value instead.
+ *   - Canonical values are enforced only on attributes the client cannot
+ *     freely rewrite (immutable or readOnly, e.g. members.type): the
+ *     readWrite "type" labels of emails, phoneNumbers... are open lists in
+ *     practice and IdPs send their own.
+ *   - The elements of a multi-valued complex attribute are matched to
+ *     existing ones by their "value" sub-attribute; that match decides
+ *     which immutable sub-attributes must be unchanged and which readOnly
+ *     ones are carried over. */
+
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "scim_schema.h"
+
+/* Complex attributes hold simple sub-attributes only (RFC 7643 2.3.8):
+ * attribute, element, sub-attribute is as deep as a declared value goes.
+ * The bound keeps recursion finite whatever the tables say. */
+#define MAX_VALUE_DEPTH 3
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int is_urn(const char *s)
+{
+    return strncasecmp(s, "urn:", 4) == 0;
+}
+
+/* Equality of two stored values under an attribute's case rule.  Undeclared
+ * attributes (def NULL) compare case-insensitively, as the header says. */
+static int values_equal(const scim_attr_t *def, const json_t *a,
+                        const json_t *b)
+{
+    if (json_is_string(a) && json_is_string(b)) {
+        if (def && def->case_exact) {
+            return strcmp(json_string_value(a), json_string_value(b)) == 0;
+        }
+        return strcasecmp(json_string_value(a), json_string_value(b)) == 0;
+    }
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+static int in_string_list(const char *const *list, const char *s,
+                          int case_exact)
+{
+    for (; list && *list; list++) {
+        if (case_exact ? strcmp(*list, s) == 0 : strcasecmp(*list, s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Index of s in an array of C strings, ignoring case; -1 when absent. */
+static int find_ci(const apr_array_header_t *arr, const char *s)
+{
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (strcasecmp(APR_ARRAY_IDX(arr, i, const char *), s) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static const scim_schema_t *find_extension(const scim_resource_type_t *rt,
+                                           const char *urn)
+{
+    const scim_schema_t *const *ext;
+
+    for (ext = rt->extensions; ext && *ext; ext++) {
+        if (strcasecmp((*ext)->id, urn) == 0) {
+            return *ext;
+        }
+    }
+    return NULL;
+}
+
+/* A core attribute of rt, common attributes included. */
+static const scim_attr_t *find_core_attr(const scim_resource_type_t *rt,
+                                         const char *name)
+{
+    const scim_attr_t *def = scim_attr_find(rt->core->attrs, name);
+
+    return def ? def : scim_attr_find(scim_common_attrs, name);
+}
+
+static int digits(const char *s, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (!apr_isdigit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int two_digits(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* RFC 3339 date-time: 2008-01-23T04:56:22Z, optional fraction, "Z" or a
+ * numeric offset.  Only the shape and field ranges are checked; the handler
+ * does not compute with these values. */
+static int is_rfc3339(const char *s)
+{
+    int month, day;
+
+    if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-'
+        || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2)
+        || (s[10] != 'T' && s[10] != 't')
+        || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2)
+        || s[16] != ':' || !digits(s + 17, 2)) {
+        return 0;
+    }
+    month = two_digits(s + 5);
+    day = two_digits(s + 8);
+    if (month < 1 || month > 12 || day < 1 || day > 31
+        || two_digits(s + 11) > 23 || two_digits(s + 14) > 59
+        || two_digits(s + 17) > 60) {
+        return 0;
+    }
+    s += 19;
+    if (*s == '.') {
+        s++;
+        if (!apr_isdigit(*s)) {
+            return 0;
+        }
+        while (apr_isdigit(*s)) {
+            s++;
+        }
+    }
+    if ((*s == 'Z' || *s == 'z') && !s[1]) {
+        return 1;
+    }
+    return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':'
+           && digits(s + 4, 2) && !s[6]
+           && two_digits(s + 1) <= 23 && two_digits(s + 4) <= 59;
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+static scim_error_t *bad_value(apr_pool_t *p, const char *label,
+                               const char *why)
+{
+    return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                           "Attribute '%s' %s", label, why);
+}
+
+static scim_error_t *check_value(apr_pool_t *p, const scim_attr_t *def,
+                                 const char *label, json_t *value,
+                                 const json_t *existing, int depth,
+                                 json_t **out);
+
+/* A simple (non-complex) value; *out receives a copy in stored form. */
+static scim_error_t *check_simple(apr_pool_t *p, const scim_attr_t *def,
+                                  const char *label, json_t *value,
+                                  json_t **out)
+{
+    switch (def->type) {
+    case SCIM_ATTR_BOOLEAN:
+        if (json_is_boolean(value)) {
+            break;
+        }
+        /* Entra ID sends booleans as the strings "True" and "False". */
+        if (json_is_string(value)
+            && (strcasecmp(json_string_value(value), "true") == 0
+                || strcasecmp(json_string_value(value), "false") == 0)) {
+            *out = json_boolean(strcasecmp(json_string_value(value),
+                                           "true") == 0);
+            return NULL;
+        }
+        return bad_value(p, label, "must be a boolean");
+    case SCIM_ATTR_DECIMAL:
+        if (!json_is_number(value)) {
+            return bad_value(p, label, "must be a number");
+        }
+        break;
+    case SCIM_ATTR_INTEGER:
+        if (!json_is_integer(value)) {
+            return bad_value(p, label, "must be an integer");
+        }
+        break;
+    case SCIM_ATTR_DATETIME:
+        if (!json_is_string(value) || !is_rfc3339(json_string_value(value))) {
+            return bad_value(p, label, "must be an RFC 3339 date-time");
+        }
+        break;
+    case SCIM_ATTR_COMPLEX:
+        return bad_value(p, label, "must be a complex value");
+    default:   /* string, reference, binary */
+        if (!json_is_string(value)) {
+            return bad_value(p, label, "must be a string");
+        }
+        if (def->canonical_values && def->mutability != SCIM_MUT_READWRITE
+            && !in_string_list(def->canonical_values,
+                               json_string_value(value), def->case_exact)) {
+            return bad_value(p, label, "has a value outside its canonical "
+                                       "values");
+        }
+        break;
+    }
+    *out = json_deep_copy(value);
+    return NULL;
+}
+
+/* The existing value a client-sent complex value stands for: in a
+ * multi-valued attribute the element with the same "value"; for a
+ * single-valued one the existing value, unless a changeable "value" says
+ * the client now means something else (another manager). */
+static const json_t *find_counterpart(const scim_attr_t *def,
+                                      const json_t *value,
+                                      const json_t *existing)
+{
+    const scim_attr_t *value_def = scim_attr_find(def->sub_attrs, "value");
+    const json_t *in_id = value_def ? scim_json_get_ci(value, "value", NULL)
+                                    : NULL;
+    const json_t *old_id;
+    size_t i;
+    json_t *elem;
+
+    if (json_is_array(existing)) {
+        if (!in_id) {
+            return NULL;
+        }
+        json_array_foreach((json_t *)existing, i, elem) {
+            old_id = scim_json_get_ci(elem, "value", NULL);
+            if (old_id && values_equal(value_def, in_id, old_id)) {
+                return elem;
+            }
+        }
+        return NULL;
+    }
+    if (!json_is_object(existing)) {
+        return NULL;
+    }
+    if (in_id && value_def->mutability != SCIM_MUT_IMMUTABLE) {
+        old_id = scim_json_get_ci(existing, "value", NULL);
+        if (old_id && !values_equal(value_def, in_id, old_id)) {
+            return NULL;
+        }
+    }
+    return existing;
+}
+
+/* Checks one attribute (or sub-attribute) of a client-sent object and sets
+ * it in dst under its canonical name: writeOnly ones are dropped, readOnly
+ * ones carried over from old, immutable ones must equal old. */
+static scim_error_t *check_member(apr_pool_t *p, const scim_attr_t *def,
+                                  const char *label, json_t *input,
+                                  const json_t *old, int depth, json_t *dst)
+{
+    scim_error_t *err;
+    json_t *value = NULL;
+
+    if (json_is_null(old)) {
+        old = NULL;
+    }
+    if (def->mutability == SCIM_MUT_WRITEONLY) {
+        return NULL;
+    }
+    if (def->mutability == SCIM_MUT_READONLY) {
+        if (old) {
+            json_object_set_new(dst, def->name, json_deep_copy(old));
+        }
+        return NULL;
+    }
+    err = check_value(p, def, label, input, old, depth, &value);
+    if (err) {
+        return err;
+    }
+    if (def->mutability == SCIM_MUT_IMMUTABLE && old) {
+        /* Changing an immutable value is refused; leaving it out (a PUT
+         * from a client that does not echo it) or spelling it in another
+         * case where case does not matter keeps the stored value. */
+        if (value && !values_equal(def, value, old)) {
+            json_decref(value);
+            return scim_error_make(p, 400, SCIM_TYPE_MUTABILITY,
+                                   "Attribute '%s' is immutable", label);
+        }
+        json_decref(value);
+        value = json_deep_copy(old);
+    }
+    if (def->required
+        && (!value || (json_is_string(value)
+                       && !*json_string_value(value)))) {
+        json_decref(value);
+        return bad_value(p, label, "is required");
+    }
+    if (value) {
+        json_object_set_new(dst, def->name, value);
+    }
+    return NULL;
+}
+
+static scim_error_t *check_complex(apr_pool_t *p, const scim_attr_t *def,
+                                   const char *label, json_t *value,
+                                   const json_t *existing, int depth,
+                                   json_t **out)
+{
+    const scim_attr_t *sub;
+    const json_t *counterpart;
+    json_t *wrapped = NULL, *result;
+    scim_error_t *err = NULL;
+
+    /* A bare string stands for the "value" sub-attribute: Entra's
+     * "manager": "271", or "members": ["id1", "id2"]. */
+    if (json_is_string(value) && scim_attr_find(def->sub_attrs, "value")) {
+        wrapped = json_pack("{s:O}", "value", value);
+        value = wrapped;
+    }
+    if (!json_is_object(value)) {
+        return bad_value(p, label, "must be a complex value");
+    }
+    counterpart = find_counterpart(def, value, existing);
+    result = json_object();
+    for (sub = def->sub_attrs; sub && sub->name && !err; sub++) {
+        err = check_member(p, sub, apr_pstrcat(p, label, ".", sub->name, NULL),
+                           scim_json_get_ci(value, sub->name, NULL),
+                           scim_json_get_ci(counterpart, sub->name, NULL),
+                           depth + 1, result);
+    }
+    json_decref(wrapped);
+    if (err || json_object_size(result) == 0) {
+        json_decref(result);
+        return err;
+    }
+    *out = result;
+    return NULL;
+}
+
+/* One element of a multi-valued attribute, or a single value. */
+static scim_error_t *check_one(apr_pool_t *p, const scim_attr_t *def,
+                               const char *label, json_t *value,
+                               const json_t *existing, int depth,
+                               json_t **out)
+{
+    if (def->type == SCIM_ATTR_COMPLEX) {
+        return check_complex(p, def, label, value, existing, depth, out);
+    }
+    return check_simple(p, def, label, value, out);
+}
+
+static scim_error_t *check_multi(apr_pool_t *p, const scim_attr_t *def,
+                                 const char *label, json_t *value,
+                                 const json_t *existing, int depth,
+                                 json_t **out)
+{
+    json_t *result, *elem, *checked;
+    scim_error_t *err;
+    size_t i;
+    int primaries = 0;
+
+    if (!json_is_array(value)) {
+        return bad_value(p, label, "must be an array");
+    }
+    result = json_array();
+    json_array_foreach(value, i, elem) {
+        if (json_is_null(elem)) {
+            continue;
+        }
+        if (json_is_array(elem)) {
+            json_decref(result);
+            return bad_value(p, label, "must not contain arrays");
+        }
+        checked = NULL;
+        err = check_one(p, def, label, elem, existing, depth + 1, &checked);
+        if (err) {
+            json_decref(result);
+            return err;
+        }
+        if (!checked) {
+            continue;
+        }
+        if (json_is_true(json_object_get(checked, "primary"))) {
+            primaries++;
+        }
+        json_array_append_new(result, checked);
+    }
+    if (primaries > 1) {
+        json_decref(result);
+        return bad_value(p, label, "has more than one primary value");
+    }
+    if (json_array_size(result) == 0) {
+        json_decref(result);
+        return NULL;
+    }
+    *out = result;
+    return NULL;
+}
+
+/* Checks a client-sent value against def and returns it in stored form
+ * (new reference in *out), or *out NULL when the value means "unassigned"
+ * (null, empty array, complex value without any kept sub-attribute).
+ * existing is the stored value of the same attribute, or NULL. */
+static scim_error_t *check_value(apr_pool_t *p, const scim_attr_t *def,
+                                 const char *label, json_t *value,
+                                 const json_t *existing, int depth,
+                                 json_t **out)
+{
+    *out = NULL;
+    if (!value || json_is_null(value)) {
+        return NULL;
+    }
+    if (depth > MAX_VALUE_DEPTH) {
+        return bad_value(p, label, "is nested too deeply");
+    }
+    if (def->multi_valued) {
+        return check_multi(p, def, label, value, existing, depth, out);
+    }
+    if (json_is_array(value)) {
+        if (json_array_size(value) == 0) {
+            return NULL;
+        }
+        /* Entra ID sends the single-valued manager as a one-element
+         * array. */
+        if (def->type != SCIM_ATTR_COMPLEX || json_array_size(value) > 1) {
+            return bad_value(p, label, "must be a single value");
+        }
+        value = json_array_get(value, 0);
+        if (json_is_null(value)) {
+            return NULL;
+        }
+    }
+    return check_one(p, def, label, value, existing, depth, out);
+}
+
+/* The writable attributes of one schema table, read from src (and, for
+ * attributes src lacks, from alt_src), into dst.  Top-level readOnly
+ * attributes are server-maintained and never taken from either side. */
+static scim_error_t *check_attrs(apr_pool_t *p, const scim_attr_t *table,
+                                 const char *urn, const json_t *src,
+                                 const json_t *alt_src,
+                                 const json_t *existing, json_t *dst)
+{
+    const scim_attr_t *def;
+    scim_error_t *err;
+    json_t *input;
+
+    for (def = table; def->name; def++) {
+        if (def->mutability == SCIM_MUT_READONLY) {
+            continue;
+        }
+        input = scim_json_get_ci(src, def->name, NULL);
+        if (!input) {
+            input = scim_json_get_ci(alt_src, def->name, NULL);
+        }
+        err = check_member(p, def,
+                           urn ? apr_pstrcat(p, urn, ":", def->name, NULL)
+                               : def->name,
+                           input, scim_json_get_ci(existing, def->name, NULL),
+                           0, dst);
+        if (err) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+/* The URNs the client listed in "schemas" (borrowed C strings). */
+static scim_error_t *read_schemas(apr_pool_t *p,
+                                  const scim_resource_type_t *rt,
+                                  const json_t *input,
+                                  apr_array_header_t **listed)
+{
+    json_t *schemas = scim_json_get_ci(input, "schemas", NULL);
+    json_t *urn;
+    size_t i;
+
+    if (!json_is_array(schemas)) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "'schemas' must be an array of URNs");
+    }
+    *listed = apr_array_make(p, (int)json_array_size(schemas) + 1,
+                             sizeof(const char *));
+    json_array_foreach(schemas, i, urn) {
+        if (!json_is_string(urn)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                                   "'schemas' must be an array of URNs");
+        }
+        APR_ARRAY_PUSH(*listed, const char *) = json_string_value(urn);
+    }
+    if (find_ci(*listed, rt->core->id) < 0) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "'schemas' must list %s", rt->core->id);
+    }
+    return NULL;
+}
+
+/* Declared extensions: checked like the core; the URNs of those that keep
+ * data are appended to with_data. */
+static scim_error_t *check_extensions(apr_pool_t *p,
+                                      const scim_resource_type_t *rt,
+                                      const json_t *input,
+                                      const json_t *existing, json_t *result,
+                                      apr_array_header_t *with_data)
+{
+    const scim_schema_t *const *ext;
+    scim_error_t *err;
+    json_t *data, *old, *checked;
+
+    for (ext = rt->extensions; ext && *ext; ext++) {
+        data = scim_json_get_ci(input, (*ext)->id, NULL);
+        old = scim_json_get_ci(existing, (*ext)->id, NULL);
+        if (data && !json_is_null(data) && !json_is_object(data)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                                   "'%s' must be an object", (*ext)->id);
+        }
+        if (!json_is_object(data) && !json_is_object(old)) {
+            continue;
+        }
+        checked = json_object();
+        err = check_attrs(p, (*ext)->attrs, (*ext)->id, data, NULL, old,
+                          checked);
+        if (err) {
+            json_decref(checked);
+            return err;
+        }
+        if (json_object_size(checked) == 0) {
+            json_decref(checked);
+            continue;
+        }
+        json_object_set_new(result, (*ext)->id, checked);
+        APR_ARRAY_PUSH(with_data, const char *) = (*ext)->id;
+    }
+    return NULL;
+}
+
+/* Top-level keys that are neither core attributes nor declared extensions:
+ * data of an extension the client listed in "schemas" is kept as sent;
+ * a URN key it did not list is refused, since the data would otherwise be
+ * lost without notice; anything else is an unknown core attribute and is
+ * dropped. */
+static scim_error_t *check_custom_keys(apr_pool_t *p,
+                                       const scim_resource_type_t *rt,
+                                       const json_t *input,
+                                       const apr_array_header_t *listed,
+                                       json_t *result)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)input, key, value) {
+        if (strcasecmp(key, "schemas") == 0
+            || strcasecmp(key, rt->core->id) == 0
+            || find_extension(rt, key) || find_core_attr(rt, key)) {
+            continue;
+        }
+        if (find_ci(listed, key) >= 0) {
+            if (!json_is_null(value)) {
+                json_object_set_new(result, key, json_deep_copy(value));
+            }
+        }
+        else if (is_urn(key)) {
+            return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                                   "Extension '%s' is not listed in "
+                                   "'schemas'", key);
+        }
+    }
+    return NULL;
+}
+
+/* An extension without a writable attribute (membership) is the server's:
+ * the handler adds its data and URN to responses, so neither is stored,
+ * and a client echoing it back changes nothing. */
+static int server_owned(const scim_schema_t *ext)
+{
+    const scim_attr_t *def;
+
+    for (def = ext->attrs; def->name; def++) {
+        if (def->mutability != SCIM_MUT_READONLY) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The normalised "schemas": core URN first, then what the client listed
+ * (declared URNs in canonical spelling, no duplicates, none of the
+ * server's), then declared extensions that carry data without having been
+ * listed. */
+static json_t *make_schemas(apr_pool_t *p, const scim_resource_type_t *rt,
+                            const apr_array_header_t *listed,
+                            const apr_array_header_t *with_data)
+{
+    apr_array_header_t *urns = apr_array_make(p, listed->nelts + 2,
+                                              sizeof(const char *));
+    const scim_schema_t *ext;
+    const char *urn;
+    json_t *schemas = json_array();
+    int i;
+
+    APR_ARRAY_PUSH(urns, const char *) = rt->core->id;
+    for (i = 0; i < listed->nelts + with_data->nelts; i++) {
+        urn = i < listed->nelts
+              ? APR_ARRAY_IDX(listed, i, const char *)
+              : APR_ARRAY_IDX(with_data, i - listed->nelts, const char *);
+        ext = find_extension(rt, urn);
+        if (ext && server_owned(ext)) {
+            continue;
+        }
+        if (ext) {
+            urn = ext->id;
+        }
+        if (find_ci(urns, urn) < 0) {
+            APR_ARRAY_PUSH(urns, const char *) = urn;
+        }
+    }
+    for (i = 0; i < urns->nelts; i++) {
+        json_array_append_new(schemas,
+                              json_string(APR_ARRAY_IDX(urns, i,
+                                                        const char *)));
+    }
+    return schemas;
+}
+
+scim_error_t *scim_schema_check_resource(apr_pool_t *p,
+                                         const scim_resource_type_t *rt,
+                                         const json_t *input,
+                                         const json_t *existing,
+                                         json_t **out)
+{
+    apr_array_header_t *listed = NULL, *with_data;
+    json_t *result, *id, *core_nested;
+    scim_error_t *err;
+
+    *out = NULL;
+    if (!json_is_object(input)) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "A resource must be a JSON object");
+    }
+    err = read_schemas(p, rt, input, &listed);
+    if (err) {
+        return err;
+    }
+    /* RFC 7643 3.3 lets core attributes be written under the core URN
+     * too; top-level spellings win. */
+    core_nested = scim_json_get_ci(input, rt->core->id, NULL);
+    if (core_nested && !json_is_null(core_nested)
+        && !json_is_object(core_nested)) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
+                               "'%s' must be an object", rt->core->id);
+    }
+
+    result = json_object();
+    with_data = apr_array_make(p, 4, sizeof(const char *));
+    json_object_set_new(result, "schemas", json_array());
+    id = scim_json_get_ci(existing, "id", NULL);
+    if (json_is_string(id)) {
+        json_object_set_new(result, "id", json_deep_copy(id));
+    }
+    err = check_attrs(p, scim_common_attrs, NULL, input, core_nested,
+                      existing, result);
+    if (!err) {
+        err = check_attrs(p, rt->core->attrs, NULL, input, core_nested,
+                          existing, result);
+    }
+    if (!err) {
+        err = check_extensions(p, rt, input, existing, result, with_data);
+    }
+    if (!err) {
+        err = check_custom_keys(p, rt, input, listed, result);
+    }
+    if (err) {
+        json_decref(result);
+        return err;
+    }
+    json_object_set_new(result, "schemas",
+                        make_schemas(p, rt, listed, with_data));
+    *out = result;
+    return NULL;
+}
+
+/* ---- projection -------------------------------------------------------- */
+
+/* One entry of "attributes" or "excludedAttributes". */
+typedef struct {
+    const char *urn;     /* extension key, NULL for core */
+    const char *name;    /* NULL: the whole extension */
+    const char *sub;     /* NULL: the whole attribute */
+} proj_path_t;
+
+/* Is key a top-level extension object of resource rather than a core
+ * attribute?  Sets *schema to its definition (NULL when undeclared). */
+static int is_extension_key(const scim_resource_type_t *rt,
+                            const json_t *resource, const char *key,
+                            const scim_schema_t **schema)
+{
+    json_t *schemas = json_object_get(resource, "schemas");
+    json_t *urn;
+    size_t i;
+
+    *schema = find_extension(rt, key);
+    if (*schema) {
+        return 1;
+    }
+    if (find_core_attr(rt, key)) {
+        return 0;
+    }
+    if (is_urn(key)) {
+        return 1;
+    }
+    json_array_foreach(schemas, i, urn) {
+        if (json_is_string(urn)
+            && strcasecmp(json_string_value(urn), key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_array_header_t *parse_proj_paths(apr_pool_t *p,
+                                            const scim_resource_type_t *rt,
+                                            const json_t *resource,
+                                            const char *text)
+{
+    apr_array_header_t *paths;
+    const scim_schema_t *schema;
+    scim_attr_path_t resolved;
+    proj_path_t *path;
+    char *copy, *token, *state;
+    int named = 0;
+
+    if (!text) {
+        return NULL;
+    }
+    paths = apr_array_make(p, 4, sizeof(proj_path_t));
+    copy = apr_pstrdup(p, text);
+    for (token = apr_strtok(copy, ",", &state); token;
+         token = apr_strtok(NULL, ",", &state)) {
+        apr_collapse_spaces(token, token);
+        if (!*token) {
+            continue;
+        }
+        named = 1;
+        /* A bare URN of an undeclared extension cannot be told from
+         * "urn:...:attribute" by syntax; the resource's keys decide. */
+        if (is_urn(token) && scim_json_get_ci(resource, token, NULL)
+            && is_extension_key(rt, resource, token, &schema)) {
+            path = apr_array_push(paths);
+            path->urn = token;
+            path->name = path->sub = NULL;
+        }
+        else if (!scim_attr_path_resolve(p, rt, token, 0, &resolved)) {
+            path = apr_array_push(paths);
+            path->urn = resolved.schema_urn;
+            path->name = resolved.attr_name;
+            path->sub = resolved.sub_name;
+        }
+        /* else: an unknown path selects nothing (header contract). */
+    }
+    /* Only separators and blanks: as if the parameter were absent.  Only
+     * unknown names still restrict the answer to what is always
+     * returned. */
+    return named ? paths : NULL;
+}
+
+/* Does some path name (urn, name) as a whole (sub NULL) or, with
+ * sub set, that very sub-attribute?  want_subs asks instead whether any
+ * path names a sub-attribute of (urn, name). */
+static int paths_match(const apr_array_header_t *paths, const char *urn,
+                       const char *name, const char *sub, int want_subs)
+{
+    const proj_path_t *path;
+    int i;
+
+    if (!paths) {
+        return 0;
+    }
+    for (i = 0; i < paths->nelts; i++) {
+        path = &APR_ARRAY_IDX(paths, i, proj_path_t);
+        if (!scim_streq_ci(path->urn, urn)) {
+            continue;
+        }
+        if (!path->name) {
+            if (urn && !want_subs && !sub) {
+                return 1;    /* the whole extension */
+            }
+            continue;
+        }
+        if (!name || strcasecmp(path->name, name) != 0) {
+            continue;
+        }
+        if (want_subs ? path->sub != NULL : scim_streq_ci(path->sub, sub)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A copy of a complex value keeping the sub-attributes the request lets
+ * through; NULL when none is left. */
+static json_t *project_complex(const scim_attr_t *def, const char *urn,
+                               const char *name, const json_t *value,
+                               const apr_array_header_t *selected,
+                               const apr_array_header_t *excluded)
+{
+    const scim_attr_t *sub_def;
+    const char *key;
+    json_t *sub_value, *result = json_object();
+    int always;
+
+    json_object_foreach((json_t *)value, key, sub_value) {
+        sub_def = def ? scim_attr_find(def->sub_attrs, key) : NULL;
+        if (sub_def && sub_def->returned == SCIM_RET_NEVER) {
+            continue;
+        }
+        always = sub_def && sub_def->returned == SCIM_RET_ALWAYS;
+        if (!always
+            && ((selected && !paths_match(selected, urn, name, key, 0))
+                || paths_match(excluded, urn, name, key, 0))) {
+            continue;
+        }
+        json_object_set_new(result, key, json_deep_copy(sub_value));
+    }
+    if (json_object_size(result) == 0) {
+        json_decref(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* A copy of an attribute's value; selected is NULL unless only some of its
+ * sub-attributes were asked for. */
+static json_t *project_value(const scim_attr_t *def, const char *urn,
+                             const char *name, const json_t *value,
+                             const apr_array_header_t *selected,
+                             const apr_array_header_t *excluded)
+{
+    json_t *result, *elem, *shaped;
+    size_t i;
+
+    if (json_is_object(value)) {
+        return project_complex(def, urn, name, value, selected, excluded);
+    }
+    if (!json_is_array(value)) {
+        return json_deep_copy(value);
+    }
+    result = json_array();
+    json_array_foreach((json_t *)value, i, elem) {
+        shaped = json_is_object(elem)
+                 ? project_complex(def, urn, name, elem, selected, excluded)
+                 : json_deep_copy(elem);
+        if (shaped) {
+            json_array_append_new(result, shaped);
+        }
+    }
+    if (json_array_size(result) == 0) {
+        json_decref(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* Copies attribute (urn, name) into dst if the request returns it.
+ * selected NULL means no "attributes" parameter applies here. */
+static void project_attr(const scim_attr_t *def, const char *urn,
+                         const char *name, const json_t *value,
+                         const apr_array_header_t *selected,
+                         const apr_array_header_t *excluded, json_t *dst)
+{
+    scim_returned_t returned = def ? def->returned : SCIM_RET_DEFAULT;
+    int whole = paths_match(selected, urn, name, NULL, 0);
+    int some_subs = paths_match(selected, urn, name, NULL, 1);
+    json_t *copy;
+
+    if (returned == SCIM_RET_NEVER) {
+        return;
+    }
+    if (returned != SCIM_RET_ALWAYS) {
+        if ((selected || returned == SCIM_RET_REQUEST) && !whole
+            && !some_subs) {
+            return;
+        }
+        if (paths_match(excluded, urn, name, NULL, 0)) {
+            return;
+        }
+    }
+    else {
+        excluded = NULL;
+    }
+    copy = project_value(def, urn, name, value,
+                         whole || returned == SCIM_RET_ALWAYS ? NULL
+                                                              : selected,
+                         excluded);
+    if (copy) {
+        json_object_set_new(dst, name, copy);
+    }
+}
+
+json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
+                            const json_t *resource, const char *attributes,
+                            const char *excluded)
+{
+    apr_array_header_t *selected, *excluded_paths;
+    const apr_array_header_t *ext_selected;
+    const scim_schema_t *schema;
+    const char *key, *attr_name;
+    json_t *result, *value, *attr_value, *ext;
+
+    if (!json_is_object(resource)) {
+        return json_object();
+    }
+    selected = parse_proj_paths(p, rt, resource, attributes);
+    excluded_paths = parse_proj_paths(p, rt, resource, excluded);
+    result = json_object();
+    json_object_foreach((json_t *)resource, key, value) {
+        if (strcasecmp(key, "schemas") == 0) {
+            json_object_set_new(result, key, json_deep_copy(value));
+            continue;
+        }
+        if (!is_extension_key(rt, resource, key, &schema)) {
+            project_attr(find_core_attr(rt, key), NULL, key, value,
+                         selected, excluded_paths, result);
+            continue;
+        }
+        if (paths_match(excluded_paths, key, NULL, NULL, 0)) {
+            continue;
+        }
+        /* Asking for the bare URN asks for everything under it. */
+        ext_selected = paths_match(selected, key, NULL, NULL, 0) ? NULL
+                                                                 : selected;
+        if (!json_is_object(value)) {
+            if (!ext_selected) {
+                json_object_set_new(result, key, json_deep_copy(value));
+            }
+            continue;
+        }
+        ext = json_object();
+        json_object_foreach(value, attr_name, attr_value) {
+            project_attr(schema ? scim_attr_find(schema->attrs, attr_name)
+                                : NULL,
+                         key, attr_name, attr_value, ext_selected,
+                         excluded_paths, ext);
+        }
+        if (json_object_size(ext)) {
+            json_object_set_new(result, key, ext);
+        }
+        else {
+            json_decref(ext);
+        }
+    }
+    return result;
+}
+
+/* ---- discovery --------------------------------------------------------- */
+
+static const char *type_name(scim_attr_type_t type)
+{
+    switch (type) {
+    case SCIM_ATTR_BOOLEAN:   return "boolean";
+    case SCIM_ATTR_DECIMAL:   return "decimal";
+    case SCIM_ATTR_INTEGER:   return "integer";
+    case SCIM_ATTR_DATETIME:  return "dateTime";
+    case SCIM_ATTR_BINARY:    return "binary";
+    case SCIM_ATTR_REFERENCE: return "reference";
+    case SCIM_ATTR_COMPLEX:   return "complex";
+    default:                  return "string";
+    }
+}
+
+static const char *mutability_name(scim_mutability_t mutability)
+{
+    switch (mutability) {
+    case SCIM_MUT_READONLY:  return "readOnly";
+    case SCIM_MUT_IMMUTABLE: return "immutable";
+    case SCIM_MUT_WRITEONLY: return "writeOnly";
+    default:                 return "readWrite";
+    }
+}
+
+static const char *returned_name(scim_returned_t returned)
+{
+    switch (returned) {
+    case SCIM_RET_ALWAYS:  return "always";
+    case SCIM_RET_NEVER:   return "never";
+    case SCIM_RET_REQUEST: return "request";
+    default:               return "default";
+    }
+}
+
+static const char *uniqueness_name(scim_uniqueness_t uniqueness)
+{
+    switch (uniqueness) {
+    case SCIM_UNIQ_SERVER: return "server";
+    case SCIM_UNIQ_GLOBAL: return "global";
+    default:               return "none";
+    }
+}
+
+static json_t *string_list_json(const char *const *list)
+{
+    json_t *arr = json_array();
+
+    for (; *list; list++) {
+        json_array_append_new(arr, json_string(*list));
+    }
+    return arr;
+}
+
+/* The attribute definitions of a table (RFC 7643 7); the tables are static
+ * and nest one level, so the recursion is bounded by them. */
+static json_t *attrs_json(const scim_attr_t *table)
+{
+    json_t *attrs = json_array(), *attr;
+
+    for (; table && table->name; table++) {
+        attr = json_pack("{s:s, s:s, s:b, s:s, s:b, s:b, s:s, s:s, s:s}",
+                         "name", table->name,
+                         "type", type_name(table->type),
+                         "multiValued", table->multi_valued,
+                         "description",
+                         table->description ? table->description : "",
+                         "required", table->required,
+                         "caseExact", table->case_exact,
+                         "mutability", mutability_name(table->mutability),
+                         "returned", returned_name(table->returned),
+                         "uniqueness", uniqueness_name(table->uniqueness));
+        if (table->canonical_values) {
+            json_object_set_new(attr, "canonicalValues",
+                                string_list_json(table->canonical_values));
+        }
+        if (table->reference_types) {
+            json_object_set_new(attr, "referenceTypes",
+                                string_list_json(table->reference_types));
+        }
+        if (table->type == SCIM_ATTR_COMPLEX) {
+            json_object_set_new(attr, "subAttributes",
+                                attrs_json(table->sub_attrs));
+        }
+        json_array_append_new(attrs, attr);
+    }
+    return attrs;
+}
+
+static json_t *meta_json(const char *resource_type, const char *base_url,
+                         const char *endpoint, const char *id)
+{
+    return json_pack("{s:s, s:o}", "resourceType", resource_type,
+                     "location", json_sprintf("%s%s/%s",
+                                              base_url ? base_url : "",
+                                              endpoint, id));
+}
+
+json_t *scim_schema_to_json(const scim_schema_t *schema, const char *base_url)
+{
+    return json_pack("{s:[s], s:s, s:s, s:s, s:o, s:o}",
+                     "schemas", SCIM_SCHEMA_SCHEMA,
+                     "id", schema->id,
+                     "name", schema->name,
+                     "description",
+                     schema->description ? schema->description : "",
+                     "attributes", attrs_json(schema->attrs),
+                     "meta", meta_json("Schema", base_url, "/Schemas",
+                                       schema->id));
+}
+
+json_t *scim_resource_type_to_json(const scim_resource_type_t *rt,
+                                   const char *base_url)
+{
+    const scim_schema_t *const *ext;
+    json_t *doc, *extensions = json_array();
+
+    doc = json_pack("{s:[s], s:s, s:s, s:s, s:s, s:s}",
+                    "schemas", SCIM_SCHEMA_RESTYPE,
+                    "id", rt->name,
+                    "name", rt->name,
+                    "endpoint", rt->endpoint,
+                    "description", rt->description ? rt->description : "",
+                    "schema", rt->core->id);
+    for (ext = rt->extensions; ext && *ext; ext++) {
+        json_array_append_new(extensions,
+                              json_pack("{s:s, s:b}", "schema", (*ext)->id,
+                                        "required", 0));
+    }
+    /* RFC 7643 6: schemaExtensions is optional; an empty list says
+     * nothing, so it is left out. */
+    if (json_array_size(extensions)) {
+        json_object_set_new(doc, "schemaExtensions", extensions);
+    }
+    else {
+        json_decref(extensions);
+    }
+    json_object_set_new(doc, "meta", meta_json("ResourceType", base_url,
+                                               "/ResourceTypes", rt->name));
+    return doc;
+}
