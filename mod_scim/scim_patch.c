@@ -667,10 +667,10 @@ static scim_error_t *remove_in_elements(patch_ctx_t *ctx,
     for (i = 0; i < json_array_size(array); i++) {
         json_t *element = json_array_get(array, i);
 
-        if (element_selected(t, element) && !t->sub_name) {
-            continue;
-        }
         if (element_selected(t, element)) {
+            if (!t->sub_name) {
+                continue;          /* the whole value goes */
+            }
             err = check_removable(ctx, t->sub, t->sub_name,
                                   scim_json_get_ci(element, t->sub_name,
                                                    NULL));
@@ -769,8 +769,7 @@ static scim_error_t *remove_target(patch_ctx_t *ctx, const patch_target_t *t,
         && has_value(current)) {
         return op_error(ctx, SCIM_TYPE_MUTABILITY, "%s is immutable", name);
     }
-    if (json_is_array(current)
-        && (t->filter || t->sub_name)) {
+    if (json_is_array(current) && (t->filter || t->sub_name)) {
         return remove_in_elements(ctx, t, container, current);
     }
     if (t->filter) {
