@@ -68,7 +68,7 @@ build_module() {
     (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
         -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
         "${names[@]}" $(pkg-config --libs jansson) -lcrypto 2>&1 \
-        | grep -v '^/usr/share/apr-1.0/build/libtool' || true)
+        | grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' || true)
     cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so"
 }
 
