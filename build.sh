@@ -69,7 +69,9 @@ build_module() {
         -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
         "${names[@]}" $(pkg-config --libs jansson) -lcrypto 2>&1 \
         | grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' || true)
-    cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so"
+    # A new file, renamed into place: a running httpd keeps its mapping.
+    cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so.new"
+    mv -f "$build/mod_scim.so.new" "$build/mod_scim.so"
 }
 
 build_token_tool() {

@@ -6,6 +6,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <apr_strings.h>
 
@@ -26,6 +28,30 @@ scim_error_t *scim_error_make(apr_pool_t *p, int status,
     return err;
 }
 
+/* A detail may quote client input that is not UTF-8; JSON strings must
+ * be, so such a detail keeps its ASCII and marks the rest with '?'. */
+static json_t *detail_string(const char *detail)
+{
+    json_t *text = json_string(detail);
+    char *ascii, *c;
+
+    if (text) {
+        return text;
+    }
+    ascii = strdup(detail);
+    if (!ascii) {
+        return json_string("Invalid request");
+    }
+    for (c = ascii; *c; c++) {
+        if ((unsigned char)*c >= 0x80) {
+            *c = '?';
+        }
+    }
+    text = json_string(ascii);
+    free(ascii);
+    return text;
+}
+
 json_t *scim_error_to_json(const scim_error_t *err)
 {
     char status[16];
@@ -33,8 +59,8 @@ json_t *scim_error_to_json(const scim_error_t *err)
 
     /* RFC 7644 3.12: "status" is a string, not a number. */
     snprintf(status, sizeof(status), "%d", err->status);
-    doc = json_pack("{s:[s],s:s,s:s}", "schemas", SCIM_SCHEMA_ERROR,
-                    "status", status, "detail", err->detail);
+    doc = json_pack("{s:[s],s:s,s:o}", "schemas", SCIM_SCHEMA_ERROR,
+                    "status", status, "detail", detail_string(err->detail));
     if (doc && err->scim_type) {
         json_object_set_new(doc, "scimType", json_string(err->scim_type));
     }

@@ -481,22 +481,11 @@ static int filter_mentions(const scim_filter_t *f, const char *attr)
     }
 }
 
-/* The id in "attr.value eq X", "attr eq X" or "attr[value eq X]", alone
- * (*alone set) or as an operand of a top-level "and"; NULL otherwise. */
-static const char *membership_eq(const scim_filter_t *f, const char *attr,
-                                 int *alone)
+/* The id in a membership condition "attr.value eq X", "attr eq X" or
+ * "attr[value eq X]", else NULL. */
+static const char *membership_condition(const scim_filter_t *f,
+                                        const char *attr)
 {
-    const char *found = NULL;
-
-    *alone = f && f->kind != SCIM_FILTER_AND;
-    while (f && f->kind == SCIM_FILTER_AND) {
-        int ignored;
-
-        if ((found = membership_eq(f->left, attr, &ignored))) {
-            return found;
-        }
-        f = f->right;
-    }
     if (!f || f->path.schema_urn || !scim_streq_ci(f->path.attr_name, attr)) {
         return NULL;
     }
@@ -510,6 +499,51 @@ static const char *membership_eq(const scim_filter_t *f, const char *attr,
         return scim_filter_indexed_eq(f->left, "value");
     }
     return NULL;
+}
+
+/* A membership condition on attr that f requires: f itself or an operand
+ * of its top-level "and" chain.  *id gets the member / group id. */
+static const scim_filter_t *membership_conjunct(const scim_filter_t *f,
+                                                const char *attr,
+                                                const char **id)
+{
+    const scim_filter_t *found;
+
+    if (f && f->kind == SCIM_FILTER_AND) {
+        found = membership_conjunct(f->left, attr, id);
+        return found ? found : membership_conjunct(f->right, attr, id);
+    }
+    *id = membership_condition(f, attr);
+    return *id ? f : NULL;
+}
+
+/* f without one of its required conditions, which an index already
+ * answered: what remains to test on the candidates (NULL: nothing). */
+static const scim_filter_t *without_conjunct(apr_pool_t *p,
+                                             const scim_filter_t *f,
+                                             const scim_filter_t *conjunct)
+{
+    const scim_filter_t *left, *right;
+    scim_filter_t *rest;
+
+    if (f == conjunct) {
+        return NULL;
+    }
+    if (f->kind != SCIM_FILTER_AND) {
+        return f;
+    }
+    left = without_conjunct(p, f->left, conjunct);
+    right = without_conjunct(p, f->right, conjunct);
+    if (!left || !right) {
+        return left ? left : right;
+    }
+    if (left == f->left && right == f->right) {
+        return f;
+    }
+    rest = apr_pmemdup(p, f, sizeof(*f));
+    rest->left = (scim_filter_t *)left;
+    rest->right = (scim_filter_t *)right;
+    return rest;
 }
 
 static json_t *member_entries(const scim_request_t *req,
@@ -694,7 +728,28 @@ static scim_error_t *push_member_values(const scim_request_t *req,
                                    "Every member needs a \"value\" with the"
                                    " member's id");
         }
-        push_member_op(ops, kind, id);
+        /* copied: the JSON it came from may be freed before the write */
+        push_member_op(ops, kind, apr_pstrdup(req->pool, id));
+    }
+    return NULL;
+}
+
+/* Every member a POST or PUT sends must name its id: one the schema check
+ * would drop as empty ({"display": "x"}) is refused, not ignored. */
+static scim_error_t *check_member_ids(const scim_request_t *req,
+                                      const json_t *body)
+{
+    json_t *members = scim_json_get_ci(body, "members", NULL), *v;
+    size_t i;
+
+    json_array_foreach(members, i, v) {
+        const char *id = json_is_string(v) ? json_string_value(v)
+            : json_string_value(scim_json_get_ci(v, "value", NULL));
+        if (!id || !*id) {
+            return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                                   "Member %d has no \"value\" with the"
+                                   " member's id", (int)i + 1);
+        }
     }
     return NULL;
 }
@@ -802,6 +857,7 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
     scim_error_t *err;
 
     if ((err = parse_body(req, &body))
+        || (ep->related_writable && (err = check_member_ids(req, body)))
         || (err = scim_schema_check_resource(req->pool, ep->rt, body, NULL,
                                              &resource))) {
         scim_service_error(req->pool, resp, err);
@@ -883,8 +939,7 @@ static void respond_modified(const scim_request_t *req, scim_response_t *resp,
                              const endpoint_t *ep, const scim_record_t *rec,
                              apr_table_t *q, int is_patch)
 {
-    if (is_patch && ep->related_writable && !query_param(q, "attributes")
-        && !query_param(q, "excludedAttributes")) {
+    if (is_patch && ep->related_writable && !query_param(q, "attributes")) {
         resp->status = 204;
         resp->etag = etag_of(req->pool, rec->version);
         return;
@@ -903,7 +958,9 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
     scim_error_t *err;
     int attempt;
 
-    if ((err = parse_body(req, &body))) {
+    if ((err = parse_body(req, &body))
+        || (!is_patch && ep->related_writable
+            && (err = check_member_ids(req, body)))) {
         scim_service_error(req->pool, resp, err);
         return;
     }
@@ -1162,8 +1219,8 @@ static scim_error_t *query_resources(const scim_request_t *req,
     scim_error_t *err = NULL;
     apr_array_header_t *recs = apr_array_make(req->pool, 1,
                                               sizeof(scim_record_t *));
+    const scim_filter_t *cond;
     const char *key;
-    int alone = 0;
 
     memset(&c, 0, sizeof(c));
     c.req = req;
@@ -1197,17 +1254,25 @@ static scim_error_t *query_resources(const scim_request_t *req,
             collect_all(&c, req->pool, recs);
         }
     }
-    else if (filter && !ep->related_writable
-             && (key = membership_eq(filter, "groups", &alone))) {
-        /* groups.value eq "G": the members of G, paged by the index when
-         * that is the whole filter (how large groups are read) */
-        err = alone && !sort_path ? indexed_page(&c, key) : scan(&c, key);
-    }
-    else if (filter && ep->related_writable
-             && (key = membership_eq(filter, "members", &alone))) {
-        err = scim_store_groups_with_member(req->store, req->org, key, recs);
-        if (!err) {
-            collect_all(&c, req->pool, recs);
+    else if (filter && (cond = membership_conjunct(filter, ep->related,
+                                                   &key))) {
+        /* The membership index answers that condition exactly, also for
+         * groups too large to list; the rest is tested on its results. */
+        c.filter = without_conjunct(req->pool, filter, cond);
+        c.filter_needs_related = filter_mentions(c.filter, ep->related);
+        if (ep->related_writable) {
+            err = scim_store_groups_with_member(req->store, req->org, key,
+                                                recs);
+            if (!err) {
+                collect_all(&c, req->pool, recs);
+            }
+        }
+        else {
+            /* groups.value eq "G": a page of G's members straight from
+             * the index when nothing else is asked (how large groups are
+             * read page by page) */
+            err = !c.filter && !sort_path ? indexed_page(&c, key)
+                                          : scan(&c, key);
         }
     }
     else if (!filter && !sort_path) {
