@@ -244,7 +244,7 @@ int scim_handler(request_rec *r)
                        &req.body_len);
         if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
             r->connection->keepalive = AP_CONN_CLOSE;
-            return send_error(r, rv, SCIM_TYPE_TOO_MANY,
+            return send_error(r, rv, NULL,
                               apr_psprintf(r->pool, "The request body is "
                                            "larger than %" APR_OFF_T_FMT
                                            " bytes",

@@ -1,0 +1,107 @@
+"""An organization with more users than one page or one store scan: filters
+that cannot use an index, paging and sorting must see every user (Okta
+imports, Entra's initial cycle; notes/idp-dialects.md 4.4, 4.5)."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness import CORE_USER, ScimClient, scim_json, assert_error
+
+N = 1100
+NEEDLES = (0, 1, 498, 499, 500, 501, 999, 1000, 1001, N - 1)
+
+
+@pytest.fixture(scope="module")
+def crowd(httpd):
+    """N users in the otherwise empty 'bulk' organization, created by 8
+    parallel clients.  Users at NEEDLES have familyName "Needle"."""
+    base = httpd.client("bulk")
+    assert base.total_users() == 0
+
+    def create(i):
+        c = clients[i % len(clients)]
+        body = {"schemas": [CORE_USER], "userName": f"bulk-{i:05d}@example.com",
+                "name": {"givenName": f"G{i}",
+                         "familyName": "Needle" if i in NEEDLES else f"F{i:05d}"},
+                "active": i % 3 != 0}
+        return scim_json(c.post("/Users", body), 201)
+
+    clients = [ScimClient(base.base, base.token) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        users = list(pool.map(create, range(N)))
+    return users
+
+
+def test_total_and_default_page_size(bulk, crowd):
+    body = bulk.list_users()
+    assert body["totalResults"] == N
+    # no count: ScimMaxResults (default 200) resources
+    assert 0 < len(body["Resources"]) <= 200
+    body = bulk.list_users(count=0)
+    assert body["totalResults"] == N and body["Resources"] == []
+
+
+def test_unindexed_filter_finds_matches_in_every_scan_chunk(bulk, crowd):
+    body = bulk.filter_users('name.familyName eq "Needle"', count=100)
+    assert body["totalResults"] == len(NEEDLES)
+    assert sorted(r["userName"] for r in body["Resources"]) == \
+        sorted(f"bulk-{i:05d}@example.com" for i in NEEDLES)
+
+
+def test_unindexed_filter_paging_across_chunks(bulk, crowd):
+    seen = []
+    start = 1
+    while True:
+        page = bulk.filter_users('name.familyName eq "Needle"', startIndex=start, count=3)
+        assert page["totalResults"] == len(NEEDLES)
+        if not page["Resources"]:
+            break
+        seen += [r["id"] for r in page["Resources"]]
+        start += len(page["Resources"])
+    assert len(seen) == len(set(seen)) == len(NEEDLES)
+
+
+def test_unindexed_count_of_a_large_match(bulk, crowd):
+    expected = sum(1 for i in range(N) if i % 3 == 0)
+    body = bulk.filter_users("active eq false", count=0)
+    assert body["totalResults"] == expected
+    body = bulk.filter_users("active eq false", startIndex=expected - 1, count=10)
+    assert len(body["Resources"]) == 2
+
+
+def test_paging_through_everyone(bulk, crowd):
+    seen = []
+    start = 1
+    while start <= N:
+        page = bulk.list_users(startIndex=start, count=200)
+        assert page["totalResults"] == N
+        assert page["Resources"]
+        seen += [r["id"] for r in page["Resources"]]
+        start += len(page["Resources"])
+    assert len(seen) == len(set(seen)) == N
+    assert set(seen) == {u["id"] for u in crowd}
+
+
+def test_sorting_spans_all_users(bulk, crowd):
+    body = bulk.list_users(sortBy="userName", sortOrder="descending", count=3)
+    assert [r["userName"] for r in body["Resources"]] == \
+        [f"bulk-{i:05d}@example.com" for i in (N - 1, N - 2, N - 3)]
+    body = bulk.list_users(sortBy="name.familyName", startIndex=N - 1, count=5)
+    # "Needle" sorts after every "F....."
+    assert [r["name"]["familyName"] for r in body["Resources"]] == ["Needle", "Needle"]
+
+
+@pytest.mark.parametrize("params", [
+    {"count": "abc"}, {"startIndex": "abc"}, {"count": "99999999999999999999"},
+    {"startIndex": "99999999999999999999"}, {"count": "-1"}, {"count": "1e3"},
+    {"startIndex": "-99999999999999999999"},
+])
+def test_odd_paging_parameters_never_break_the_server(bulk, crowd, params):
+    resp = bulk.get("/Users", params=params)
+    if resp.status_code == 400:
+        assert_error(resp, 400)
+    else:
+        body = scim_json(resp, 200)
+        assert body["totalResults"] == N
+        assert len(body["Resources"]) <= 200
