@@ -15,7 +15,7 @@ PYTHON=/usr/bin/python3
 
 packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
           libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
-          python3-pytest python3-requests curl)
+          python3-pytest python3-requests curl valgrind)
 
 deps() {
     local missing=()
@@ -94,6 +94,14 @@ do_unit() {
     (cd "$build" && CK_FORK=yes ./unit-tests)
 }
 
+# The same tests in one process under valgrind: any invalid access or leak
+# in the core fails the run.
+do_unit_valgrind() {
+    echo "== unit tests under valgrind =="
+    (cd "$build" && CK_FORK=no valgrind -q --leak-check=full \
+        --errors-for-leak-kinds=definite --error-exitcode=1 ./unit-tests)
+}
+
 do_integration() {
     local mpm rc=0
     for mpm in ${SCIM_TEST_MPMS:-event prefork}; do
@@ -143,7 +151,8 @@ case "${1:-build}" in
     build) deps; do_build ;;
     deps)  deps ;;
     unit)  deps; do_unit ;;
-    test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_integration "$@" ;;
+    test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_unit_valgrind
+           do_integration "$@" ;;
     integration) shift; do_build; do_integration "$@" ;;
     run)   shift; deps; do_build; do_run "$@" ;;
     clean) rm -rf "$build" ;;
