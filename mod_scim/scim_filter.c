@@ -84,26 +84,6 @@ static int is_path_char(char c)
            || c == '.' || c == ':' || c == '$';
 }
 
-/* ATTRNAME = ALPHA *(nameChar), plus "$ref" (RFC 7643 2.1). */
-static int is_attr_name(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-
-    if (len == 4 && strncmp(s, "$ref", 4) == 0) {
-        return 1;
-    }
-    if (len == 0 || !is_ascii_alpha(s[0])) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if (!is_ascii_alpha(s[i]) && !is_ascii_digit(s[i]) && s[i] != '_'
-            && s[i] != '-') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Length of the well-formed UTF-8 sequence starting a multi-byte character
  * at s (at most avail bytes readable), or 0.  Overlong forms, surrogates and
  * code points above U+10FFFF are refused (RFC 3629). */
@@ -1090,7 +1070,7 @@ static int resolve_sub_attribute(parser_t *ps, apr_size_t pos,
     const scim_attr_t *def;
 
     memset(out, 0, sizeof(*out));
-    if (!is_attr_name(name, len)) {
+    if (!scim_attr_name_valid(name, len)) {
         fail(ps, pos, "'%s' is not a sub-attribute name of '%s'",
              excerpt(ps, pos, len), parent->attr_name);
         return 0;

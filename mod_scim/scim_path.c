@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "scim_schema.h"
@@ -102,19 +101,25 @@ static scim_error_t *path_error(apr_pool_t *p, int for_filter,
                            "%s attribute path '%s'", why, text);
 }
 
-/* An attribute name is ALPHA *(nameChar) per RFC 7643 2.1, and "$ref". */
-static int valid_attr_name(const char *s, apr_size_t len)
+/* ASCII only: the C library's classes follow the locale. */
+static int ascii_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int scim_attr_name_valid(const char *s, apr_size_t len)
 {
     apr_size_t i;
 
     if (len == 4 && strncmp(s, "$ref", 4) == 0) {
         return 1;
     }
-    if (len == 0 || !apr_isalpha(s[0])) {
+    if (len == 0 || !ascii_alpha(s[0])) {
         return 0;
     }
     for (i = 1; i < len; i++) {
-        if (!apr_isalnum(s[i]) && s[i] != '_' && s[i] != '-') {
+        if (!ascii_alpha(s[i]) && !(s[i] >= '0' && s[i] <= '9')
+            && s[i] != '_' && s[i] != '-') {
             return 0;
         }
     }
@@ -196,13 +201,13 @@ scim_error_t *scim_attr_path_resolve(apr_pool_t *p,
 
     dot = strchr(rest, '.');
     n = dot ? (apr_size_t)(dot - rest) : strlen(rest);
-    if (!valid_attr_name(rest, n)) {
+    if (!scim_attr_name_valid(rest, n)) {
         return path_error(p, for_filter, text, "Invalid");
     }
     attr_name = apr_pstrndup(p, rest, n);
     if (dot) {
         const char *sub = dot + 1;
-        if (!valid_attr_name(sub, strlen(sub))) {
+        if (!scim_attr_name_valid(sub, strlen(sub))) {
             return path_error(p, for_filter, text, "Invalid");
         }
         out->sub_name = apr_pstrdup(p, sub);

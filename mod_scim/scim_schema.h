@@ -128,6 +128,10 @@ scim_error_t *scim_attr_path_resolve(apr_pool_t *p,
                                      const char *text, int for_filter,
                                      scim_attr_path_t *out);
 
+/* Is s[0..len) an attribute name: ALPHA *(ALPHA / DIGIT / "_" / "-")
+ * (RFC 7643 2.1), or "$ref"? */
+int scim_attr_name_valid(const char *s, apr_size_t len);
+
 /* Finds a sub-attribute definition by name (case-insensitive) in a NULL-name
  * terminated table; NULL when absent or table is NULL. */
 const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name);

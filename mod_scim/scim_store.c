@@ -310,11 +310,15 @@ static scim_record_t *record_from_row(const apr_dbd_driver_t *driver,
     return rec;
 }
 
-/* Runs a query and appends every row as a record (allocated from p).  Every
- * row is read to the end: pgsql needs it to clean the result up. */
-static scim_error_t *select_records(scim_store_t *st, apr_pool_t *p,
-                                   statement_t which, const char **args,
-                                   int nargs, apr_array_header_t *out)
+/* What a select does with each row it reads. */
+typedef void (*row_handler_t)(scim_store_t *st, apr_pool_t *p,
+                              apr_dbd_row_t *row, void *baton);
+
+/* Runs a select and hands every row to handle (values copied into p).
+ * Every row is read to the end: pgsql needs it to clean the result up. */
+static scim_error_t *run_select(scim_store_t *st, apr_pool_t *p,
+                                statement_t which, const char **args,
+                                int nargs, row_handler_t handle, void *baton)
 {
     apr_dbd_prepared_t *stmt = statement(st, which);
     apr_dbd_results_t *res = NULL;
@@ -330,12 +334,34 @@ static scim_error_t *select_records(scim_store_t *st, apr_pool_t *p,
     if (rv != 0) {
         return db_error(st, rv, statements[which].label);
     }
-    while ((rv = apr_dbd_get_row(st->driver, p, res, &row, -1)) == 0) {
+    while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
         st->rows_read++;
-        APR_ARRAY_PUSH(out, scim_record_t *) =
-            record_from_row(st->driver, p, row);
+        handle(st, p, row, baton);
     }
     return NULL;
+}
+
+static void push_record(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                        void *out)
+{
+    APR_ARRAY_PUSH((apr_array_header_t *)out, scim_record_t *) =
+        record_from_row(st->driver, p, row);
+}
+
+/* Appends every row as a record (scim_record_t *, allocated from p). */
+static scim_error_t *select_records(scim_store_t *st, apr_pool_t *p,
+                                   statement_t which, const char **args,
+                                   int nargs, apr_array_header_t *out)
+{
+    return run_select(st, p, which, args, nargs, push_record, out);
+}
+
+static void keep_first_value(scim_store_t *st, apr_pool_t *p,
+                             apr_dbd_row_t *row, void *value)
+{
+    if (!*(const char **)value) {
+        *(const char **)value = entry(st->driver, p, row, 0);
+    }
 }
 
 /* First column of the first row (a count, an id), or NULL for none. */
@@ -343,28 +369,9 @@ static scim_error_t *select_value(scim_store_t *st, statement_t which,
                                   const char **args, int nargs,
                                   const char **value)
 {
-    apr_dbd_prepared_t *stmt = statement(st, which);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv;
-
     *value = NULL;
-    if (!stmt) {
-        return missing_statement(st, which);
-    }
-    st->statements++;
-    rv = apr_dbd_pselect(st->driver, st->pool, st->handle, &res, stmt, 0,
-                         nargs, args);
-    if (rv != 0) {
-        return db_error(st, rv, statements[which].label);
-    }
-    while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
-        st->rows_read++;
-        if (!*value) {
-            *value = entry(st->driver, st->pool, row, 0);
-        }
-    }
-    return NULL;
+    return run_select(st, st->pool, which, args, nargs, keep_first_value,
+                      value);
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -639,33 +646,22 @@ scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
 
 /* ---- memberships ------------------------------------------------------ */
 
+static void push_member(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                        void *out)
+{
+    scim_member_t *m = apr_array_push(out);
+
+    m->id = entry(st->driver, p, row, 0);
+    m->type = entry(st->driver, p, row, 1);
+    m->display = entry(st->driver, p, row, 2);
+}
+
+/* Appends every row (id, type, display) as a scim_member_t. */
 static scim_error_t *select_members(scim_store_t *st, apr_pool_t *p,
                                     statement_t which, const char **args,
                                     int nargs, apr_array_header_t *out)
 {
-    apr_dbd_prepared_t *stmt = statement(st, which);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv;
-
-    if (!stmt) {
-        return missing_statement(st, which);
-    }
-    st->statements++;
-    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 0,
-                         nargs, args);
-    if (rv != 0) {
-        return db_error(st, rv, statements[which].label);
-    }
-    while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
-        scim_member_t *m = apr_array_push(out);
-
-        st->rows_read++;
-        m->id = entry(st->driver, p, row, 0);
-        m->type = entry(st->driver, p, row, 1);
-        m->display = entry(st->driver, p, row, 2);
-    }
-    return NULL;
+    return run_select(st, p, which, args, nargs, push_member, out);
 }
 
 scim_error_t *scim_store_members(scim_store_t *st, const char *org,
