@@ -59,16 +59,21 @@ build_module() {
     # apxs (libtool) writes its objects beside the sources it is given, so it
     # compiles links to our sources from inside build/obj.
     mkdir -p "$build/obj"
-    local f names=()
+    local f names=() log="$build/obj/apxs.log"
     for f in "$src"/*.c; do
         [ "$(basename "$f")" = scim_token.c ] && continue
         ln -sf "$f" "$build/obj/$(basename "$f")"
         names+=("$(basename "$f")")
     done
-    (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
-        -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
-        "${names[@]}" $(pkg-config --libs jansson) -lcrypto 2>&1 \
-        | grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' || true)
+    rm -f "$build/obj/.libs/mod_scim.so"
+    if ! (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
+            -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
+            "${names[@]}" $(pkg-config --libs jansson) -lcrypto) > "$log" 2>&1; then
+        grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' "$log" >&2
+        echo "module build failed (full log: $log)" >&2
+        exit 1
+    fi
+    grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' "$log" || true
     # A new file, renamed into place: a running httpd keeps its mapping.
     cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so.new"
     mv -f "$build/mod_scim.so.new" "$build/mod_scim.so"
