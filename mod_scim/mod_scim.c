@@ -80,9 +80,10 @@ static const char *set_organization(cmd_parms *cmd, void *dconf,
     conf->organization = name;
     conf->base_path = cmd->path;
     if (cmd->path) {
-        /* "/scim/v2/acme/" and "/scim/v2/acme" are the same root. */
+        /* "/scim/v2/acme/" and "/scim/v2/acme" are the same root, and
+         * <Location /> is the root "" (URLs then start "/Users"). */
         apr_size_t len = strlen(cmd->path);
-        while (len > 1 && cmd->path[len - 1] == '/') {
+        while (len > 0 && cmd->path[len - 1] == '/') {
             len--;
         }
         conf->base_path = apr_pstrndup(cmd->pool, cmd->path, len);

@@ -127,16 +127,18 @@ static int media_type_acceptable(request_rec *r)
         || (len == 16 && strncasecmp(type, "application/json", len) == 0);
 }
 
-/* Reads the whole body up to max bytes.  Returns OK, HTTP_REQUEST_ENTITY_
- * TOO_LARGE or an error status from the input filters. */
+/* Reads the whole body, at most max bytes, into one buffer from the
+ * request pool.  Returns OK, HTTP_REQUEST_ENTITY_TOO_LARGE, or the error
+ * an input filter reported (it has answered the client itself then). */
 static int read_body(request_rec *r, apr_off_t max, const char **body,
                      apr_size_t *len)
 {
-    apr_bucket_brigade *bb;
-    apr_size_t total = 0;
-    char *buf = NULL;
-    int seen_eos = 0;
+    apr_bucket_brigade *in, *collected;
+    apr_off_t total = 0;
     const char *clen = apr_table_get(r->headers_in, "Content-Length");
+    char *flat;
+    apr_size_t flat_len;
+    int seen_eos = 0;
 
     *body = NULL;
     *len = 0;
@@ -148,42 +150,46 @@ static int read_body(request_rec *r, apr_off_t max, const char **body,
             return HTTP_REQUEST_ENTITY_TOO_LARGE;
         }
     }
-    buf = apr_palloc(r->pool, (apr_size_t)max + 1);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    collected = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     do {
-        apr_bucket *b;
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, HUGE_STRING_LEN);
+        apr_status_t rv = ap_get_brigade(r->input_filters, in,
+                                         AP_MODE_READBYTES, APR_BLOCK_READ,
+                                         HUGE_STRING_LEN);
         if (rv != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t n;
+        while (!APR_BRIGADE_EMPTY(in)) {
+            apr_bucket *b = APR_BRIGADE_FIRST(in);
 
             if (APR_BUCKET_IS_EOS(b)) {
                 seen_eos = 1;
-                break;
             }
             if (APR_BUCKET_IS_METADATA(b)) {
+                apr_bucket_delete(b);
                 continue;
             }
-            rv = apr_bucket_read(b, &data, &n, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
+            /* setaside: the data must outlive this brigade's buckets */
+            if (apr_bucket_setaside(b, r->pool) != APR_SUCCESS) {
                 return HTTP_BAD_REQUEST;
             }
-            if (total + n > (apr_size_t)max) {
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            }
-            memcpy(buf + total, data, n);
-            total += n;
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(collected, b);
         }
-        apr_brigade_cleanup(bb);
+        if (apr_brigade_length(collected, 1, &total) != APR_SUCCESS) {
+            return HTTP_BAD_REQUEST;
+        }
+        if (total > max) {
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
     } while (!seen_eos);
-    buf[total] = '\0';
-    *body = buf;
-    *len = total;
+    if (apr_brigade_pflatten(collected, &flat, &flat_len, r->pool)
+        != APR_SUCCESS) {
+        return HTTP_BAD_REQUEST;
+    }
+    apr_brigade_cleanup(collected);
+    *body = flat;
+    *len = flat_len;
     return OK;
 }
 
@@ -192,7 +198,7 @@ int scim_handler(request_rec *r)
     scim_dir_conf_t *conf;
     scim_request_t req;
     scim_response_t resp;
-    scim_store_t store;
+    scim_store_t *store;
     scim_error_t *err;
     ap_dbd_t *dbd;
     apr_size_t base_len;
@@ -250,6 +256,9 @@ int scim_handler(request_rec *r)
                                            " bytes",
                                            scim_conf_max_body(conf)));
         }
+        if (rv == AP_FILTER_ERROR) {
+            return rv;      /* the input filter answered already */
+        }
         if (rv != OK) {
             return send_error(r, rv, SCIM_TYPE_INVALID_SYNTAX,
                               "The request body could not be read");
@@ -267,19 +276,21 @@ int scim_handler(request_rec *r)
         return send_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
                           "The directory store is unavailable; retry later");
     }
-    err = scim_store_connection_init(dbd->pool, dbd->driver, dbd->handle,
-                                     dbd->prepared);
+    err = scim_store_connection_init(dbd->pool, r->pool, dbd->driver,
+                                     dbd->handle, dbd->prepared);
     if (err) {
         memset(&resp, 0, sizeof(resp));
         scim_service_error(r->pool, &resp, err);
         return send_response(r, &resp);
     }
-    memset(&store, 0, sizeof(store));
-    store.pool = r->pool;
-    store.driver = dbd->driver;
-    store.handle = dbd->handle;
-    store.prepared = dbd->prepared;
-    req.store = &store;
+    /* From the pool: the store's transaction cleanup may refer to it
+     * until the request ends. */
+    store = apr_pcalloc(r->pool, sizeof(*store));
+    store->pool = r->pool;
+    store->driver = dbd->driver;
+    store->handle = dbd->handle;
+    store->prepared = dbd->prepared;
+    req.store = store;
 
     scim_service_handle(&req, &resp);
     /* The work a request did, so that operators (and the tests) can see
@@ -287,6 +298,6 @@ int scim_handler(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(2004)
                   "%s %s: %d; store: %d statements, %d rows read, "
                   "%d rows written", r->method, r->uri, resp.status,
-                  store.statements, store.rows_read, store.rows_written);
+                  store->statements, store->rows_read, store->rows_written);
     return send_response(r, &resp);
 }

@@ -34,7 +34,7 @@ json_t *scim_json_get_ci(const json_t *obj, const char *key,
     v = json_object_get(obj, key);
     if (v) {
         if (key_out) {
-            *key_out = json_object_iter_key(json_object_key_to_iter(key));
+            *key_out = key;
         }
         return v;
     }

@@ -329,7 +329,10 @@ static scim_error_t *run_select(scim_store_t *st, apr_pool_t *p,
         return missing_statement(st, which);
     }
     st->statements++;
-    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 0,
+    /* Random access (1): pgsql then runs the statement synchronously and
+     * reports its errors; sequential access waits 100 ms on an empty
+     * result and turns a failed statement into "no rows". */
+    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
                          nargs, args);
     if (rv != 0) {
         return db_error(st, rv, statements[which].label);
@@ -420,8 +423,15 @@ static scim_error_t *tx_end(scim_store_t *st, int rollback)
                                      APR_DBD_TRANSACTION_ROLLBACK);
     }
     rv = apr_dbd_transaction_end(st->driver, st->pool, trans);
-    if (rv != 0 && !rollback) {
-        return db_error(st, rv, "commit");
+    if (rv != 0) {
+        int n;
+
+        /* The driver forgets the transaction even when COMMIT failed; the
+         * database may still be in it, holding the write lock. */
+        apr_dbd_query(st->driver, st->handle, &n, "ROLLBACK");
+        if (!rollback) {
+            return db_error(st, rv, "commit");
+        }
     }
     return NULL;
 }
@@ -452,7 +462,7 @@ static int run_and_discard(apr_pool_t *p, const apr_dbd_driver_t *driver,
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    int rv = apr_dbd_select(driver, p, handle, &res, sql, 0);
+    int rv = apr_dbd_select(driver, p, handle, &res, sql, 1);
 
     if (rv == 0) {
         while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
@@ -461,44 +471,88 @@ static int run_and_discard(apr_pool_t *p, const apr_dbd_driver_t *driver,
     return rv;
 }
 
+/* The schema version the database records; 0 when it has none yet (or
+ * the table cannot be read, which the migration then settles). */
+static int recorded_version(apr_pool_t *p, const apr_dbd_driver_t *driver,
+                            apr_dbd_t *handle)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int version = 0;
+
+    if (apr_dbd_select(driver, p, handle, &res,
+                       "SELECT MAX(version) FROM scim_schema_version", 1)
+        != 0) {
+        return 0;
+    }
+    while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
+        const char *v = apr_dbd_get_entry(driver, row, 0);
+        version = v ? atoi(v) : 0;
+    }
+    return version;
+}
+
+static scim_error_t *too_new(apr_pool_t *p, int version)
+{
+    scim_error_t *err = scim_error_make(p, 503, NULL,
+        "The directory store is unavailable; retry later");
+
+    err->internal = apr_psprintf(p, "database schema version %d is newer"
+                                 " than this mod_scim (%d)", version,
+                                 SCHEMA_VERSION);
+    err->retry_after = SCIM_STORE_RETRY_AFTER;
+    return err;
+}
+
+/* Brings the schema to SCHEMA_VERSION.  Connections of every process may
+ * try at once: the version is read again under a lock (SQLite's BEGIN
+ * IMMEDIATE takes the write lock; on PostgreSQL an advisory lock). */
 static scim_error_t *migrate(apr_pool_t *p, const apr_dbd_driver_t *driver,
                              apr_dbd_t *handle)
 {
     apr_dbd_transaction_t *trans = NULL;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv, n, version = 0, i;
+    int rv, n, version, i;
     scim_error_t *err = NULL;
 
-    rv = apr_dbd_query(driver, handle, &n,
-        "CREATE TABLE IF NOT EXISTS scim_schema_version"
-        " (version INTEGER NOT NULL)");
-    if (rv != 0) {
-        return setup_error(p, driver, handle, rv, "schema version table");
+    version = recorded_version(p, driver, handle);
+    if (version == SCHEMA_VERSION) {
+        return NULL;
     }
-    /* One connection migrates at a time: SQLite's BEGIN IMMEDIATE takes the
-     * write lock before the version is read. */
+    if (version > SCHEMA_VERSION) {
+        return too_new(p, version);
+    }
     rv = apr_dbd_transaction_start(driver, p, handle, &trans);
     if (rv != 0) {
+        if (trans) {
+            apr_dbd_transaction_end(driver, p, trans);
+        }
         return setup_error(p, driver, handle, rv, "migration transaction");
     }
-    rv = apr_dbd_select(driver, p, handle, &res,
-                        "SELECT MAX(version) FROM scim_schema_version", 0);
-    if (rv == 0) {
-        while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
-            const char *v = apr_dbd_get_entry(driver, row, 0);
-            version = v ? atoi(v) : 0;
+    if (!is_sqlite(driver)) {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+
+        rv = apr_dbd_select(driver, p, handle, &res,
+                            "SELECT pg_advisory_xact_lock(7368270)", 1);
+        if (rv != 0) {
+            err = setup_error(p, driver, handle, rv, "migration lock");
+        }
+        while (!err && apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
         }
     }
-    else {
-        err = setup_error(p, driver, handle, rv, "reading schema version");
+    if (!err) {
+        rv = apr_dbd_query(driver, handle, &n,
+            "CREATE TABLE IF NOT EXISTS scim_schema_version"
+            " (version INTEGER NOT NULL)");
+        if (rv != 0) {
+            err = setup_error(p, driver, handle, rv, "schema version table");
+        }
     }
-    if (!err && version > SCHEMA_VERSION) {
-        err = scim_error_make(p, 503, NULL,
-            "The directory store is unavailable; retry later");
-        err->internal = apr_psprintf(p, "database schema version %d is newer"
-                                     " than this mod_scim (%d)", version,
-                                     SCHEMA_VERSION);
+    if (!err) {
+        version = recorded_version(p, driver, handle);
+        if (version > SCHEMA_VERSION) {
+            err = too_new(p, version);
+        }
     }
     for (i = version; !err && i < SCHEMA_VERSION; i++) {
         const char *const *sql;
@@ -530,12 +584,50 @@ static scim_error_t *migrate(apr_pool_t *p, const apr_dbd_driver_t *driver,
     return err;
 }
 
+/* SQLite's per-connection settings.  WAL lets readers proceed beside the
+ * writer across processes; synchronous=FULL makes every acknowledged
+ * commit durable.  journal_mode answers the mode in effect, which must be
+ * WAL: SQLite silently keeps its old journal when it cannot switch. */
+static scim_error_t *sqlite_settings(apr_pool_t *p,
+                                     const apr_dbd_driver_t *driver,
+                                     apr_dbd_t *handle)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *mode = NULL;
+    int rv;
+
+    rv = apr_dbd_select(driver, p, handle, &res, "PRAGMA journal_mode=WAL", 1);
+    if (rv != 0) {
+        return setup_error(p, driver, handle, rv, "PRAGMA journal_mode");
+    }
+    while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
+        if (!mode) {
+            mode = entry(driver, p, row, 0);
+        }
+    }
+    if (!mode || strcasecmp(mode, "wal") != 0) {
+        scim_error_t *err = scim_error_make(p, 503, NULL,
+            "The directory store is unavailable; retry later");
+        err->internal = apr_psprintf(p, "SQLite stays in journal mode %s, not"
+                                     " WAL (is the database's directory"
+                                     " writable?)", mode ? mode : "unknown");
+        err->retry_after = SCIM_STORE_RETRY_AFTER;
+        return err;
+    }
+    if ((rv = run_and_discard(p, driver, handle, "PRAGMA synchronous=FULL"))
+        != 0) {
+        return setup_error(p, driver, handle, rv, "PRAGMA synchronous");
+    }
+    return NULL;
+}
+
 scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
+                                         apr_pool_t *p,
                                          const apr_dbd_driver_t *driver,
                                          apr_dbd_t *handle,
                                          apr_hash_t *prepared)
 {
-    apr_pool_t *tmp;
     scim_error_t *err = NULL;
     int i, rv;
 
@@ -544,43 +636,27 @@ scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
                      APR_HASH_KEY_STRING)) {
         return NULL;
     }
-    apr_pool_create(&tmp, conn_pool);
     if (is_sqlite(driver)) {
-        /* WAL lets readers proceed beside the writer across processes;
-         * synchronous=FULL makes every acknowledged commit durable. */
-        static const char *const pragmas[] = {
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            NULL
-        };
-        const char *const *pragma;
-
-        for (pragma = pragmas; *pragma; pragma++) {
-            rv = run_and_discard(tmp, driver, handle, *pragma);
-            if (rv != 0) {
-                err = setup_error(conn_pool, driver, handle, rv, *pragma);
-                break;
-            }
-        }
+        err = sqlite_settings(p, driver, handle);
     }
     if (!err) {
-        err = migrate(conn_pool, driver, handle);
+        err = migrate(p, driver, handle);
     }
     for (i = 0; !err && i < STMT_COUNT; i++) {
         apr_dbd_prepared_t *stmt = NULL;
 
+        /* pgsql gets no label: a named server-side statement would not
+         * survive the reconnect mod_dbd does after a database restart. */
         rv = apr_dbd_prepare(driver, conn_pool, handle, statements[i].sql,
-                             statements[i].label, &stmt);
+                             is_sqlite(driver) ? statements[i].label : NULL,
+                             &stmt);
         if (rv != 0) {
-            err = setup_error(conn_pool, driver, handle, rv,
-                              statements[i].label);
+            err = setup_error(p, driver, handle, rv, statements[i].label);
             break;
         }
         apr_hash_set(prepared, statements[i].label, APR_HASH_KEY_STRING,
                      stmt);
     }
-    apr_pool_destroy(tmp);
     return err;
 }
 

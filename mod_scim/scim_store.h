@@ -58,10 +58,12 @@ typedef enum {
 } scim_store_key_t;
 
 /* Once per database connection: per-connection settings (SQLite: WAL,
- * synchronous=FULL, foreign keys), schema creation/migration, and preparing
- * every statement into prepared (allocated from conn_pool).  Cheap when
+ * synchronous=FULL), schema creation/migration, and preparing every
+ * statement into prepared (allocated from conn_pool, which lives as long
+ * as the connection; p is for this call's work and errors).  Cheap when
  * already done for this connection. */
 scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
+                                         apr_pool_t *p,
                                          const apr_dbd_driver_t *driver,
                                          apr_dbd_t *handle,
                                          apr_hash_t *prepared);

@@ -37,7 +37,7 @@ static void open_store(void)
     ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &handle),
                      APR_SUCCESS);
     prepared = apr_hash_make(pool);
-    err = scim_store_connection_init(pool, driver, handle, prepared);
+    err = scim_store_connection_init(pool, pool, driver, handle, prepared);
     ck_assert_msg(err == NULL, "init: %s", err ? err->internal : "");
     store.pool = pool;
     store.driver = driver;
@@ -208,9 +208,9 @@ START_TEST(connection_init_is_idempotent)
     apr_hash_t *again = apr_hash_make(pool);
 
     /* a second connection to a migrated database */
-    ck_assert_ptr_null(scim_store_connection_init(pool, store.driver,
+    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store.driver,
                                                   store.handle, again));
-    ck_assert_ptr_null(scim_store_connection_init(pool, store.driver,
+    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store.driver,
                                                   store.handle, again));
     ck_assert_int_eq(scim_store_schema_version(), 1);
 }
