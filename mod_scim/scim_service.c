@@ -661,9 +661,10 @@ static void strip_computed(const endpoint_t *ep, json_t *resource)
     json_object_del(resource, ep->related);
 }
 
-static scim_record_t *record_from_resource(const scim_request_t *req,
-                                           const endpoint_t *ep,
-                                           json_t *resource)
+static scim_error_t *record_from_resource(const scim_request_t *req,
+                                          const endpoint_t *ep,
+                                          json_t *resource,
+                                          scim_record_t **out)
 {
     scim_record_t *rec = apr_pcalloc(req->pool, sizeof(*rec));
 
@@ -672,7 +673,15 @@ static scim_record_t *record_from_resource(const scim_request_t *req,
     rec->external_id = json_string_value(json_object_get(resource,
                                                          "externalId"));
     rec->resource = resource;
-    return rec;
+    *out = rec;
+    if ((rec->name && strlen(rec->name) > SCIM_STORE_MAX_KEY)
+        || (rec->external_id
+            && strlen(rec->external_id) > SCIM_STORE_MAX_KEY)) {
+        return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "%s and externalId may be at most %d bytes",
+                               ep->name_attr, SCIM_STORE_MAX_KEY);
+    }
+    return NULL;
 }
 
 static void respond_resource(const scim_request_t *req,
@@ -869,7 +878,10 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     strip_computed(ep, resource);
-    rec = record_from_resource(req, ep, resource);
+    if ((err = record_from_resource(req, ep, resource, &rec))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
     rec->id = scim_new_id(req->pool);
     rec->created = rec->last_modified = scim_now(req->pool);
     rec->version = 1;
@@ -1012,15 +1024,19 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
             respond_modified(req, resp, ep, old, q, is_patch);
             return;
         }
-        rec = record_from_resource(req, ep, changed ? resource
-                                                    : old->resource);
+        err = record_from_resource(req, ep, changed ? resource
+                                                    : old->resource, &rec);
+        if (err) {
+            break;
+        }
         rec->id = old->id;
         rec->created = old->created;
         rec->last_modified = scim_now(req->pool);
         rec->version = old->version + 1;
         rec->state = old->state;
         rec->linked = old->linked;
-        err = scim_store_update(req->store, req->org, rec, old->version,
+        err = scim_store_update(req->store, req->org, rec,
+                                changed || req->if_match ? old->version : -1,
                                 changed, ops);
         if (!err) {
             respond_modified(req, resp, ep, rec, q, is_patch);
@@ -1143,30 +1159,40 @@ static int compare_matches(const void *a, const void *b, void *arg)
 static scim_error_t *scan(collector_t *c, const char *group_id)
 {
     const scim_request_t *req = c->req;
-    int offset = 0;
+    scim_record_t *last = NULL;
 
     for (;;) {
         apr_pool_t *scratch;
         apr_array_header_t *page;
         scim_error_t *err;
+        int more;
 
         apr_pool_create(&scratch, req->pool);
         page = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
         err = group_id
-            ? scim_store_member_records(req->store, scratch, req->org,
-                                        group_id, "User", offset, SCAN_CHUNK,
-                                        page)
-            : scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
-                              offset, SCAN_CHUNK, page);
+            ? scim_store_member_scan_chunk(req->store, scratch, req->org,
+                                           group_id, "User",
+                                           last ? last->id : NULL,
+                                           SCAN_CHUNK, page)
+            : scim_store_scan_chunk(req->store, scratch, req->org,
+                                    c->ep->rt->name, last, SCAN_CHUNK, page);
         if (!err) {
             collect_all(c, scratch, page);
             err = c->err;
         }
+        more = !err && page->nelts == SCAN_CHUNK;
+        if (more) {
+            /* where the next chunk starts, kept beyond this chunk's pool */
+            const scim_record_t *tail = APR_ARRAY_IDX(page, page->nelts - 1,
+                                                      scim_record_t *);
+            last = apr_pcalloc(req->pool, sizeof(*last));
+            last->id = apr_pstrdup(req->pool, tail->id);
+            last->created = apr_pstrdup(req->pool, tail->created);
+        }
         apr_pool_destroy(scratch);
-        if (err || page->nelts < SCAN_CHUNK) {
+        if (!more) {
             return err;
         }
-        offset += SCAN_CHUNK;
     }
 }
 

@@ -21,7 +21,7 @@ static const char *const migration_v1[] = {
     " org VARCHAR(255) NOT NULL,"
     " rtype VARCHAR(16) NOT NULL,"
     " id VARCHAR(64) NOT NULL,"
-    " name VARCHAR(1024) NOT NULL,"
+    " name VARCHAR(1024) NOT NULL,"         /* SCIM_STORE_MAX_KEY */
     " name_ci VARCHAR(1024) NOT NULL,"
     " external_id VARCHAR(1024),"
     " created VARCHAR(32) NOT NULL,"
@@ -87,6 +87,9 @@ int scim_store_schema_version(void)
     X(scim_res_page, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
       " WHERE org = %s AND rtype = %s ORDER BY created, id" \
       " LIMIT %d OFFSET %d") \
+    X(scim_res_after, "SELECT " RECORD_COLUMNS " FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND (created > %s" \
+      " OR (created = %s AND id > %s)) ORDER BY created, id LIMIT %d") \
     X(scim_res_name_owner, "SELECT id FROM scim_resources" \
       " WHERE org = %s AND rtype = %s AND name_ci = %s") \
     X(scim_res_insert, "INSERT INTO scim_resources (org, rtype, id," \
@@ -96,9 +99,24 @@ int scim_store_schema_version(void)
     X(scim_res_update, "UPDATE scim_resources SET name = %s, name_ci = %s," \
       " external_id = %s, last_modified = %s, version = %d, resource = %s" \
       " WHERE org = %s AND rtype = %s AND id = %s AND version = %d") \
+    X(scim_res_touch_any, "UPDATE scim_resources SET last_modified = %s," \
+      " version = version + 1 WHERE org = %s AND rtype = %s AND id = %s") \
+    X(scim_res_version, "SELECT version FROM scim_resources" \
+      " WHERE org = %s AND rtype = %s AND id = %s") \
     X(scim_res_touch, "UPDATE scim_resources SET last_modified = %s," \
       " version = %d WHERE org = %s AND rtype = %s AND id = %s" \
       " AND version = %d") \
+    X(scim_res_bump_user, "UPDATE scim_resources" \
+      " SET version = version + 1, last_modified = %s" \
+      " WHERE org = %s AND rtype = 'User' AND id = %s") \
+    X(scim_res_bump_members, "UPDATE scim_resources" \
+      " SET version = version + 1, last_modified = %s" \
+      " WHERE org = %s AND rtype = 'User' AND id IN (SELECT member_id" \
+      " FROM scim_members WHERE org = %s AND group_id = %s)") \
+    X(scim_res_bump_groups_of, "UPDATE scim_resources" \
+      " SET version = version + 1, last_modified = %s" \
+      " WHERE org = %s AND rtype = 'Group' AND id IN (SELECT group_id" \
+      " FROM scim_members WHERE org = %s AND member_id = %s)") \
     X(scim_res_delete, "DELETE FROM scim_resources" \
       " WHERE org = %s AND rtype = %s AND id = %s") \
     X(scim_res_kind, "SELECT rtype FROM scim_resources" \
@@ -119,6 +137,11 @@ int scim_store_schema_version(void)
       " AND r.rtype = m.member_type AND r.id = m.member_id" \
       " WHERE m.org = %s AND m.group_id = %s AND m.member_type = %s" \
       " ORDER BY m.member_id LIMIT %d OFFSET %d") \
+    X(scim_mem_records_after, "SELECT " RECORD_COLUMNS_R \
+      " FROM scim_members m JOIN scim_resources r ON r.org = m.org" \
+      " AND r.rtype = m.member_type AND r.id = m.member_id" \
+      " WHERE m.org = %s AND m.group_id = %s AND m.member_type = %s" \
+      " AND m.member_id > %s ORDER BY m.member_id LIMIT %d") \
     X(scim_mem_count_type, "SELECT COUNT(*) FROM scim_members" \
       " WHERE org = %s AND group_id = %s AND member_type = %s") \
     X(scim_mem_groups_of, "SELECT g.id, 'Group', g.name" \
@@ -710,6 +733,23 @@ scim_error_t *scim_store_count(scim_store_t *st, const char *org,
     return err;
 }
 
+scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const scim_record_t *after, int limit,
+                                    apr_array_header_t *out)
+{
+    const char *args[] = {
+        org, rtype, NULL, NULL, NULL, apr_itoa(p, limit)
+    };
+
+    if (!after) {
+        return scim_store_page(st, p, org, rtype, 0, limit, out);
+    }
+    args[2] = args[3] = after->created;
+    args[4] = after->id;
+    return select_records(st, p, STMT_scim_res_after, args, 6, out);
+}
+
 scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
                               int offset, int limit, apr_array_header_t *out)
@@ -773,6 +813,24 @@ scim_error_t *scim_store_member_records(scim_store_t *st, apr_pool_t *p,
     return select_records(st, p, STMT_scim_mem_records, args, 5, out);
 }
 
+scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                           const char *org,
+                                           const char *group_id,
+                                           const char *member_type,
+                                           const char *after_id, int limit,
+                                           apr_array_header_t *out)
+{
+    const char *args[] = {
+        org, group_id, member_type, after_id, apr_itoa(p, limit)
+    };
+
+    if (!after_id) {
+        return scim_store_member_records(st, p, org, group_id, member_type,
+                                         0, limit, out);
+    }
+    return select_records(st, p, STMT_scim_mem_records_after, args, 5, out);
+}
+
 scim_error_t *scim_store_member_records_count(scim_store_t *st,
                                               const char *org,
                                               const char *group_id,
@@ -808,23 +866,49 @@ scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
 
 /* Applies membership changes inside the caller's transaction.  Added ids
  * must be users or groups of the organization (and not the group itself). */
+/* A user whose group memberships changed has changed: its groups
+ * attribute is part of it, so its version (ETag) moves too. */
+static scim_error_t *bump_user(scim_store_t *st, const char *org,
+                               const char *id, const char *now)
+{
+    const char *args[] = { now, org, id };
+    return exec_write(st, STMT_scim_res_bump_user, NULL, args, 3);
+}
+
+static scim_error_t *bump_members(scim_store_t *st, const char *org,
+                                  const char *group_id, const char *now)
+{
+    const char *args[] = { now, org, org, group_id };
+    return exec_write(st, STMT_scim_res_bump_members, NULL, args, 4);
+}
+
+/* Applies membership changes inside the caller's transaction.  Added ids
+ * must be users or groups of the organization (and not the group itself). */
 static scim_error_t *apply_member_ops(scim_store_t *st, const char *org,
                                       const char *group_id,
                                       const apr_array_header_t *ops)
 {
+    const char *now = scim_now(st->pool);
     scim_error_t *err = NULL;
     int i;
 
     for (i = 0; !err && ops && i < ops->nelts; i++) {
         const scim_member_op_t *op = &APR_ARRAY_IDX(ops, i, scim_member_op_t);
+        int nrows = 0;
 
         if (op->kind == SCIM_MEMBER_CLEAR) {
             const char *args[] = { org, group_id };
-            err = exec_write(st, STMT_scim_mem_clear, NULL, args, 2);
+            err = bump_members(st, org, group_id, now);
+            if (!err) {
+                err = exec_write(st, STMT_scim_mem_clear, NULL, args, 2);
+            }
         }
         else if (op->kind == SCIM_MEMBER_REMOVE) {
             const char *args[] = { org, group_id, op->member_id };
-            err = exec_write(st, STMT_scim_mem_delete, NULL, args, 3);
+            err = exec_write(st, STMT_scim_mem_delete, &nrows, args, 3);
+            if (!err && nrows) {
+                err = bump_user(st, org, op->member_id, now);
+            }
         }
         else {
             const char *kind_args[] = { org, op->member_id };
@@ -842,7 +926,10 @@ static scim_error_t *apply_member_ops(scim_store_t *st, const char *org,
             }
             if (!err) {
                 const char *args[] = { org, group_id, kind, op->member_id };
-                err = exec_write(st, STMT_scim_mem_insert, NULL, args, 4);
+                err = exec_write(st, STMT_scim_mem_insert, &nrows, args, 4);
+            }
+            if (!err && nrows && strcmp(kind, "User") == 0) {
+                err = bump_user(st, org, op->member_id, now);
             }
         }
     }
@@ -960,7 +1047,7 @@ static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
 }
 
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
-                                const scim_record_t *rec,
+                                scim_record_t *rec,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops)
 {
@@ -996,7 +1083,7 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
             err = exec_write(st, STMT_scim_res_update, &nrows, args, 10);
         }
     }
-    else {
+    else if (expected_version >= 0) {
         /* Only memberships changed: the resource row gets a new version,
          * its JSON is not rewritten. */
         const char *args[] = {
@@ -1004,6 +1091,20 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
             org, rec->rtype, rec->id, apr_itoa(st->pool, expected_version)
         };
         err = exec_write(st, STMT_scim_res_touch, &nrows, args, 6);
+    }
+    else {
+        /* Membership changes without a precondition commute: they need
+         * no version check, so parallel member adds never conflict.  The
+         * version they end at is read back inside the transaction. */
+        const char *args[] = { rec->last_modified, org, rec->rtype, rec->id };
+        const char *version = NULL;
+
+        err = exec_write(st, STMT_scim_res_touch_any, &nrows, args, 4);
+        if (!err && nrows) {
+            err = select_value(st, STMT_scim_res_version, args + 1, 3,
+                               &version);
+            rec->version = version ? atoi(version) : rec->version;
+        }
     }
     if (!err && nrows == 0) {
         tx_end(st, 1);
@@ -1040,7 +1141,18 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
         return scim_error_make(st->pool, 404, NULL, "Resource %s not found",
                                id);
     }
-    /* Its memberships go with it: as a member of groups, and as a group. */
+    /* Its memberships go with it, as a member of groups and as a group;
+     * the groups and users on the other side of them change version. */
+    if (!err) {
+        const char *now = scim_now(st->pool);
+        const char *bump_args[] = { now, org, org, id };
+
+        err = exec_write(st, STMT_scim_res_bump_groups_of, NULL, bump_args,
+                         4);
+        if (!err && strcmp(rtype, "Group") == 0) {
+            err = bump_members(st, org, id, now);
+        }
+    }
     if (!err) {
         err = exec_write(st, STMT_scim_mem_forget, NULL, member_args, 2);
     }

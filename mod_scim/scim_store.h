@@ -20,6 +20,10 @@
 
 #include "scim_error.h"
 
+/* Longest userName / displayName / externalId in bytes: the indexed
+ * columns hold no more, on every database. */
+#define SCIM_STORE_MAX_KEY 1024
+
 /* Seconds an IdP is asked to wait when the database is busy or down. */
 #define SCIM_STORE_RETRY_AFTER 5
 
@@ -138,6 +142,21 @@ typedef struct scim_member_op {
     const char *member_id;  /* ADD, REMOVE */
 } scim_member_op_t;
 
+/* Chunks for reading every resource of a type (or every member of a type
+ * of a group) in the default order: the chunk after the record (member id)
+ * given, or the first chunk when it is NULL.  Each chunk is found by the
+ * index, whatever its position. */
+scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const scim_record_t *after, int limit,
+                                    apr_array_header_t *out);
+scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                           const char *org,
+                                           const char *group_id,
+                                           const char *member_type,
+                                           const char *after_id, int limit,
+                                           apr_array_header_t *out);
+
 /* Writes, each one transaction with its membership changes (an array of
  * scim_member_op_t, or NULL): all of it or nothing.  An added member must be
  * a user or group of the organization (400 invalidValue otherwise).
@@ -145,13 +164,16 @@ typedef struct scim_member_op {
  * (case-insensitively) in the organization; update fails with 409 the same
  * way, with 412 when the stored version is no longer expected_version, 404
  * when gone.  update with resource_changed 0 writes only the new version
- * and lastModified, not the JSON.  delete removes the resource and every
- * membership it is part of (404 when absent). */
+ * and lastModified, not the JSON; with expected_version -1 as well it
+ * checks no version and sets rec->version to the one it stored.  delete removes the resource and every
+ * membership it is part of (404 when absent).  A membership change also
+ * moves the version of the user on its other side (the user's groups
+ * changed); a deleted member moves its groups' versions. */
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
-                                const scim_record_t *rec,
+                                scim_record_t *rec,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,

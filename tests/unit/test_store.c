@@ -290,7 +290,8 @@ START_TEST(group_members_are_rows)
     ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0,
                                          member_ops(SCIM_MEMBER_ADD, "u2",
                                                     "u1", NULL)));
-    ck_assert_int_eq(store.rows_written, 2);   /* version + u2; u1 no-op */
+    /* the group's version, u2's membership and u2's version; u1 no-op */
+    ck_assert_int_eq(store.rows_written, 3);
     ck_assert_int_eq(member_count("g1"), 2);
     ck_assert_ptr_null(scim_store_members(&store, "acme", "g1", 0, 10,
                                           members));
@@ -392,6 +393,88 @@ START_TEST(replace_clears_then_adds)
 }
 END_TEST
 
+static int version_of(const char *rtype, const char *id)
+{
+    scim_record_t *got = NULL;
+
+    ck_assert_ptr_null(scim_store_get(&store, "acme", rtype, id, &got));
+    ck_assert_ptr_nonnull(got);
+    return got->version;
+}
+
+START_TEST(membership_changes_move_versions)
+{
+    scim_record_t *g = group("g1", "Team");
+
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u1", "Ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                         user("u2", "Bea", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(&store, "acme", g,
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    /* u1's groups changed when it was added */
+    ck_assert_int_eq(version_of("User", "u1"), 2);
+    ck_assert_int_eq(version_of("User", "u2"), 1);
+    g->version = 2;
+    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0,
+                                         member_ops(SCIM_MEMBER_REMOVE, "u1",
+                                                    "u2", NULL)));
+    ck_assert_int_eq(version_of("User", "u1"), 3);
+    ck_assert_int_eq(version_of("User", "u2"), 1);   /* was no member */
+    g->version = 3;
+    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 2, 0,
+                                         member_ops(SCIM_MEMBER_ADD, "u2",
+                                                    NULL)));
+    ck_assert_int_eq(version_of("User", "u2"), 2);
+    /* deleting a member moves its groups */
+    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u2"));
+    ck_assert_int_eq(version_of("Group", "g1"), 4);
+    /* deleting a group moves its users */
+    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g2", "Two"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    ck_assert_int_eq(version_of("User", "u1"), 4);
+    ck_assert_ptr_null(scim_store_delete(&store, "acme", "Group", "g2"));
+    ck_assert_int_eq(version_of("User", "u1"), 5);
+}
+END_TEST
+
+START_TEST(scan_chunks_follow_the_default_order)
+{
+    apr_array_header_t *chunk = apr_array_make(pool, 4,
+                                               sizeof(scim_record_t *));
+    scim_record_t *last;
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        scim_record_t *rec = user(apr_psprintf(pool, "id%d", i),
+                                  apr_psprintf(pool, "user%d", i), NULL);
+        rec->created = i < 3 ? "2026-01-01T00:00:00.000Z"
+                             : "2026-01-02T00:00:00.000Z";
+        ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
+    }
+    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+                                             NULL, 2, chunk));
+    ck_assert_int_eq(chunk->nelts, 2);
+    last = APR_ARRAY_IDX(chunk, 1, scim_record_t *);
+    ck_assert_str_eq(last->id, "id1");
+    apr_array_clear(chunk);
+    /* the next chunk starts after id1, across a change of created time */
+    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+                                             last, 2, chunk));
+    ck_assert_int_eq(chunk->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(chunk, 0, scim_record_t *)->id, "id2");
+    ck_assert_str_eq(APR_ARRAY_IDX(chunk, 1, scim_record_t *)->id, "id3");
+    last = APR_ARRAY_IDX(chunk, 1, scim_record_t *);
+    apr_array_clear(chunk);
+    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+                                             last, 2, chunk));
+    ck_assert_int_eq(chunk->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(chunk, 0, scim_record_t *)->id, "id4");
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -410,6 +493,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, unknown_member_changes_nothing);
     tcase_add_test(tc, deletes_take_memberships_along);
     tcase_add_test(tc, replace_clears_then_adds);
+    tcase_add_test(tc, membership_changes_move_versions);
+    tcase_add_test(tc, scan_chunks_follow_the_default_order);
     suite_add_tcase(s, tc);
     return s;
 }
