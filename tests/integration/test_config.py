@@ -87,3 +87,16 @@ def test_missing_database_directory_gives_503(make_server):
                  c.delete("/Users/some-id")):
         assert_error(resp, 503)
         assert retry_after_ok(resp), "503 needs Retry-After" + describe(resp)
+
+
+def test_scim_at_the_root_of_a_virtual_host(make_server):
+    """<Location /> makes the host itself the SCIM root: /Users works and
+    meta.location has no doubled slash."""
+    server = make_server("root-location", orgs=[
+        Org("rooted", [new_token()], path="/")])
+    c = server.client("rooted")
+    resp = c.post("/Users", user_body())
+    assert resp.status_code == 201, describe(resp)
+    location = resp.json()["meta"]["location"]
+    assert location == f"http://127.0.0.1:{server.port}/Users/{resp.json()['id']}"
+    assert c.get(f"/Users/{resp.json()['id']}").status_code == 200

@@ -213,3 +213,16 @@ def test_server_survives_a_burst_of_garbage(acme):
             assert acme.post("/Users", raw=BAD_BODIES[name][0]).status_code == 400
     u = acme.create_user()
     assert acme.get_user(u["id"])["id"] == u["id"]
+
+
+@pytest.mark.parametrize("attr", ["userName", "externalId"])
+def test_overlong_indexed_value_is_400_not_503(acme, attr):
+    """An IdP retries a 503 for ever; a value longer than the store's
+    indexed columns hold is the client's error on every database."""
+    total = acme.total_users()
+    body = user_body()
+    body[attr] = "x" * 1025
+    assert_error(acme.post("/Users", body), 400, "invalidValue")
+    assert acme.total_users() == total
+    body[attr] = "x" * 1024
+    assert acme.post("/Users", body).status_code == 201

@@ -947,3 +947,22 @@ def test_patch_put_with_member_of_another_organization_is_invalid(acme, globex):
     assert got["meta"]["version"] == g["meta"]["version"]
     assert not globex.get_user(gu["id"]).get("groups")
     assert acme.filter_users(f'groups.value eq "{ggroup["id"]}"')["totalResults"] == 0
+
+
+def test_user_etag_follows_its_group_memberships(acme):
+    """groups is part of the user: a conditional GET after the IdP changed
+    the user's memberships must not answer 304 with the old groups."""
+    (u,) = users(acme, 1)
+    etag = acme.get(f"/Users/{u['id']}").headers["ETag"]
+    g = create_group(acme)
+    no_content(patch_group(acme, g["id"], {"op": "add", "path": "members",
+                                           "value": [{"value": u["id"]}]}))
+    resp = acme.get(f"/Users/{u['id']}", headers={"If-None-Match": etag})
+    assert resp.status_code == 200, describe(resp)
+    assert [x["value"] for x in resp.json()["groups"]] == [g["id"]]
+    etag = resp.headers["ETag"]
+    # the group going away changes the user too
+    assert acme.delete(f"/Groups/{g['id']}").status_code == 204
+    resp = acme.get(f"/Users/{u['id']}", headers={"If-None-Match": etag})
+    assert resp.status_code == 200, describe(resp)
+    assert "groups" not in resp.json()
