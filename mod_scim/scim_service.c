@@ -568,6 +568,17 @@ static json_t *member_entries(const scim_request_t *req,
     return list;
 }
 
+/* A user's groups attribute, when it has any. */
+static void set_groups(const scim_request_t *req, json_t *user,
+                       const apr_array_header_t *groups)
+{
+    if (groups && groups->nelts) {
+        /* only direct memberships are kept */
+        json_object_set_new(user, "groups",
+                            member_entries(req, groups, "direct"));
+    }
+}
+
 /* Adds the computed attribute: a user's groups, a group's members. */
 static scim_error_t *add_related(const scim_request_t *req,
                                  const endpoint_t *ep,
@@ -586,11 +597,12 @@ static scim_error_t *add_related(const scim_request_t *req,
         }
     }
     else {
-        err = scim_store_groups_of(req->store, req->org, rec->id, members);
-        if (!err && members->nelts) {
-            /* only direct memberships are kept */
-            json_object_set_new(res, "groups",
-                                member_entries(req, members, "direct"));
+        apr_hash_t *groups = apr_hash_make(req->pool);
+
+        err = scim_store_groups_of(req->store, req->org, &rec->id, 1, groups);
+        if (!err) {
+            set_groups(req, res, apr_hash_get(groups, rec->id,
+                                              APR_HASH_KEY_STRING));
         }
     }
     return err;
@@ -1341,6 +1353,35 @@ static scim_error_t *query_resources(const scim_request_t *req,
 }
 
 /* Appends the page's resources as the response shows them. */
+/* The groups of every user of a page that lacks them, in batches. */
+static scim_error_t *add_page_groups(const scim_request_t *req,
+                                     apr_array_header_t *matches)
+{
+    apr_array_header_t *ids = apr_array_make(req->pool, matches->nelts,
+                                             sizeof(const char *));
+    apr_hash_t *groups = apr_hash_make(req->pool);
+    scim_error_t *err;
+    int i;
+
+    for (i = 0; i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        if (!json_object_get(m->full, "groups")) {
+            APR_ARRAY_PUSH(ids, const char *) = m->rec->id;
+        }
+    }
+    err = scim_store_groups_of(req->store, req->org,
+                               (const char *const *)ids->elts, ids->nelts,
+                               groups);
+    for (i = 0; !err && i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        if (!json_object_get(m->full, "groups")) {
+            set_groups(req, m->full, apr_hash_get(groups, m->rec->id,
+                                                  APR_HASH_KEY_STRING));
+        }
+    }
+    return err;
+}
+
 static scim_error_t *render_matches(const scim_request_t *req,
                                     const endpoint_t *ep,
                                     const list_params_t *lp,
@@ -1348,13 +1389,18 @@ static scim_error_t *render_matches(const scim_request_t *req,
                                     json_t *resources)
 {
     int with_related = related_wanted(ep, lp->attributes, lp->excluded);
+    scim_error_t *err;
     int i;
 
+    if (with_related && !ep->related_writable
+        && (err = add_page_groups(req, matches))) {
+        return err;
+    }
     for (i = 0; i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        scim_error_t *err;
 
-        if (with_related && !json_object_get(m->full, ep->related)
+        if (with_related && ep->related_writable
+            && !json_object_get(m->full, ep->related)
             && (err = add_related(req, ep, m->rec, m->full))) {
             return err;
         }

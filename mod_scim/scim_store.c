@@ -73,6 +73,11 @@ int scim_store_schema_version(void)
     "r.rtype, r.id, r.name, r.external_id, r.created, r.last_modified," \
     " r.version, r.state, r.linked, r.resource"
 
+/* Placeholders for a batch of ids (SCIM_STORE_GROUPS_BATCH of them): a
+ * fixed statement serves any number of ids, unused places bound to NULL. */
+#define TEN_IDS "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+#define GROUPS_BATCH 50
+
 /* Every statement the store runs: label (an SQL identifier, for pgsql's
  * PREPARE) and SQL with apr_dbd's %s / %d placeholders. */
 #define SCIM_STATEMENTS(X) \
@@ -144,10 +149,11 @@ int scim_store_schema_version(void)
       " AND m.member_id > %s ORDER BY m.member_id LIMIT %d") \
     X(scim_mem_count_type, "SELECT COUNT(*) FROM scim_members" \
       " WHERE org = %s AND group_id = %s AND member_type = %s") \
-    X(scim_mem_groups_of, "SELECT g.id, 'Group', g.name" \
+    X(scim_mem_groups_of, "SELECT m.member_id, g.id, g.name" \
       " FROM scim_members m JOIN scim_resources g ON g.org = m.org" \
       " AND g.rtype = 'Group' AND g.id = m.group_id" \
-      " WHERE m.org = %s AND m.member_id = %s ORDER BY g.name_ci, g.id") \
+      " WHERE m.org = %s AND m.member_id IN (" TEN_IDS ", " TEN_IDS ", " \
+      TEN_IDS ", " TEN_IDS ", " TEN_IDS ") ORDER BY g.name_ci, g.id") \
     X(scim_mem_insert, "INSERT INTO scim_members (org, group_id," \
       " member_type, member_id) VALUES (%s, %s, %s, %s)" \
       " ON CONFLICT DO NOTHING") \
@@ -846,13 +852,41 @@ scim_error_t *scim_store_member_records_count(scim_store_t *st,
     return err;
 }
 
-scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
-                                   const char *member_id,
-                                   apr_array_header_t *out)
+static void push_group_of(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                          void *out)
 {
-    const char *args[] = { org, member_id };
-    return select_members(st, st->pool, STMT_scim_mem_groups_of, args, 2,
-                          out);
+    const char *member_id = entry(st->driver, p, row, 0);
+    apr_array_header_t *groups = apr_hash_get(out, member_id,
+                                              APR_HASH_KEY_STRING);
+    scim_member_t *g;
+
+    if (!groups) {
+        groups = apr_array_make(p, 4, sizeof(scim_member_t));
+        apr_hash_set(out, member_id, APR_HASH_KEY_STRING, groups);
+    }
+    g = apr_array_push(groups);
+    g->id = entry(st->driver, p, row, 1);
+    g->type = "Group";
+    g->display = entry(st->driver, p, row, 2);
+}
+
+scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
+                                   const char *const *member_ids, int n,
+                                   apr_hash_t *out)
+{
+    const char *args[1 + GROUPS_BATCH];
+    scim_error_t *err = NULL;
+    int start, i;
+
+    args[0] = org;
+    for (start = 0; !err && start < n; start += GROUPS_BATCH) {
+        for (i = 0; i < GROUPS_BATCH; i++) {
+            args[1 + i] = start + i < n ? member_ids[start + i] : NULL;
+        }
+        err = run_select(st, st->pool, STMT_scim_mem_groups_of, args,
+                         1 + GROUPS_BATCH, push_group_of, out);
+    }
+    return err;
 }
 
 scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,

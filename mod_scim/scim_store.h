@@ -121,10 +121,12 @@ scim_error_t *scim_store_member_records_count(scim_store_t *st,
                                               const char *group_id,
                                               const char *member_type,
                                               int *count);
-/* The groups member_id belongs to directly (scim_member_t, type "Group"). */
+/* The groups each of n members belongs to directly: out maps a member id
+ * to an array of scim_member_t (type "Group"); members of no group have no
+ * entry.  One statement serves up to 50 members. */
 scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
-                                   const char *member_id,
-                                   apr_array_header_t *out);
+                                   const char *const *member_ids, int n,
+                                   apr_hash_t *out);
 /* The same groups as records (scim_record_t *). */
 scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
                                             const char *member_id,

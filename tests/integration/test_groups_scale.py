@@ -355,6 +355,8 @@ def test_members_paged_through_users_filter(large):
         # the page (and each user's own groups), never the whole group
         assert work.read <= 2 * PAGE + SMALL, \
             f"page at {start} read {work.read} rows for {PAGE} users of {N}"
+        # the users' groups are read in batches of 50, not one query each
+        assert work.statements <= 2 + PAGE // 50 + 2, work
         body, work = page(start, attributes="id")
         assert [r["id"] for r in body["Resources"]] == ids, \
             "the same page must list the same users"

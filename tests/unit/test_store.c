@@ -301,12 +301,20 @@ START_TEST(group_members_are_rows)
     ck_assert_str_eq(m->type, "User");
     ck_assert_str_eq(m->display, "Ann");
 
-    /* the user's groups */
-    apr_array_clear(members);
-    ck_assert_ptr_null(scim_store_groups_of(&store, "acme", "u2", members));
-    ck_assert_int_eq(members->nelts, 1);
-    ck_assert_str_eq(APR_ARRAY_IDX(members, 0, scim_member_t).display,
-                     "Engineering");
+    /* the users' groups, several users in one call */
+    {
+        apr_hash_t *groups = apr_hash_make(pool);
+        const char *ids[] = { "u2", "nobody", "u1" };
+        apr_array_header_t *of_u2;
+
+        ck_assert_ptr_null(scim_store_groups_of(&store, "acme", ids, 3,
+                                                groups));
+        ck_assert_int_eq((int)apr_hash_count(groups), 2);
+        of_u2 = apr_hash_get(groups, "u2", APR_HASH_KEY_STRING);
+        ck_assert_int_eq(of_u2->nelts, 1);
+        ck_assert_str_eq(APR_ARRAY_IDX(of_u2, 0, scim_member_t).display,
+                         "Engineering");
+    }
 }
 END_TEST
 
@@ -475,6 +483,31 @@ START_TEST(scan_chunks_follow_the_default_order)
 }
 END_TEST
 
+START_TEST(groups_of_many_users_in_batches)
+{
+    const char *ids[120];
+    apr_hash_t *groups = apr_hash_make(pool);
+    int i;
+
+    for (i = 0; i < 120; i++) {
+        ids[i] = apr_psprintf(pool, "u%03d", i);
+        ck_assert_ptr_null(scim_store_create(&store, "acme",
+                                             user(ids[i], ids[i], NULL),
+                                             NULL));
+    }
+    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g1", "G"),
+                                         member_ops(SCIM_MEMBER_ADD, "u000",
+                                                    "u055", "u119", NULL)));
+    store.statements = 0;
+    ck_assert_ptr_null(scim_store_groups_of(&store, "acme", ids, 120,
+                                            groups));
+    ck_assert_int_eq(store.statements, 3);      /* 50 ids a statement */
+    ck_assert_int_eq((int)apr_hash_count(groups), 3);
+    ck_assert_ptr_nonnull(apr_hash_get(groups, "u119", APR_HASH_KEY_STRING));
+    ck_assert_ptr_null(apr_hash_get(groups, "u054", APR_HASH_KEY_STRING));
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -495,6 +528,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, replace_clears_then_adds);
     tcase_add_test(tc, membership_changes_move_versions);
     tcase_add_test(tc, scan_chunks_follow_the_default_order);
+    tcase_add_test(tc, groups_of_many_users_in_batches);
     suite_add_tcase(s, tc);
     return s;
 }
