@@ -42,6 +42,11 @@ static const endpoint_t *const endpoints[] = {
  * page with GET /Users?filter=groups.value eq "<group id>". */
 #define GROUP_MEMBERS_SHOWN 10000
 
+/* Members listed in one list response of groups, all groups together: a
+ * page of many large groups shows fewer members of each (a page of 100
+ * groups, 1,000 each), so a response stays bounded. */
+#define LIST_MEMBERS_SHOWN 100000
+
 /* Rows read per round trip when a filter has to look at every resource. */
 #define SCAN_CHUNK 500
 
@@ -582,7 +587,8 @@ static void set_groups(const scim_request_t *req, json_t *user,
 /* Adds the computed attribute: a user's groups, a group's members. */
 static scim_error_t *add_related(const scim_request_t *req,
                                  const endpoint_t *ep,
-                                 const scim_record_t *rec, json_t *res)
+                                 const scim_record_t *rec, json_t *res,
+                                 int members_shown)
 {
     apr_array_header_t *members = apr_array_make(req->pool, 8,
                                                  sizeof(scim_member_t));
@@ -590,7 +596,7 @@ static scim_error_t *add_related(const scim_request_t *req,
 
     if (ep->related_writable) {
         err = scim_store_members(req->store, req->org, rec->id, 0,
-                                 GROUP_MEMBERS_SHOWN, members);
+                                 members_shown, members);
         if (!err) {
             json_object_set_new(res, "members",
                                 member_entries(req, members, NULL));
@@ -660,7 +666,8 @@ static scim_error_t *full_resource(const scim_request_t *req, apr_pool_t *p,
         "location", resource_location(req, ep, rec->id),
         "version", etag_of(req->pool, rec->version)));
     *out = res;
-    return with_related ? add_related(req, ep, rec, res) : NULL;
+    return with_related ? add_related(req, ep, rec, res, GROUP_MEMBERS_SHOWN)
+                        : NULL;
 }
 
 /* The part of a normalised resource the store keeps: meta and id come
@@ -1389,6 +1396,9 @@ static scim_error_t *render_matches(const scim_request_t *req,
                                     json_t *resources)
 {
     int with_related = related_wanted(ep, lp->attributes, lp->excluded);
+    int members_shown = matches->nelts > LIST_MEMBERS_SHOWN / GROUP_MEMBERS_SHOWN
+                        ? LIST_MEMBERS_SHOWN / matches->nelts
+                        : GROUP_MEMBERS_SHOWN;
     scim_error_t *err;
     int i;
 
@@ -1401,7 +1411,7 @@ static scim_error_t *render_matches(const scim_request_t *req,
 
         if (with_related && ep->related_writable
             && !json_object_get(m->full, ep->related)
-            && (err = add_related(req, ep, m->rec, m->full))) {
+            && (err = add_related(req, ep, m->rec, m->full, members_shown))) {
             return err;
         }
         json_array_append_new(resources,

@@ -397,3 +397,22 @@ def test_readme_documents_groups_and_the_member_cap():
         "README does not document the 10,000-member limit of GET /Groups/{id}"
     assert "groups.value eq" in text, \
         "README does not say how to read a large group's members"
+
+
+def test_a_page_of_large_groups_stays_bounded(large):
+    """A list page shows at most 100,000 members in all: with more than ten
+    groups on the page, each shows its share (README)."""
+    server, c, big, small, members = large
+    others = [new_group(c, unique("pad")) for _ in range(18)]
+    n_groups = 2 + len(others)
+    resp, work = measured(server, lambda: c.get("/Groups",
+                                                params={"count": n_groups}))
+    body = assert_list(resp)
+    assert body["totalResults"] == n_groups
+    shown = {g["id"]: len(g.get("members", [])) for g in body["Resources"]}
+    assert shown[big["id"]] == 100000 // n_groups, describe(resp)
+    assert work.read <= 100000 // n_groups + n_groups + SMALL, work
+    # one group alone still shows up to 10,000
+    resp = c.get("/Groups", params={"filter": f'id eq "{big["id"]}"'})
+    (alone,) = assert_list(resp)["Resources"]
+    assert len(alone["members"]) == SHOWN
