@@ -118,8 +118,18 @@ do_integration() {
 }
 
 # A real httpd on 127.0.0.1 with the demo organization of conf/demo.conf.in.
+# Builds unless build/ is newer than every source (what "run" wants).
+build_if_needed() {
+    if [ -f "$build/mod_scim.so" ] && [ -f "$build/scim-token" ] \
+       && [ -z "$(find "$src" -newer "$build/mod_scim.so" -print -quit)" ]; then
+        return 0
+    fi
+    do_build
+}
+
 do_run() {
-    local port=${SCIM_PORT:-8080} root="$build/demo" token hash user_lines=""
+    local port=${SCIM_PORT:-8080} root=${SCIM_DEMO_ROOT:-$build/demo}
+    local token hash user_lines=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --port) port=$2; shift 2 ;;
@@ -159,7 +169,7 @@ case "${1:-build}" in
     test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_unit_valgrind
            do_integration "$@" ;;
     integration) shift; do_build; do_integration "$@" ;;
-    run)   shift; deps; do_build; do_run "$@" ;;
+    run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;
     *) echo "usage: $0 [build|test|run|unit|deps|clean]" >&2; exit 2 ;;
 esac
