@@ -101,6 +101,13 @@ static scim_error_t *path_error(apr_pool_t *p, int for_filter,
                            "%s attribute path '%s'", why, text);
 }
 
+static const scim_attr_t schemas_pseudo_attr[] = {
+    { "schemas", SCIM_ATTR_REFERENCE, 1, 0, 0, SCIM_MUT_READONLY,
+      SCIM_RET_ALWAYS, SCIM_UNIQ_NONE, "The schema URNs of the resource",
+      NULL, NULL, NULL },
+    { NULL }
+};
+
 /* ASCII only: the C library's classes follow the locale. */
 static int ascii_alpha(char c)
 {
@@ -222,6 +229,11 @@ scim_error_t *scim_attr_path_resolve(apr_pool_t *p,
     attr = scim_attr_find(schema->attrs, attr_name);
     if (!attr && schema == rt->core) {
         attr = scim_attr_find(scim_common_attrs, attr_name);
+    }
+    if (!attr && for_filter && text == rest) {
+        /* "schemas" is no attribute (RFC 7643 3), yet RFC 7644 3.4.2.2
+         * filters on it: schemas eq "urn:...:enterprise:2.0:User". */
+        attr = scim_attr_find(schemas_pseudo_attr, attr_name);
     }
     if (!attr && schema == rt->core && text == rest) {
         /* A bare name not in the core schema: accept it when exactly one

@@ -693,6 +693,10 @@ static scim_error_t *record_from_resource(const scim_request_t *req,
                                                          "externalId"));
     rec->resource = resource;
     *out = rec;
+    if (rec->name && !rec->name[strspn(rec->name, " \t\r\n")]) {
+        return scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "%s must not be blank", ep->name_attr);
+    }
     if ((rec->name && strlen(rec->name) > SCIM_STORE_MAX_KEY)
         || (rec->external_id
             && strlen(rec->external_id) > SCIM_STORE_MAX_KEY)) {
@@ -897,6 +901,12 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     strip_computed(ep, resource);
+    if (ep->rt == &scim_resource_type_user
+        && !json_object_get(resource, "active")) {
+        /* A user created without "active" is active (what every IdP
+         * means by creating it; Okta's tests read it back). */
+        json_object_set_new(resource, "active", json_true());
+    }
     if ((err = record_from_resource(req, ep, resource, &rec))) {
         scim_service_error(req->pool, resp, err);
         return;
@@ -930,15 +940,22 @@ static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
     return err;
 }
 
+/* If-Match must name the current version; on a write, If-None-Match
+ * must not (RFC 7232 3.1, 3.2). */
 static scim_error_t *check_if_match(const scim_request_t *req,
                                     const scim_record_t *rec)
 {
-    if (req->if_match
-        && !etag_listed(req->pool, req->if_match,
-                        etag_of(req->pool, rec->version))) {
+    const char *etag = etag_of(req->pool, rec->version);
+
+    if (req->if_match && !etag_listed(req->pool, req->if_match, etag)) {
         return scim_error_make(req->pool, 412, NULL,
                                "The resource has changed (now version %s)",
-                               etag_of(req->pool, rec->version));
+                               etag);
+    }
+    if (req->if_none_match && strcmp(req->method, "GET") != 0
+        && etag_listed(req->pool, req->if_none_match, etag)) {
+        return scim_error_make(req->pool, 412, NULL,
+                               "If-None-Match matches version %s", etag);
     }
     return NULL;
 }
@@ -949,6 +966,9 @@ static void handle_get(const scim_request_t *req, scim_response_t *resp,
     scim_record_t *rec = NULL;
     scim_error_t *err = load(req, ep, id, &rec);
 
+    if (!err) {
+        err = check_if_match(req, rec);
+    }
     if (err) {
         scim_service_error(req->pool, resp, err);
         return;
@@ -1074,7 +1094,7 @@ static void handle_delete(const scim_request_t *req, scim_response_t *resp,
     scim_record_t *rec = NULL;
     scim_error_t *err = NULL;
 
-    if (req->if_match) {
+    if (req->if_match || req->if_none_match) {
         if ((err = load(req, ep, id, &rec))
             || (err = check_if_match(req, rec))) {
             scim_service_error(req->pool, resp, err);
@@ -1712,6 +1732,10 @@ void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
     while (*path == '/') {
         path++;
     }
+    if (*path && path[strlen(path) - 1] == '/') {
+        /* "/Users/{id}/" is "/Users/{id}" */
+        path = apr_pstrndup(req->pool, path, strlen(path) - 1);
+    }
     slash = strchr(path, '/');
     first = slash ? apr_pstrndup(req->pool, path, slash - path) : path;
     if (slash) {
@@ -1741,6 +1765,14 @@ void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
         else {
             handle_root_search(req, resp, &lp);
         }
+        return;
+    }
+    if ((strcmp(first, "Me") == 0 || strcmp(first, "Bulk") == 0) && !rest) {
+        /* RFC 7644 3.11 and 3.7: not supported here (ServiceProviderConfig
+         * says bulk.supported false) */
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 501, NULL, "/%s is not supported by"
+                            " this service provider", first));
         return;
     }
     if (strcmp(first, "ServiceProviderConfig") == 0

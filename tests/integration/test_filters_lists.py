@@ -463,3 +463,15 @@ def test_post_root_search(acme, people):
 def test_search_with_invalid_filter_is_400(acme):
     req = {"schemas": [SEARCH_REQUEST], "filter": 'userName eq'}
     assert_error(acme.post("/Users/.search", req), 400, "invalidFilter")
+
+
+def test_filter_on_schemas_as_in_rfc_7644(acme):
+    """RFC 7644 3.4.2.2's own example filters on the schemas URNs."""
+    with_ext = scim_json(acme.post("/Users", {
+        "schemas": [CORE_USER, ENTERPRISE], "userName": f"schemas-{id(acme)}-x",
+        ENTERPRISE: {"employeeNumber": "1"}}), 201)
+    plain = acme.create_user()
+    got = assert_list(acme.get("/Users", params={
+        "filter": f'schemas eq "{ENTERPRISE}"', "count": 1000}))
+    ids = {r["id"] for r in got["Resources"]}
+    assert with_ext["id"] in ids and plain["id"] not in ids

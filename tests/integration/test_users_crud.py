@@ -329,3 +329,46 @@ def test_list_response_shape(acme):
         assert CORE_USER in r["schemas"]
         assert r["meta"]["resourceType"] == "User"
         assert r["meta"]["location"].endswith(f"/scim/v2/acme/Users/{r['id']}")
+
+
+def test_user_created_without_active_is_active(acme):
+    body = user_body()
+    body.pop("active", None)
+    u = scim_json(acme.post("/Users", body), 201)
+    assert u["active"] is True
+    assert acme.get_user(u["id"])["active"] is True
+
+
+def test_blank_user_name_is_400(acme):
+    total = acme.total_users()
+    assert_error(acme.post("/Users", user_body(user_name="  \t")), 400,
+                 "invalidValue")
+    assert acme.total_users() == total
+
+
+def test_trailing_slash_names_the_same_resource(acme):
+    u = acme.create_user()
+    resp = acme.get(f"/Users/{u['id']}/")
+    assert scim_json(resp, 200)["id"] == u["id"]
+
+
+def test_conditional_headers_follow_rfc_7232(acme):
+    u = acme.create_user()
+    etag = acme.get(f"/Users/{u['id']}").headers["ETag"]
+    # a GET whose If-Match names another version
+    assert_error(acme.get(f"/Users/{u['id']}", headers={"If-Match": 'W/"999"'}), 412)
+    assert acme.get(f"/Users/{u['id']}", headers={"If-Match": etag}).status_code == 200
+    # a write with If-None-Match: * (or the current version) must not happen
+    op = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+          "Operations": [{"op": "replace", "path": "title", "value": "x"}]}
+    for header in ("*", etag):
+        assert_error(acme.patch(f"/Users/{u['id']}", op,
+                                headers={"If-None-Match": header}), 412)
+        assert_error(acme.delete(f"/Users/{u['id']}",
+                                 headers={"If-None-Match": header}), 412)
+    assert acme.get(f"/Users/{u['id']}").headers["ETag"] == etag
+
+
+def test_me_and_bulk_are_not_implemented(acme):
+    for path in ("/Me", "/Bulk"):
+        assert_error(acme.get(path), 501)
