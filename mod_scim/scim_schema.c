@@ -400,6 +400,15 @@ static scim_error_t *check_multi(apr_pool_t *p, const scim_attr_t *def,
             json_decref(result);
             return err;
         }
+        if (checked && def->type == SCIM_ATTR_COMPLEX
+            && scim_attr_find(def->sub_attrs, "value")
+            && !json_object_get(checked, "value")) {
+            /* An element is its value: {"type": "work"} left behind by a
+             * PATCH that removed emails[type eq "work"].value describes
+             * nothing and goes too. */
+            json_decref(checked);
+            checked = NULL;
+        }
         if (!checked) {
             continue;
         }

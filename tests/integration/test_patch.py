@@ -344,3 +344,13 @@ def test_patch_unknown_id_is_404(acme):
     resp = acme.patch_ops("0000000000000000000000",
                           {"op": "replace", "path": "active", "value": False})
     assert_error(resp, 404)
+
+
+def test_removing_the_value_of_an_element_removes_the_element(acme):
+    """Entra clears a user's work mail with remove emails[type eq "work"].value:
+    no {"type": "work"} stub may stay behind for readers of emails[].value."""
+    u = entra_user(acme)
+    p = patched(acme.patch_ops(u["id"], {"op": "Remove",
+                                         "path": "emails[type eq \"work\"].value"}))
+    assert all("value" in e for e in p.get("emails", [])), p.get("emails")
+    assert work_email(p) == []

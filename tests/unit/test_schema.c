@@ -249,6 +249,24 @@ END_TEST
 
 /* ---- check_resource: what IdPs send ----------------------------------- */
 
+START_TEST(element_without_value_is_dropped)
+{
+    /* what remains after Entra removes emails[type eq "work"].value */
+    json_t *out = check_ok(&scim_resource_type_user,
+        "{\"schemas\":[\"" SCIM_SCHEMA_USER "\"],\"userName\":\"a\","
+        "\"emails\":[{\"type\":\"work\",\"primary\":true},"
+        "{\"type\":\"home\",\"value\":\"h@example.com\"}],"
+        "\"addresses\":[{\"type\":\"work\",\"locality\":\"Oslo\"}]}",
+        NULL);
+
+    /* addresses have no value sub-attribute: kept */
+    assert_json(out,
+        "{\"schemas\":[\"" SCIM_SCHEMA_USER "\"],\"userName\":\"a\","
+        "\"emails\":[{\"type\":\"home\",\"value\":\"h@example.com\"}],"
+        "\"addresses\":[{\"type\":\"work\",\"locality\":\"Oslo\"}]}");
+}
+END_TEST
+
 START_TEST(okta_create_drops_password)
 {
     json_t *out = check_ok(&scim_resource_type_user,
@@ -1255,6 +1273,7 @@ Suite *schema_suite(void)
 
     tcase_add_checked_fixture(checks, setup, teardown);
     tcase_add_test(checks, okta_create_drops_password);
+    tcase_add_test(checks, element_without_value_is_dropped);
     tcase_add_test(checks, entra_create_with_nulls_and_string_boolean);
     tcase_add_test(checks, string_booleans_any_case);
     tcase_add_test(checks, entra_manager_array_and_bare_string);
