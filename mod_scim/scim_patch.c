@@ -90,6 +90,19 @@ static scim_error_t *charge(patch_ctx_t *ctx, apr_size_t units)
     return NULL;
 }
 
+/* Resolving a target scans the resource's "schemas" (is it an undeclared
+ * extension?) and locating it the resource's members whenever a name is
+ * not spelled as stored.  Charged per target: a no-path value of a few
+ * thousand undeclared extension keys, each adding a member, would
+ * otherwise cost quadratic time in a single operation. */
+static scim_error_t *charge_lookup(patch_ctx_t *ctx)
+{
+    const json_t *schemas = scim_json_get_ci(ctx->resource, "schemas", NULL);
+
+    return charge(ctx, 1 + json_object_size(ctx->resource)
+                       + json_array_size(schemas));
+}
+
 /* Number of JSON nodes in value, counted no further than limit (the
  * counting is work too). */
 static apr_size_t json_weight(const json_t *value, apr_size_t limit)
@@ -560,6 +573,12 @@ static scim_error_t *set_target(patch_ctx_t *ctx, patch_op_t op,
     scim_error_t *err = NULL;
 
     container = attribute_container(ctx, &t->attr, 1);
+    /* The lookups in an extension's object scan it as charge_lookup()
+     * says of the resource's. */
+    err = charge(ctx, json_object_size(container));
+    if (err) {
+        return err;
+    }
     current = scim_json_get_ci(container, name, NULL);
 
     /* RFC 7644 3.5.2: an immutable attribute may be added when it has no
@@ -755,8 +774,15 @@ static scim_error_t *remove_target(patch_ctx_t *ctx, const patch_target_t *t,
 {
     const char *name = t->attr.attr_name;
     json_t *container = attribute_container(ctx, &t->attr, 0);
-    json_t *current = scim_json_get_ci(container, name, NULL);
+    json_t *current;
     scim_error_t *err;
+
+    /* As in set_target(). */
+    err = charge(ctx, json_object_size(container));
+    if (err) {
+        return err;
+    }
+    current = scim_json_get_ci(container, name, NULL);
 
     /* Removing what is not there leaves the resource as the client wants
      * it: success, not noTarget (RFC 7644 requires noTarget only for a
@@ -978,6 +1004,9 @@ static scim_error_t *apply_value_object(patch_ctx_t *ctx, patch_op_t op,
         if (!urn && strcasecmp(key, "schemas") == 0) {
             continue;
         }
+        if ((err = charge_lookup(ctx))) {
+            return err;
+        }
         if (resolve_target(ctx, path, 1, &t) != NULL
             || (urn && t.whole_extension)) {
             continue;
@@ -1130,7 +1159,10 @@ static scim_error_t *apply_operation(patch_ctx_t *ctx, const json_t *operation)
         }
         return apply_value_object(ctx, op, NULL, value);
     }
-    err = resolve_target(ctx, json_string_value(path), 0, &t);
+    err = charge_lookup(ctx);
+    if (!err) {
+        err = resolve_target(ctx, json_string_value(path), 0, &t);
+    }
     if (err) {
         return err;
     }

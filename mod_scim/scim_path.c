@@ -105,7 +105,7 @@ static const scim_attr_t schemas_pseudo_attr[] = {
     { "schemas", SCIM_ATTR_REFERENCE, 1, 0, 0, SCIM_MUT_READONLY,
       SCIM_RET_ALWAYS, SCIM_UNIQ_NONE, "The schema URNs of the resource",
       NULL, NULL, NULL },
-    { NULL }
+    { .name = NULL }
 };
 
 /* ASCII only: the C library's classes follow the locale. */

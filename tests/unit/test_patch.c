@@ -12,6 +12,7 @@
  * turns them into double quotes, so a double quote inside a JSON string is
  * written \\\" in the C source. */
 
+#include <stdio.h>
 #include <string.h>
 
 #include <apr_pools.h>
@@ -1395,6 +1396,46 @@ START_TEST(bounded_work)
 }
 END_TEST
 
+/* A no-path add of thousands of attributes of an undeclared extension:
+ * each key is looked up in an object that grows with every key, so the
+ * lookups alone were quadratic (60000 keys in a 1 MiB body cost a minute
+ * of CPU) while no primitive charged them.  They are charged now, and
+ * such a request is refused; a few hundred keys still go through. */
+START_TEST(many_extension_keys_bounded)
+{
+    const int counts[] = { 20000, 300 };
+    char key[64];
+    int c, i;
+
+    for (c = 0; c < 2; c++) {
+        json_t *resource = parse(user_json);
+        json_t *value = json_object();
+        json_t *request = json_pack("{s:[{s:s,s:o}]}", "Operations", "op",
+                                    "add", "value", value);
+        scim_error_t *err;
+
+        for (i = 0; i < counts[c]; i++) {
+            snprintf(key, sizeof(key), "urn:example:x:1.0:User:k%d", i);
+            json_object_set_new(value, key, json_integer(i));
+        }
+        err = scim_patch_apply(pool, &scim_resource_type_user, resource,
+                               request, NULL, NULL);
+        if (c == 0) {
+            ck_assert_ptr_nonnull(err);
+            ck_assert_str_eq(err->scim_type, SCIM_TYPE_INVALID_VALUE);
+        }
+        else {
+            assert_ok(err);
+            ck_assert_int_eq(json_object_size(json_object_get(
+                                 resource, "urn:example:x:1.0:User")),
+                             counts[c]);
+        }
+        json_decref(request);
+        json_decref(resource);
+    }
+}
+END_TEST
+
 START_TEST(hostile_input_never_crashes)
 {
     /* Every path against values of every JSON type, on a resource whose
@@ -1577,6 +1618,7 @@ Suite *patch_suite(void)
     tcase_add_test(tc, invalid_paths);
     tcase_add_test(tc, wrongly_shaped_values);
     tcase_add_test(tc, bounded_work);
+    tcase_add_test(tc, many_extension_keys_bounded);
     tcase_add_test(tc, hostile_input_never_crashes);
     tcase_add_test(tc, request_is_neither_changed_nor_shared);
     suite_add_tcase(s, tc);
