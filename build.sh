@@ -4,6 +4,7 @@
 #   ./build.sh test      unit tests, then integration tests against real httpd
 #   ./build.sh run       a local demo httpd with a demo organization
 #   ./build.sh unit      unit tests only
+#   ./build.sh fuzz [s]  libFuzzer targets of the core, s seconds each (60)
 #   ./build.sh deps      install the Debian packages that are missing
 #   ./build.sh clean     remove build/
 set -euo pipefail
@@ -117,6 +118,73 @@ do_integration() {
     done
 }
 
+# libFuzzer targets of the core (tests/fuzz), under AddressSanitizer and
+# UndefinedBehaviorSanitizer.  Not part of "test": a fuzzing run is not
+# deterministic.  Each target runs over build/fuzz/corpus/<target>, a copy
+# of its seeds that keeps what earlier runs found; findings go to
+# build/fuzz/artifacts/<target>/.
+fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource)
+fuzz_packages=(clang libclang-rt-14-dev)
+
+# The core the targets link: the store and the service need a database
+# and are not fuzzed here.
+fuzz_sources() {
+    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store.c$'
+    echo "$top/tests/fuzz/fuzz_common.c"
+}
+
+build_fuzz() {
+    local out="$build/fuzz" f o t objs=()
+    local san="-fsanitize=address,undefined -fno-sanitize-recover=all"
+    mkdir -p "$out/obj"
+    for f in $(fuzz_sources); do
+        o="$out/obj/$(basename "${f%.c}").o"
+        clang $(cflags_common) -g -O1 -fno-omit-frame-pointer $san \
+            -fsanitize=fuzzer-no-link -I"$src" \
+            $(pkg-config --cflags apr-1 jansson) -c "$f" -o "$o"
+        objs+=("$o")
+    done
+    for t in "${fuzz_targets[@]}"; do
+        clang $(cflags_common) -g -O1 -fno-omit-frame-pointer $san \
+            -fsanitize=fuzzer -I"$src" $(pkg-config --cflags apr-1 jansson) \
+            "$top/tests/fuzz/$t.c" "${objs[@]}" \
+            $(pkg-config --libs apr-1 jansson) -o "$out/$t"
+    done
+}
+
+do_fuzz() {
+    local seconds=${1:-60} out="$build/fuzz" t corpus log dict failed=()
+    case "$seconds" in
+        ''|*[!0-9]*) echo "usage: $0 fuzz [seconds-per-target]" >&2; exit 2 ;;
+    esac
+    build_fuzz
+    for t in "${fuzz_targets[@]}"; do
+        corpus="$out/corpus/$t"
+        log="$out/$t.log"
+        mkdir -p "$corpus" "$out/artifacts/$t"
+        cp "$top/tests/fuzz/corpus/$t"/* "$corpus"/
+        dict=()
+        [ -f "$top/tests/fuzz/$t.dict" ] && dict=(-dict="$top/tests/fuzz/$t.dict")
+        echo "== $t: ${seconds}s (log: $log) =="
+        if (cd "$out" && ASAN_OPTIONS=detect_leaks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1 \
+                "./$t" -max_total_time="$seconds" -timeout=5 \
+                -print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" \
+                "${dict[@]}" "$corpus") > "$log" 2>&1; then
+            grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
+        else
+            grep -E -A 30 '^==[0-9]+==|check failed|runtime error|Test unit written|ERROR: libFuzzer' \
+                "$log" | head -n 60 >&2 || true
+            failed+=("$t")
+        fi
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "fuzzing found problems in: ${failed[*]} (inputs in $out/artifacts)" >&2
+        exit 1
+    fi
+    echo "fuzzing: no findings"
+}
+
 # A real httpd on 127.0.0.1 with the demo organization of conf/demo.conf.in.
 # Builds unless build/ is newer than every source (what "run" wants).
 build_if_needed() {
@@ -166,10 +234,11 @@ case "${1:-build}" in
     build) deps; do_build ;;
     deps)  deps ;;
     unit)  deps; do_unit ;;
+    fuzz)  shift; packages+=("${fuzz_packages[@]}"); deps; do_fuzz "$@" ;;
     test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_unit_valgrind
            do_integration "$@" ;;
     integration) shift; do_build; do_integration "$@" ;;
     run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;
-    *) echo "usage: $0 [build|test|run|unit|deps|clean]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|test|run|unit|fuzz|deps|clean]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,136 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* libFuzzer target: the input is a POST or PUT body, schema-checked as a
+ * User and as a Group, on create and against a stored resource, the
+ * result shaped for responses.  The same bytes, split at the first
+ * newline, are also an "attributes" and an "excludedAttributes" parameter
+ * applied to the stored fixtures. */
+
+#include <string.h>
+
+#include "fuzz_common.h"
+
+static void check_stored(apr_pool_t *p, const scim_resource_type_t *rt,
+                         const json_t *stored, const json_t *existing)
+{
+    scim_error_t *err;
+    json_t *again = NULL;
+
+    /* The stored form is a fixed point of the check (a PUT that echoes
+     * what GET returned must change nothing). */
+    err = scim_schema_check_resource(p, rt, stored, existing, &again);
+    if (err) {
+        fuzz_dump("stored", stored);
+        fuzz_dump("existing", existing);
+        FUZZ_CHECK(0, "the checked resource fails the check: %s",
+                   err->detail);
+    }
+    if (!json_equal((json_t *)stored, again)) {
+        fuzz_dump("existing", existing);
+        fuzz_dump("checked once", stored);
+        fuzz_dump("checked twice", again);
+        FUZZ_CHECK(0, "the schema check is not idempotent");
+    }
+    json_decref(again);
+}
+
+static void check_one(apr_pool_t *p, const scim_resource_type_t *rt,
+                      const json_t *input, const json_t *existing)
+{
+    scim_error_t *err;
+    json_t *out = (json_t *)1, *schemas, *id;
+
+    err = scim_schema_check_resource(p, rt, input, existing, &out);
+    if (err) {
+        fuzz_check_error(err, "scim_schema_check_resource");
+        FUZZ_CHECK(out == NULL, "output set on error");
+        return;
+    }
+    FUZZ_CHECK(json_is_object(out), "no output on success");
+    schemas = json_object_get(out, "schemas");
+    FUZZ_CHECK(json_is_array(schemas)
+               && strcmp(json_string_value(json_array_get(schemas, 0)),
+                         rt->core->id) == 0,
+               "checked resource does not list its core schema first");
+    /* id is the server's: the existing one or none. */
+    id = json_object_get(out, "id");
+    FUZZ_CHECK(json_equal(id, json_object_get(existing, "id"))
+               || (!id && !json_is_string(json_object_get(existing, "id"))),
+               "checked resource has a client's id");
+    check_stored(p, rt, out, existing);
+    fuzz_project_lists(p, rt, out, 1);
+    json_decref(out);
+}
+
+/* The attribute lists of the input applied to the stored fixtures. */
+static void project_split(apr_pool_t *p, const uint8_t *data, size_t size)
+{
+    const json_t *const users[] = {
+        fuzz_entra_user, fuzz_okta_user, fuzz_custom_user
+    };
+    const json_t *const groups[] = { fuzz_group, fuzz_group_members };
+    char *attributes = fuzz_text(p, data, size), *excluded;
+    json_t *shaped;
+    size_t i;
+
+    excluded = strchr(attributes, '\n');
+    if (excluded) {
+        *excluded++ = '\0';
+    }
+    for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        shaped = scim_schema_project(p, &scim_resource_type_user, users[i],
+                                     attributes, excluded);
+        FUZZ_CHECK(json_is_object(shaped), "projection is not an object");
+        FUZZ_CHECK(json_equal(json_object_get(shaped, "id"),
+                              json_object_get(users[i], "id")),
+                   "projection lost the id");
+        json_decref(shaped);
+        shaped = scim_schema_project(p, &scim_resource_type_user, users[i],
+                                     excluded, attributes);
+        json_decref(shaped);
+    }
+    for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        shaped = scim_schema_project(p, &scim_resource_type_group, groups[i],
+                                     attributes, excluded);
+        FUZZ_CHECK(json_equal(json_object_get(shaped, "id"),
+                              json_object_get(groups[i], "id")),
+                   "projection lost the id");
+        json_decref(shaped);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_init();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p = fuzz_pool();
+    json_t *input = fuzz_json(data, size), *before;
+
+    if (input) {
+        before = json_deep_copy(input);
+        check_one(p, &scim_resource_type_user, input, NULL);
+        check_one(p, &scim_resource_type_user, input, fuzz_entra_user);
+        check_one(p, &scim_resource_type_user, input, fuzz_custom_user);
+        check_one(p, &scim_resource_type_group, input, NULL);
+        check_one(p, &scim_resource_type_group, input, fuzz_group_members);
+        check_one(p, &fuzz_typed_type, input, NULL);
+        check_one(p, &fuzz_typed_type, input, fuzz_typed);
+        /* Whatever a resource holds, shaping it must be harmless. */
+        fuzz_project_lists(p, &scim_resource_type_user, input, 0);
+        fuzz_project_lists(p, &scim_resource_type_group, input, 0);
+        FUZZ_CHECK(json_equal(input, before), "the check changed its input");
+        json_decref(before);
+        json_decref(input);
+    }
+    project_split(p, data, size);
+    apr_pool_destroy(p);
+    return 0;
+}
