@@ -406,6 +406,17 @@ static scim_error_t *select_value(scim_store_t *st, statement_t which,
                       value);
 }
 
+/* A COUNT(*) statement's answer. */
+static scim_error_t *select_count(scim_store_t *st, statement_t which,
+                                  const char **args, int nargs, int *count)
+{
+    const char *value = NULL;
+    scim_error_t *err = select_value(st, which, args, nargs, &value);
+
+    *count = value ? atoi(value) : 0;
+    return err;
+}
+
 /* ---- transactions ------------------------------------------------------ */
 
 /* Ends a transaction the request forgot (an error path, an aborted
@@ -731,12 +742,7 @@ scim_error_t *scim_store_count(scim_store_t *st, const char *org,
                                const char *rtype, int *count)
 {
     const char *args[] = { org, rtype };
-    const char *value = NULL;
-    scim_error_t *err = select_value(st, STMT_scim_res_count, args, 2,
-                                     &value);
-
-    *count = value ? atoi(value) : 0;
-    return err;
+    return select_count(st, STMT_scim_res_count, args, 2, count);
 }
 
 scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
@@ -800,12 +806,7 @@ scim_error_t *scim_store_member_count(scim_store_t *st, const char *org,
                                       const char *group_id, int *count)
 {
     const char *args[] = { org, group_id };
-    const char *value = NULL;
-    scim_error_t *err = select_value(st, STMT_scim_mem_count, args, 2,
-                                     &value);
-
-    *count = value ? atoi(value) : 0;
-    return err;
+    return select_count(st, STMT_scim_mem_count, args, 2, count);
 }
 
 scim_error_t *scim_store_member_records(scim_store_t *st, apr_pool_t *p,
@@ -844,12 +845,7 @@ scim_error_t *scim_store_member_records_count(scim_store_t *st,
                                               int *count)
 {
     const char *args[] = { org, group_id, member_type };
-    const char *value = NULL;
-    scim_error_t *err = select_value(st, STMT_scim_mem_count_type, args, 3,
-                                     &value);
-
-    *count = value ? atoi(value) : 0;
-    return err;
+    return select_count(st, STMT_scim_mem_count_type, args, 3, count);
 }
 
 static void push_group_of(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
