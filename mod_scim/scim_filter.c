@@ -547,23 +547,6 @@ static int value_satisfies(const scim_attr_t *def, scim_compare_op_t op,
     }
 }
 
-/* The value a path names in a resource (or, for a value filter's inner
- * paths, in an element): the extension object first for extension
- * attributes; the whole extension for a bare extension URN. */
-static const json_t *attribute_value(const scim_attr_path_t *path,
-                                     const json_t *resource)
-{
-    const json_t *container = resource;
-
-    if (path->schema_urn) {
-        container = scim_json_get_ci(resource, path->schema_urn, NULL);
-    }
-    if (!path->attr_name) {
-        return container;
-    }
-    return scim_json_get_ci(container, path->attr_name, NULL);
-}
-
 /* One element of an attribute's value, narrowed to the compared value: the
  * named sub-attribute, or for a complex element without one its "value"
  * (RFC 7644 3.4.2.2: "emails co ..." compares the addresses; Entra's
@@ -705,7 +688,7 @@ int scim_filter_match(const scim_filter_t *f, const json_t *resource)
         case SCIM_FILTER_NOT:
             return !scim_filter_match(f->left, resource);
         case SCIM_FILTER_VALUE_PATH:
-            v = attribute_value(&f->path, resource);
+            v = scim_attr_path_value(&f->path, resource);
             if (!f->has_tail) {
                 return v && any_element_matches(v, f->left);
             }
@@ -713,7 +696,7 @@ int scim_filter_match(const scim_filter_t *f, const json_t *resource)
                                       f->tail_sub, f->op, f->value);
         case SCIM_FILTER_COMPARE:
         default:
-            return comparison_matches(attribute_value(&f->path, resource),
+            return comparison_matches(scim_attr_path_value(&f->path, resource),
                                       f->path.sub_name, NULL,
                                       comparison_def(&f->path), f->op,
                                       f->value);
@@ -750,7 +733,7 @@ const json_t *scim_sort_value(const scim_attr_path_t *path,
     if (!path->attr_name) {
         return NULL;   /* a whole extension has no order */
     }
-    v = attribute_value(path, resource);
+    v = scim_attr_path_value(path, resource);
     if (json_is_array(v)) {
         /* RFC 7644 3.4.2.3: the primary value, else the first. */
         const json_t *chosen = json_array_get(v, 0);

@@ -78,6 +78,20 @@ const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name)
     return NULL;
 }
 
+const json_t *scim_attr_path_value(const scim_attr_path_t *path,
+                                   const json_t *resource)
+{
+    const json_t *container = resource;
+
+    if (path->schema_urn) {
+        container = scim_json_get_ci(resource, path->schema_urn, NULL);
+    }
+    if (!path->attr_name) {
+        return container;
+    }
+    return scim_json_get_ci(container, path->attr_name, NULL);
+}
+
 const scim_attr_t *scim_attr_path_leaf(const scim_attr_path_t *path)
 {
     if (path->sub) {

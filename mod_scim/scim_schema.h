@@ -142,6 +142,13 @@ const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name);
  * undeclared. */
 const scim_attr_t *scim_attr_path_leaf(const scim_attr_path_t *path);
 
+/* The value a path's attribute has in a resource (or, for a value filter's
+ * inner paths, in an element): looked up in the extension's object for
+ * extension attributes; the whole extension object for a bare URN.
+ * Sub-attributes are not followed.  Borrowed; NULL when absent. */
+const json_t *scim_attr_path_value(const scim_attr_path_t *path,
+                                   const json_t *resource);
+
 /* ---- JSON helpers shared by the core ---------------------------------- */
 
 /* Object member lookup ignoring ASCII case (SCIM attribute names are

@@ -36,21 +36,6 @@ static const char *const indexed_names[] = {
     "id", "userName", "externalId", "displayName", "value", NULL
 };
 
-/* The values a path names in resource (core or extension container). */
-static const json_t *path_value(const scim_attr_path_t *path,
-                                const json_t *resource)
-{
-    const json_t *container = resource;
-
-    if (path->schema_urn) {
-        container = scim_json_get_ci(resource, path->schema_urn, NULL);
-    }
-    if (!path->attr_name) {
-        return container;
-    }
-    return scim_json_get_ci(container, path->attr_name, NULL);
-}
-
 /* The store fetches the candidates of a filter with an index hint by
  * that value alone, so every resource the filter matches must hold it. */
 static void check_hint(const target_t *t, const scim_filter_t *f,
@@ -139,7 +124,7 @@ static void check_patch_path(apr_pool_t *p, const target_t *t,
     /* The engine runs a path's value filter on each element of the
      * attribute; the service on member elements it builds. */
     for (r = t->resources; *r; r++) {
-        v = path_value(&path.path, **r);
+        v = scim_attr_path_value(&path.path, **r);
         if (json_is_array(v)) {
             for (i = 0; i < json_array_size(v); i++) {
                 scim_filter_match_element(path.value_filter,
