@@ -26,32 +26,9 @@
 #include <apr_strings.h>
 
 #include "scim_filter.h"
-
-/* ---- Literals owned by the pool ----------------------------------------- */
-
-static apr_status_t release_json(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
-}
-
-static json_t *pool_owned(apr_pool_t *p, json_t *value)
-{
-    if (value) {
-        apr_pool_cleanup_register(p, value, release_json,
-                                  apr_pool_cleanup_null);
-    }
-    return value;
-}
+#include "scim_util.h"
 
 /* ---- Character classes and UTF-8 ---------------------------------------- */
-
-/* ASCII-only case folding: the C library's tolower() depends on the locale
- * and could rewrite bytes of a UTF-8 sequence. */
-static unsigned char fold_ascii(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
 
 static int is_ascii_alpha(char c)
 {
@@ -197,134 +174,20 @@ static int parse_hex4(const char *s, unsigned long *out)
     return 1;
 }
 
-/* ---- dateTime (RFC 3339 / xsd:dateTime) --------------------------------- */
+/* ---- dateTime ------------------------------------------------------------ */
 
-typedef struct {
-    long long seconds;   /* since 0001-01-01T00:00:00Z */
-    long nanos;
-} instant_t;
-
-static int is_leap_year(long y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static long long days_before_date(long y, int m, int d)
-{
-    static const int days_before_month[] = {
-        0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334
-    };
-    long prior = y - 1;
-    long long days = (long long)prior * 365 + prior / 4 - prior / 100
-                     + prior / 400;
-
-    days += days_before_month[m - 1] + (m > 2 && is_leap_year(y)) + d - 1;
-    return days;
-}
-
-/* Reads exactly n digits at s[*i] within len. */
-static int read_digits(const char *s, apr_size_t len, apr_size_t *i, int n,
-                       long *out)
-{
-    long v = 0;
-
-    for (; n > 0; n--, (*i)++) {
-        if (*i >= len || !is_ascii_digit(s[*i])) {
-            return 0;
-        }
-        v = v * 10 + (s[*i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-/* Consumes s[*i] when it is one of the bytes in set. */
-static int read_one_of(const char *s, apr_size_t len, apr_size_t *i,
-                       const char *set)
-{
-    if (*i >= len || !s[*i] || !strchr(set, s[*i])) {
-        return 0;
-    }
-    (*i)++;
-    return 1;
-}
-
-/* YYYY-MM-DDThh:mm:ss[.fraction][Z|+hh:mm|-hh:mm].  A missing offset is
- * taken as UTC: xsd:dateTime allows it and the stored values always carry
- * one. */
-static int parse_datetime(const char *s, apr_size_t len, instant_t *out)
-{
-    static const int month_days[] = {
-        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-    };
-    long year, month, day, hour, minute, second, off_h = 0, off_m = 0;
-    long nanos = 0, scale = 100000000L;
-    int sign = 0;
-    apr_size_t i = 0;
-
-    if (!read_digits(s, len, &i, 4, &year) || !read_one_of(s, len, &i, "-")
-        || !read_digits(s, len, &i, 2, &month)
-        || !read_one_of(s, len, &i, "-")
-        || !read_digits(s, len, &i, 2, &day)
-        || !read_one_of(s, len, &i, "Tt ")
-        || !read_digits(s, len, &i, 2, &hour)
-        || !read_one_of(s, len, &i, ":")
-        || !read_digits(s, len, &i, 2, &minute)
-        || !read_one_of(s, len, &i, ":")
-        || !read_digits(s, len, &i, 2, &second)) {
-        return 0;
-    }
-    if (year < 1 || month < 1 || month > 12 || day < 1
-        || day > month_days[month - 1] + (month == 2 && is_leap_year(year))
-        || hour > 23 || minute > 59 || second > 60) {
-        return 0;
-    }
-    if (read_one_of(s, len, &i, ".")) {
-        apr_size_t first = i;
-        for (; i < len && is_ascii_digit(s[i]); i++) {
-            /* Nanosecond precision; further digits cannot change the
-             * order of two stored instants in practice. */
-            nanos += (s[i] - '0') * scale;
-            scale /= 10;
-        }
-        if (i == first) {
-            return 0;
-        }
-    }
-    if (i < len && (s[i] == '+' || s[i] == '-')) {
-        sign = s[i++] == '+' ? 1 : -1;
-        if (!read_digits(s, len, &i, 2, &off_h)
-            || !read_one_of(s, len, &i, ":")
-            || !read_digits(s, len, &i, 2, &off_m) || off_h > 23
-            || off_m > 59) {
-            return 0;
-        }
-    }
-    else {
-        read_one_of(s, len, &i, "Zz");
-    }
-    if (i != len) {
-        return 0;
-    }
-    out->seconds = days_before_date(year, (int)month, (int)day) * 86400LL
-                   + hour * 3600L + minute * 60L + second
-                   - sign * (off_h * 3600L + off_m * 60L);
-    out->nanos = nanos;
-    return 1;
-}
-
-static int json_datetime(const json_t *v, instant_t *out)
+static int json_datetime(const json_t *v, scim_instant_t *out)
 {
     return json_is_string(v)
-           && parse_datetime(json_string_value(v), json_string_length(v),
-                             out);
+           && scim_datetime_parse(json_string_value(v), json_string_length(v),
+                                  out);
 }
 
 /* ---- Value comparison (filters and sorting) ----------------------------- */
 
 static int is_case_exact(const scim_attr_t *def)
 {
-    /* Undeclared attributes are caseExact false (scim_schema.h). */
+    /* Undeclared attributes are caseExact false (scim_path.h). */
     return def && def->case_exact;
 }
 
@@ -336,8 +199,8 @@ static int compare_bytes(const char *a, apr_size_t alen, const char *b,
     for (i = 0; i < n; i++) {
         unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
         if (!case_exact) {
-            ca = fold_ascii(ca);
-            cb = fold_ascii(cb);
+            ca = (unsigned char)scim_fold_ascii((char)ca);
+            cb = (unsigned char)scim_fold_ascii((char)cb);
         }
         if (ca != cb) {
             return ca < cb ? -1 : 1;
@@ -368,11 +231,6 @@ static int kind_rank(const json_t *v)
     }
 }
 
-static int sign_of(long long v)
-{
-    return (v > 0) - (v < 0);
-}
-
 int scim_value_compare(const scim_attr_t *def, const json_t *a,
                        const json_t *b)
 {
@@ -394,13 +252,10 @@ int scim_value_compare(const scim_attr_t *def, const json_t *a,
             return (da > db) - (da < db);
         }
     case 2: {
-        instant_t ta, tb;
+        scim_instant_t ta, tb;
         if (def && def->type == SCIM_ATTR_DATETIME && json_datetime(a, &ta)
             && json_datetime(b, &tb)) {
-            if (ta.seconds != tb.seconds) {
-                return sign_of(ta.seconds - tb.seconds);
-            }
-            return sign_of(ta.nanos - tb.nanos);
+            return scim_instant_compare(&ta, &tb);
         }
         return compare_bytes(json_string_value(a), json_string_length(a),
                              json_string_value(b), json_string_length(b),
@@ -474,10 +329,10 @@ static int contains_bytes(const char *hay, apr_size_t hay_len,
         return 0;
     }
     for (i = 0; i < hay_len; i++) {
-        hay_folded[i] = (char)fold_ascii((unsigned char)hay[i]);
+        hay_folded[i] = scim_fold_ascii(hay[i]);
     }
     for (i = 0; i < needle_len; i++) {
-        needle_folded[i] = (char)fold_ascii((unsigned char)needle[i]);
+        needle_folded[i] = scim_fold_ascii(needle[i]);
     }
     found = memmem(hay_folded, hay_len, needle_folded, needle_len) != NULL;
     free(hay_folded);
@@ -911,7 +766,7 @@ static json_t *decode_string(parser_t *ps, apr_size_t start, apr_size_t end)
             i += seq;
         }
     }
-    return pool_owned(ps->pool, json_stringn(buf, n));
+    return scim_json_pool_own(ps->pool, json_stringn(buf, n));
 }
 
 /* Reads the next token into ps->tok; 0 on a lexical error. */
@@ -1106,7 +961,7 @@ static int check_comparison(parser_t *ps, apr_size_t op_pos,
                             const scim_attr_t *def, scim_compare_op_t op,
                             const json_t *literal)
 {
-    instant_t ignored;
+    scim_instant_t ignored;
     int ordering = op == SCIM_OP_GT || op == SCIM_OP_GE || op == SCIM_OP_LT
                    || op == SCIM_OP_LE;
     int substring = op == SCIM_OP_CO || op == SCIM_OP_SW || op == SCIM_OP_EW;
@@ -1220,7 +1075,7 @@ static json_t *parse_literal(parser_t *ps)
     else if (is_json_number(word, len)) {
         /* jansson converts independently of the C locale's decimal
          * point. */
-        value = pool_owned(ps->pool, json_loadb(word, len, JSON_DECODE_ANY,
+        value = scim_json_pool_own(ps->pool, json_loadb(word, len, JSON_DECODE_ANY,
                                                 NULL));
         if (!value) {
             return fail(ps, ps->tok.pos, "number '%s' is out of range",
@@ -1236,7 +1091,7 @@ static json_t *parse_literal(parser_t *ps)
         if (bad < len) {
             return fail(ps, ps->tok.pos + bad, "invalid UTF-8 in value");
         }
-        value = pool_owned(ps->pool, json_stringn(word, len));
+        value = scim_json_pool_own(ps->pool, json_stringn(word, len));
         if (!value) {
             return fail(ps, ps->tok.pos, "cannot store value");
         }

@@ -5,7 +5,8 @@
  */
 
 /* SCIM filters (RFC 7644 section 3.4.2.2): parser to a tree, evaluation on
- * jansson resources, and the value comparison that sorting shares. */
+ * jansson resources, and the value comparison that sorting shares; and
+ * PATCH paths (3.5.2), whose "attr[filter]" part is a filter. */
 
 #ifndef SCIM_FILTER_H
 #define SCIM_FILTER_H
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include "scim_error.h"
+#include "scim_path.h"
 #include "scim_schema.h"
 
 typedef enum {
@@ -63,7 +65,7 @@ struct scim_filter {
 scim_error_t *scim_filter_parse(apr_pool_t *p, const scim_resource_type_t *rt,
                                 const char *text, scim_filter_t **out);
 
-/* True when resource (stored JSON shape, see scim_schema.h) matches. */
+/* True when resource (stored JSON shape, see scim_path.h) matches. */
 int scim_filter_match(const scim_filter_t *f, const json_t *resource);
 
 /* If f is "path eq <string>" for the given core attribute name, or an "and"

@@ -19,6 +19,7 @@
 #include <apr_strings.h>
 
 #include "scim_patch.h"
+#include "scim_util.h"
 
 /* Bounded work.  The body is already size-limited, but a small body can
  * still ask for quadratic work (thousands of values appended with duplicate
@@ -137,12 +138,6 @@ static apr_size_t filter_weight(const scim_filter_t *f)
 }
 
 /* ---- JSON helpers ------------------------------------------------------ */
-
-static apr_status_t release_json_cleanup(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
-}
 
 /* Sets obj[name] (stealing value).  SCIM names are case-insensitive and
  * the stored form uses canonical spellings, so members spelled differently
@@ -863,9 +858,7 @@ static scim_error_t *detached_values(patch_ctx_t *ctx, const patch_target_t *t,
         json_decref(values);
         return err;
     }
-    apr_pool_cleanup_register(ctx->p, values, release_json_cleanup,
-                              apr_pool_cleanup_null);
-    *out = values;
+    *out = scim_json_pool_own(ctx->p, values);
     return NULL;
 }
 
@@ -898,10 +891,7 @@ static scim_error_t *record_detached(patch_ctx_t *ctx, patch_op_t op,
         change->op = SCIM_DETACHED_REPLACE;
         if (json_is_null(value)) {
             /* null is "unassigned": replace with no members. */
-            change->values = json_array();
-            apr_pool_cleanup_register(ctx->p, change->values,
-                                      release_json_cleanup,
-                                      apr_pool_cleanup_null);
+            change->values = scim_json_pool_own(ctx->p, json_array());
         }
         else {
             err = detached_values(ctx, t, value, &change->values);

@@ -4,79 +4,15 @@
  * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* Attribute paths and the case-insensitive JSON access every part of the
- * core shares. */
+/* Attribute paths: resolution against a resource type's schemas and
+ * lookup in a resource. */
 
 #include <string.h>
 
 #include <apr_strings.h>
 
-#include "scim_schema.h"
-
-int scim_streq_ci(const char *a, const char *b)
-{
-    if (!a || !b) {
-        return a == b;
-    }
-    return strcasecmp(a, b) == 0;
-}
-
-json_t *scim_json_get_ci(const json_t *obj, const char *key,
-                         const char **key_out)
-{
-    const char *k;
-    json_t *v;
-
-    if (!json_is_object(obj) || !key) {
-        return NULL;
-    }
-    /* Exact spelling first: the stored form uses canonical names. */
-    v = json_object_get(obj, key);
-    if (v) {
-        if (key_out) {
-            *key_out = key;
-        }
-        return v;
-    }
-    json_object_foreach((json_t *)obj, k, v) {
-        if (strcasecmp(k, key) == 0) {
-            if (key_out) {
-                *key_out = k;
-            }
-            return v;
-        }
-    }
-    return NULL;
-}
-
-void scim_json_del_ci(json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    void *tmp;
-
-    if (!json_is_object(obj) || !key) {
-        return;
-    }
-    json_object_foreach_safe(obj, tmp, k, v) {
-        if (strcasecmp(k, key) == 0) {
-            json_object_del(obj, k);
-        }
-    }
-}
-
-const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name)
-{
-    if (!table || !name) {
-        return NULL;
-    }
-    for (; table->name; table++) {
-        if (strcasecmp(table->name, name) == 0) {
-            return table;
-        }
-    }
-    return NULL;
-}
+#include "scim_path.h"
+#include "scim_util.h"
 
 const json_t *scim_attr_path_value(const scim_attr_path_t *path,
                                    const json_t *resource)

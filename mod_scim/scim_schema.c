@@ -36,11 +36,12 @@
 #include <string.h>
 
 #include <apr_hash.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "scim_path.h"
 #include "scim_schema.h"
+#include "scim_util.h"
 
 /* Complex attributes hold simple sub-attributes only (RFC 7643 2.3.8):
  * attribute, element, sub-attribute is as deep as a declared value goes.
@@ -111,6 +112,19 @@ static const scim_schema_t *find_extension(const scim_resource_type_t *rt,
     return NULL;
 }
 
+const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name)
+{
+    if (!table || !name) {
+        return NULL;
+    }
+    for (; table->name; table++) {
+        if (strcasecmp(table->name, name) == 0) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
 /* A core attribute of rt, common attributes included. */
 static const scim_attr_t *find_core_attr(const scim_resource_type_t *rt,
                                          const char *name)
@@ -118,62 +132,6 @@ static const scim_attr_t *find_core_attr(const scim_resource_type_t *rt,
     const scim_attr_t *def = scim_attr_find(rt->core->attrs, name);
 
     return def ? def : scim_attr_find(scim_common_attrs, name);
-}
-
-static int digits(const char *s, int n)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (!apr_isdigit(s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int two_digits(const char *s)
-{
-    return (s[0] - '0') * 10 + (s[1] - '0');
-}
-
-/* RFC 3339 date-time: 2008-01-23T04:56:22Z, optional fraction, "Z" or a
- * numeric offset.  Only the shape and field ranges are checked; the handler
- * does not compute with these values. */
-static int is_rfc3339(const char *s)
-{
-    int month, day;
-
-    if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-'
-        || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2)
-        || (s[10] != 'T' && s[10] != 't')
-        || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2)
-        || s[16] != ':' || !digits(s + 17, 2)) {
-        return 0;
-    }
-    month = two_digits(s + 5);
-    day = two_digits(s + 8);
-    if (month < 1 || month > 12 || day < 1 || day > 31
-        || two_digits(s + 11) > 23 || two_digits(s + 14) > 59
-        || two_digits(s + 17) > 60) {
-        return 0;
-    }
-    s += 19;
-    if (*s == '.') {
-        s++;
-        if (!apr_isdigit(*s)) {
-            return 0;
-        }
-        while (apr_isdigit(*s)) {
-            s++;
-        }
-    }
-    if ((*s == 'Z' || *s == 'z') && !s[1]) {
-        return 1;
-    }
-    return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':'
-           && digits(s + 4, 2) && !s[6]
-           && two_digits(s + 1) <= 23 && two_digits(s + 4) <= 59;
 }
 
 /* ---- validation -------------------------------------------------------- */
@@ -220,7 +178,9 @@ static scim_error_t *check_simple(apr_pool_t *p, const scim_attr_t *def,
         }
         break;
     case SCIM_ATTR_DATETIME:
-        if (!json_is_string(value) || !is_rfc3339(json_string_value(value))) {
+        if (!json_is_string(value)
+            || !scim_datetime_parse(json_string_value(value),
+                                    json_string_length(value), NULL)) {
             return bad_value(p, label, "must be an RFC 3339 date-time");
         }
         break;
@@ -394,19 +354,11 @@ typedef struct {
 static const char *counterpart_key(apr_pool_t *p, const scim_attr_t *value_def,
                                    const json_t *id)
 {
-    char *key, *c;
-
     if (value_def->case_exact) {
         return json_string_value(id);
     }
     /* ASCII folding, as strcasecmp() does in the C locale. */
-    key = apr_pstrdup(p, json_string_value(id));
-    for (c = key; *c; c++) {
-        if (*c >= 'A' && *c <= 'Z') {
-            *c = (char)(*c + ('a' - 'A'));
-        }
-    }
-    return key;
+    return scim_fold_case(p, json_string_value(id));
 }
 
 /* Returns 0 when def or existing leaves nothing to index. */

@@ -4,9 +4,10 @@
  * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* SCIM schemas (RFC 7643): attribute definitions as static tables, attribute
- * path resolution, input validation, response projection and the discovery
- * documents.  Apache-independent: APR and jansson only. */
+/* SCIM schemas (RFC 7643): attribute definitions as static tables
+ * (scim_schema_defs.c), input validation, response projection and the
+ * discovery documents (scim_schema.c).  Attribute paths are in scim_path.h.
+ * Apache-independent: APR and jansson only. */
 
 #ifndef SCIM_SCHEMA_H
 #define SCIM_SCHEMA_H
@@ -102,65 +103,9 @@ extern const scim_schema_t scim_schema_membership;
 /* Attributes every resource has (id, externalId, meta): RFC 7643 3.1. */
 extern const scim_attr_t scim_common_attrs[];
 
-/* A resolved attribute path: "name.givenName", "emails.value",
- * "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
- * or a bare extension URN (whole-extension path, attr_name NULL).
- *
- * In the stored JSON a core attribute is resource[attr_name]; an extension
- * attribute is resource[schema_urn][attr_name].  Definitions are NULL when
- * the attribute is not declared (custom extension data the IdP sent); such
- * attributes are treated as caseExact false, readWrite, type from the value. */
-typedef struct scim_attr_path {
-    const char *schema_urn;     /* JSON key of the extension, NULL for core */
-    const scim_schema_t *schema;/* schema the attribute belongs to, or NULL */
-    const char *attr_name;      /* canonical when known, else as written */
-    const scim_attr_t *attr;    /* definition, or NULL */
-    const char *sub_name;       /* sub-attribute, NULL when none */
-    const scim_attr_t *sub;     /* definition, or NULL */
-} scim_attr_path_t;
-
-/* Parses and resolves an attribute path against a resource type.  Names are
- * matched case-insensitively.  Unknown core attributes are an error
- * (400 invalidPath, or invalidFilter when for_filter is set); attributes under
- * an undeclared extension URN resolve with NULL definitions. */
-scim_error_t *scim_attr_path_resolve(apr_pool_t *p,
-                                     const scim_resource_type_t *rt,
-                                     const char *text, int for_filter,
-                                     scim_attr_path_t *out);
-
-/* Is s[0..len) an attribute name: ALPHA *(ALPHA / DIGIT / "_" / "-")
- * (RFC 7643 2.1), or "$ref"? */
-int scim_attr_name_valid(const char *s, apr_size_t len);
-
-/* Finds a sub-attribute definition by name (case-insensitive) in a NULL-name
+/* Finds an attribute definition by name (case-insensitive) in a NULL-name
  * terminated table; NULL when absent or table is NULL. */
 const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name);
-
-/* The definition that governs comparison of a path's values: the
- * sub-attribute if any, else the attribute; for a multi-valued complex
- * attribute without sub-attribute, its "value" sub-attribute.  NULL when
- * undeclared. */
-const scim_attr_t *scim_attr_path_leaf(const scim_attr_path_t *path);
-
-/* The value a path's attribute has in a resource (or, for a value filter's
- * inner paths, in an element): looked up in the extension's object for
- * extension attributes; the whole extension object for a bare URN.
- * Sub-attributes are not followed.  Borrowed; NULL when absent. */
-const json_t *scim_attr_path_value(const scim_attr_path_t *path,
-                                   const json_t *resource);
-
-/* ---- JSON helpers shared by the core ---------------------------------- */
-
-/* Object member lookup ignoring ASCII case (SCIM attribute names are
- * case-insensitive).  If key_out is given it receives the stored key. */
-json_t *scim_json_get_ci(const json_t *obj, const char *key,
-                         const char **key_out);
-
-/* Removes every member whose name matches key case-insensitively. */
-void scim_json_del_ci(json_t *obj, const char *key);
-
-/* ASCII case-insensitive string equality; NULLs compare equal only to NULL. */
-int scim_streq_ci(const char *a, const char *b);
 
 /* ---- Validation, projection, discovery -------------------------------- */
 

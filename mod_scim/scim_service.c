@@ -13,8 +13,10 @@
 
 #include "scim_filter.h"
 #include "scim_patch.h"
+#include "scim_path.h"
 #include "scim_schema.h"
 #include "scim_service.h"
+#include "scim_util.h"
 
 /* How a store-backed resource type is served. */
 typedef struct endpoint {

@@ -182,57 +182,6 @@ static const struct {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static apr_status_t json_pool_cleanup(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
-}
-
-json_t *scim_json_pool_own(apr_pool_t *p, json_t *v)
-{
-    if (v) {
-        apr_pool_cleanup_register(p, v, json_pool_cleanup,
-                                  apr_pool_cleanup_null);
-    }
-    return v;
-}
-
-const char *scim_fold_case(apr_pool_t *p, const char *s)
-{
-    char *copy = apr_pstrdup(p, s), *c;
-
-    for (c = copy; *c; c++) {
-        *c = apr_tolower(*c);
-    }
-    return copy;
-}
-
-const char *scim_now(apr_pool_t *p)
-{
-    apr_time_exp_t t;
-    apr_time_t now = apr_time_now();
-
-    apr_time_exp_gmt(&t, now);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                        t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                        t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000);
-}
-
-const char *scim_new_id(apr_pool_t *p)
-{
-    unsigned char b[16];
-
-    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        return NULL;
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;   /* version 4 */
-    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
-    return apr_psprintf(p,
-        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-        b[11], b[12], b[13], b[14], b[15]);
-}
-
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
 {
     scim_record_t *copy = apr_pmemdup(p, rec, sizeof(*rec));

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "scim_error.h"
+#include "scim_util.h"
 
 /* Longest userName / displayName / externalId in bytes: the indexed
  * columns hold no more, on every database. */
@@ -183,14 +184,5 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
 
 /* Helpers shared with the service layer. */
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec);
-/* ASCII lower-case copy: the case-insensitive form of names. */
-const char *scim_fold_case(apr_pool_t *p, const char *s);
-/* Current time as RFC 3339 UTC with milliseconds. */
-const char *scim_now(apr_pool_t *p);
-/* A random (version 4) UUID. */
-const char *scim_new_id(apr_pool_t *p);
-/* Ties a jansson reference's lifetime to a pool (decref on cleanup);
- * returns v. */
-json_t *scim_json_pool_own(apr_pool_t *p, json_t *v);
 
 #endif /* SCIM_STORE_H */

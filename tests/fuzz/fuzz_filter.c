@@ -14,6 +14,7 @@
 
 #include "fuzz_common.h"
 #include "scim_filter.h"
+#include "scim_util.h"
 
 /* The fixtures are loaded at start-up, so the lists hold their
  * addresses. */

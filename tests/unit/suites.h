@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+Suite *util_suite(void);
 Suite *path_suite(void);
 Suite *schema_suite(void);
 Suite *filter_suite(void);

@@ -13,7 +13,8 @@ int main(void)
     apr_initialize();
     atexit(apr_terminate);
 
-    runner = srunner_create(path_suite());
+    runner = srunner_create(util_suite());
+    srunner_add_suite(runner, path_suite());
     srunner_add_suite(runner, schema_suite());
     srunner_add_suite(runner, filter_suite());
     srunner_add_suite(runner, patch_suite());

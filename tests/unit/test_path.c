@@ -2,7 +2,8 @@
 
 #include <apr_pools.h>
 
-#include "scim_schema.h"
+#include "scim_path.h"
+#include "scim_util.h"
 #include "suites.h"
 
 static apr_pool_t *pool;

@@ -1,0 +1,238 @@
+/* The shared helpers of scim_util.h: pool-owned JSON, ASCII case folding,
+ * RFC 3339 date-times, the clock and new ids. */
+
+#include <string.h>
+
+#include <apr_pools.h>
+
+#include "scim_util.h"
+#include "suites.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+/* ---- pool-owned JSON ---------------------------------------------------- */
+
+START_TEST(json_released_with_pool)
+{
+    apr_pool_t *sub;
+    json_t *v = json_object();
+
+    apr_pool_create(&sub, pool);
+    json_incref(v);                        /* our reference, to watch it */
+    ck_assert_ptr_eq(scim_json_pool_own(sub, v), v);
+    ck_assert_int_eq(v->refcount, 2);
+    apr_pool_clear(sub);
+    ck_assert_int_eq(v->refcount, 1);      /* the pool's reference is gone */
+    json_decref(v);
+    ck_assert_ptr_null(scim_json_pool_own(sub, NULL));
+    apr_pool_destroy(sub);
+}
+END_TEST
+
+/* ---- ASCII case --------------------------------------------------------- */
+
+START_TEST(fold_ascii_only)
+{
+    ck_assert_int_eq(scim_fold_ascii('A'), 'a');
+    ck_assert_int_eq(scim_fold_ascii('Z'), 'z');
+    ck_assert_int_eq(scim_fold_ascii('a'), 'a');
+    ck_assert_int_eq(scim_fold_ascii('@'), '@');
+    ck_assert_int_eq(scim_fold_ascii('['), '[');
+    /* bytes of UTF-8 sequences stay as they are, whatever the locale */
+    ck_assert_int_eq(scim_fold_ascii((char)0xC3), (char)0xC3);
+    ck_assert_int_eq(scim_fold_ascii((char)0x80), (char)0x80);
+
+    ck_assert_str_eq(scim_fold_case(pool, "MiXeD@Ex.COM"), "mixed@ex.com");
+    /* "ÄB" in UTF-8: only the B folds */
+    ck_assert_str_eq(scim_fold_case(pool, "\xC3\x84" "B"), "\xC3\x84" "b");
+    ck_assert_str_eq(scim_fold_case(pool, ""), "");
+}
+END_TEST
+
+START_TEST(case_insensitive_equality)
+{
+    ck_assert(scim_streq_ci("userName", "USERNAME"));
+    ck_assert(scim_streq_ci("", ""));
+    ck_assert(!scim_streq_ci("user", "userName"));
+    ck_assert(!scim_streq_ci("userName", "user"));
+    ck_assert(!scim_streq_ci("\xC3\xA4", "\xC3\x84"));   /* ä, Ä: not ASCII */
+    ck_assert(scim_streq_ci(NULL, NULL));
+    ck_assert(!scim_streq_ci(NULL, ""));
+    ck_assert(!scim_streq_ci("", NULL));
+}
+END_TEST
+
+/* ---- dateTime ----------------------------------------------------------- */
+
+static int parses(const char *s)
+{
+    return scim_datetime_parse(s, strlen(s), NULL);
+}
+
+static scim_instant_t instant(const char *s)
+{
+    scim_instant_t t;
+
+    ck_assert_msg(scim_datetime_parse(s, strlen(s), &t), "%s", s);
+    return t;
+}
+
+static int compare(const char *a, const char *b)
+{
+    scim_instant_t ta = instant(a), tb = instant(b);
+
+    return scim_instant_compare(&ta, &tb);
+}
+
+START_TEST(datetime_calendar)
+{
+    ck_assert(parses("2024-02-29T00:00:00Z"));        /* leap year */
+    ck_assert(parses("2000-02-29T00:00:00Z"));        /* 400 rule */
+    ck_assert(!parses("2023-02-29T00:00:00Z"));
+    ck_assert(!parses("1900-02-29T00:00:00Z"));       /* 100 rule */
+    ck_assert(!parses("2024-02-31T00:00:00Z"));
+    ck_assert(!parses("2024-04-31T00:00:00Z"));
+    ck_assert(parses("2024-12-31T00:00:00Z"));
+    ck_assert(!parses("2024-13-01T00:00:00Z"));
+    ck_assert(!parses("2024-00-01T00:00:00Z"));
+    ck_assert(!parses("2024-01-00T00:00:00Z"));
+    ck_assert(parses("0001-01-01T00:00:00Z"));
+    ck_assert(!parses("0000-01-01T00:00:00Z"));
+    ck_assert(parses("9999-12-31T23:59:59Z"));
+    ck_assert(!parses("24-01-01T00:00:00Z"));
+    ck_assert(!parses("+2024-01-01T00:00:00Z"));
+}
+END_TEST
+
+START_TEST(datetime_clock)
+{
+    ck_assert(parses("2024-01-01T23:59:59Z"));
+    ck_assert(!parses("2024-01-01T24:00:00Z"));
+    ck_assert(!parses("2024-01-01T00:60:00Z"));
+    ck_assert(parses("2016-12-31T23:59:60Z"));        /* leap second */
+    ck_assert(!parses("2024-01-01T00:00:61Z"));
+    ck_assert(!parses("2024-01-01T0:00:00Z"));
+    ck_assert(!parses("2024-01-01T00:00Z"));          /* seconds required */
+    /* a leap second is the instant after 23:59:59 */
+    ck_assert_int_eq(compare("2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z"),
+                     0);
+}
+END_TEST
+
+START_TEST(datetime_fraction)
+{
+    scim_instant_t t = instant("2024-01-01T00:00:00.5Z");
+
+    ck_assert_int_eq(t.nanos, 500000000);
+    ck_assert_int_eq(instant("2024-01-01T00:00:00.123456789Z").nanos,
+                     123456789);
+    /* past nanoseconds: read, ignored */
+    ck_assert_int_eq(instant("2024-01-01T00:00:00.1234567891234Z").nanos,
+                     123456789);
+    ck_assert(!parses("2024-01-01T00:00:00.Z"));
+    ck_assert(!parses("2024-01-01T00:00:00,5Z"));
+    ck_assert(!parses("2024-01-01T00:00:00.5.5Z"));
+    ck_assert_int_lt(compare("2024-01-01T00:00:00.1Z",
+                             "2024-01-01T00:00:00.10001Z"), 0);
+    ck_assert_int_eq(compare("2024-01-01T00:00:00.100Z",
+                             "2024-01-01T00:00:00.1Z"), 0);
+}
+END_TEST
+
+START_TEST(datetime_offset)
+{
+    ck_assert(parses("2024-01-01T00:00:00Z"));
+    ck_assert(parses("2024-01-01t00:00:00z"));        /* RFC 3339 5.6 note */
+    ck_assert(parses("2024-01-01T00:00:00+23:59"));
+    ck_assert(parses("2024-01-01T00:00:00-00:00"));
+    /* the offset is required: see scim_util.h */
+    ck_assert(!parses("2024-01-01T00:00:00"));
+    ck_assert(!parses("2024-01-01T00:00:00.5"));
+    ck_assert(!parses("2024-01-01T00:00:00+24:00"));
+    ck_assert(!parses("2024-01-01T00:00:00+01:60"));
+    ck_assert(!parses("2024-01-01T00:00:00+0100"));
+    ck_assert(!parses("2024-01-01T00:00:00+01"));
+    ck_assert(!parses("2024-01-01T00:00:00ZZ"));
+    ck_assert(!parses("2024-01-01T00:00:00Z "));
+    ck_assert(!parses("2024-01-01 00:00:00Z"));       /* "T" only */
+    ck_assert(!parses(""));
+
+    ck_assert_int_eq(compare("2024-03-01T00:30:00Z",
+                             "2024-02-29T23:30:00-01:00"), 0);
+    ck_assert_int_eq(compare("2011-05-13T10:12:34+05:30",
+                             "2011-05-13T04:42:34Z"), 0);
+    ck_assert_int_lt(compare("2011-05-13T05:00:00+02:00",
+                             "2011-05-13T04:00:00Z"), 0);
+    ck_assert_int_gt(compare("2012-01-01T00:00:00Z",
+                             "2011-12-31T23:59:59Z"), 0);
+}
+END_TEST
+
+START_TEST(datetime_bounded_by_length)
+{
+    static const char text[] = "2024-01-01T00:00:00Zjunk";
+
+    /* the length, not a NUL, ends the value */
+    ck_assert(scim_datetime_parse(text, 20, NULL));
+    ck_assert(!scim_datetime_parse(text, 19, NULL));
+    ck_assert(!scim_datetime_parse(text, sizeof(text) - 1, NULL));
+    ck_assert(!scim_datetime_parse("2024-01-01T00:00:00Z\0", 21, NULL));
+}
+END_TEST
+
+/* ---- clock and ids ------------------------------------------------------ */
+
+START_TEST(now_and_ids)
+{
+    const char *now = scim_now(pool), *id = scim_new_id(pool);
+    const char *hex = "0123456789abcdef";
+    int i;
+
+    /* the form meta carries, which the parser reads back */
+    ck_assert_int_eq(strlen(now), 24);
+    ck_assert_int_eq(now[23], 'Z');
+    ck_assert(parses(now));
+
+    ck_assert_int_eq(strlen(id), 36);
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            ck_assert_int_eq(id[i], '-');
+        }
+        else {
+            ck_assert_ptr_nonnull(strchr(hex, id[i]));
+        }
+    }
+    ck_assert_int_eq(id[14], '4');                     /* version 4 */
+    ck_assert_ptr_nonnull(strchr("89ab", id[19]));     /* RFC 4122 variant */
+    ck_assert_str_ne(id, scim_new_id(pool));
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("util");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, json_released_with_pool);
+    tcase_add_test(tc, fold_ascii_only);
+    tcase_add_test(tc, case_insensitive_equality);
+    tcase_add_test(tc, datetime_calendar);
+    tcase_add_test(tc, datetime_clock);
+    tcase_add_test(tc, datetime_fraction);
+    tcase_add_test(tc, datetime_offset);
+    tcase_add_test(tc, datetime_bounded_by_length);
+    tcase_add_test(tc, now_and_ids);
+    suite_add_tcase(s, tc);
+    return s;
+}
