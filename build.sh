@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mod_scim build entry point.
 #   ./build.sh [build]   module to build/mod_scim.so (through apxs), token tool
+#                        to build/scim-token
 #   ./build.sh test      unit tests, then integration tests against real httpd
 #   ./build.sh run       a local demo httpd with a demo organization
 #   ./build.sh unit      unit tests only
@@ -39,8 +40,11 @@ cflags_common() {
     echo "-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter ${SCIM_WERROR:+-Werror}"
 }
 
+# The Apache-independent core, compiled once into build/libscimcore.a:
+# the module and the unit tests link these same objects, so the tests
+# exercise the code that ships.
 core_sources() {
-    ls "$src"/scim_*.c | grep -v '/scim_token.c$'
+    ls "$src"/scim_*.c
 }
 
 build_core() {
@@ -56,32 +60,44 @@ build_core() {
     ar rcs "$build/libscimcore.a" "${objs[@]}"
 }
 
+# What apxs printed, without libtool's echo of its commands and its warning
+# that a static archive linked into a shared object "is not portable": the
+# core archive is compiled with -fPIC for exactly that.
+apxs_messages() {
+    grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' -e '^$' \
+        -e '^\*\*\* Warning: Linking the shared library ' \
+        -e '^\*\*\* static library .* is not portable!$' "$1"
+}
+
+# The Apache glue (mod_scim*.c), compiled by apxs and linked with the core
+# archive that build_core made.
 build_module() {
     # apxs (libtool) writes its objects beside the sources it is given, so it
     # compiles links to our sources from inside build/obj.
     mkdir -p "$build/obj"
     local f names=() log="$build/obj/apxs.log"
-    for f in "$src"/*.c; do
-        [ "$(basename "$f")" = scim_token.c ] && continue
+    for f in "$src"/mod_scim*.c; do
         ln -sf "$f" "$build/obj/$(basename "$f")"
         names+=("$(basename "$f")")
     done
     rm -f "$build/obj/.libs/mod_scim.so"
     if ! (cd "$build/obj" && apxs -c -o mod_scim.la -I"$src" \
             -Wc,"$(cflags_common)" $(pkg-config --cflags jansson) \
-            "${names[@]}" $(pkg-config --libs jansson) -lcrypto) > "$log" 2>&1; then
-        grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' "$log" >&2
+            "${names[@]}" "$build/libscimcore.a" \
+            $(pkg-config --libs jansson) -lcrypto) > "$log" 2>&1; then
+        apxs_messages "$log" >&2
         echo "module build failed (full log: $log)" >&2
         exit 1
     fi
-    grep -v -e '^/usr/share/apr-1.0/build/libtool' -e '^libtool: ' "$log" || true
+    apxs_messages "$log" || true
     # A new file, renamed into place: a running httpd keeps its mapping.
     cp "$build/obj/.libs/mod_scim.so" "$build/mod_scim.so.new"
     mv -f "$build/mod_scim.so.new" "$build/mod_scim.so"
 }
 
 build_token_tool() {
-    gcc $(cflags_common) -O2 "$src/scim_token.c" -o "$build/scim-token" -lcrypto
+    gcc $(cflags_common) -O2 "$src/tools/scim-token.c" -o "$build/scim-token" \
+        -lcrypto
 }
 
 do_build() {
@@ -92,11 +108,14 @@ do_build() {
     echo "built $build/mod_scim.so and $build/scim-token"
 }
 
-do_unit() {
-    build_core
+# The unit tests, linked with the core archive that build_core made.
+build_unit() {
     gcc $(cflags_common) -g -O0 -I"$src" $(pkg-config --cflags apr-1 apr-util-1 jansson check) \
         "$top"/tests/unit/*.c "$build/libscimcore.a" \
         $(pkg-config --libs apr-1 apr-util-1 jansson check) -o "$build/unit-tests"
+}
+
+do_unit() {
     (cd "$build" && CK_FORK=yes ./unit-tests)
 }
 
@@ -233,10 +252,10 @@ EOT
 case "${1:-build}" in
     build) deps; do_build ;;
     deps)  deps ;;
-    unit)  deps; do_unit ;;
+    unit)  deps; build_core; build_unit; do_unit ;;
     fuzz)  shift; packages+=("${fuzz_packages[@]}"); deps; do_fuzz "$@" ;;
-    test)  shift; deps; SCIM_WERROR=1 do_build; do_unit; do_unit_valgrind
-           do_integration "$@" ;;
+    test)  shift; deps; SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
+           do_unit; do_unit_valgrind; do_integration "$@" ;;
     integration) shift; do_build; do_integration "$@" ;;
     run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;
