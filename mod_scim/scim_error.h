@@ -14,8 +14,8 @@
 #include <apr_pools.h>
 #include <jansson.h>
 
-/* scimType values of RFC 7644 table 9 (and "tooLarge"-style extras the glue
- * may choose).  Kept as strings so they go into the document unchanged. */
+/* The scimType values of RFC 7644 table 9, kept as strings so they go into
+ * the document unchanged. */
 #define SCIM_TYPE_INVALID_FILTER  "invalidFilter"
 #define SCIM_TYPE_TOO_MANY        "tooMany"
 #define SCIM_TYPE_UNIQUENESS      "uniqueness"

@@ -1,4 +1,4 @@
-"""Bearer-token authentication per organization (DESIGN: ScimToken)."""
+"""Bearer-token authentication per organization (ScimToken, README)."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """/Groups (RFC 7643 4.2, RFC 7644 3): create, read, lists and filters,
 replace, PATCH of members, delete, the users' computed "groups", discovery
-and isolation between organizations (DESIGN "SCIM surface", README)."""
+and isolation between organizations (README)."""
 
 import re
 from collections import Counter

@@ -1,7 +1,6 @@
-"""Group traffic exactly as Microsoft Entra ID and Okta send it
-(notes/idp-dialects.md 2.3, 2.4, 2.5, 3.1, 4.1): the documented request
-sequences replayed literally, the Entra validator's group checks, and
-Okta's Push Groups."""
+"""Group traffic exactly as Microsoft Entra ID and Okta send it: Entra's
+documented group requests and quirks replayed literally, the Entra
+validator's group checks, and Okta's Push Groups."""
 
 import uuid
 

@@ -2,7 +2,9 @@
 excludedAttributes=members / attributes=displayName never load members,
 GET /Groups/{id} shows at most 10,000 members, and the full member list is
 read page by page with GET /Users?filter=groups.value eq "<group id>"
-(DESIGN "the story" step 5, notes/idp-dialects.md 4.4, 4.5).
+(identity providers push groups of tens of thousands of members and page
+through them; slow or unpaginated member lists are a known failure of SCIM
+servers at that size).
 
 The work is measured, not timed: with "LogLevel scim:debug" the handler
 logs one line per request,

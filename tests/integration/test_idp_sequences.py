@@ -1,5 +1,6 @@
-"""The request sequences Microsoft Entra ID and Okta send, replayed in order
-(notes/idp-dialects.md 2.2, 2.4, 3.1, 3.2)."""
+"""The request sequences Microsoft Entra ID and Okta send, replayed in order:
+Entra's documented user requests and known quirks, Okta's provisioning flow
+and the steps of its SCIM 2.0 SPEC test."""
 
 import time
 import uuid
@@ -248,8 +249,8 @@ def test_okta_spec_test_sequence(okta, tokens):
 
 
 def test_okta_spec_groups_step(okta):
-    # SPEC test step 10 (optional in Okta's suite, but /Groups is part of
-    # DESIGN's surface): GET /Groups -> 200 ListResponse in < 600 ms.
+    # SPEC test step 10 (optional in Okta's suite, but mod_scim serves
+    # /Groups): GET /Groups -> 200 ListResponse in < 600 ms.
     okta.headers.update(OKTA_HEADERS)
     t0 = time.monotonic()
     resp = okta.get("/Groups")

@@ -1,5 +1,5 @@
 """PATCH /Users/{id} (RFC 7644 3.5.2) and the dialects Entra ID and Okta send
-(notes/idp-dialects.md 2.2, 2.4, 3.1)."""
+(Entra's documented PATCH requests and quirks, Okta's flow)."""
 
 import pytest
 
@@ -26,7 +26,7 @@ def entra_user(c, **extra):
 
 
 def patched(resp):
-    """PATCH of a user answers 200 with the resource (DESIGN)."""
+    """PATCH of a user answers 200 with the resource."""
     body = scim_json(resp, 200)
     assert body.get("id"), describe(resp)
     return body

@@ -1,6 +1,6 @@
 """An organization with more users than one page or one store scan: filters
 that cannot use an index, paging and sorting must see every user (Okta
-imports, Entra's initial cycle; notes/idp-dialects.md 4.4, 4.5)."""
+imports, Entra's initial cycle)."""
 
 from concurrent.futures import ThreadPoolExecutor
 

@@ -1,4 +1,5 @@
-"""build/scim-token: the administrator's token generator (DESIGN story 1)."""
+"""build/scim-token: the administrator's token generator (the first step of
+setting up an organization, README)."""
 
 import hashlib
 import re

@@ -1,5 +1,6 @@
 """userName is unique per organization, case-insensitively, also under
-concurrent requests (notes/idp-dialects.md 4.2, 4.6)."""
+concurrent requests (duplicate users that differ only in case, and
+concurrent duplicate POSTs, are common faults of SCIM servers)."""
 
 import threading
 import uuid
