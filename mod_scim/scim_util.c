@@ -45,7 +45,9 @@ int scim_streq_ci(const char *a, const char *b)
     if (!a || !b) {
         return a == b;
     }
-    for (; *a && scim_fold_ascii(*a) == scim_fold_ascii(*b); a++, b++) {
+    while (*a && scim_fold_ascii(*a) == scim_fold_ascii(*b)) {
+        a++;
+        b++;
     }
     return *a == *b;
 }
@@ -198,8 +200,8 @@ int scim_datetime_parse(const char *s, apr_size_t len, scim_instant_t *out)
             return 0;
         }
     }
-    if (read_either(&c, '+', '-')) {
-        sign = s[c.i - 1] == '+' ? 1 : -1;
+    if (c.i < len && (s[c.i] == '+' || s[c.i] == '-')) {
+        sign = s[c.i++] == '+' ? 1 : -1;
         if (!read_digits(&c, 2, &off_h) || !read_char(&c, ':')
             || !read_digits(&c, 2, &off_m) || off_h > 23 || off_m > 59) {
             return 0;
