@@ -17,7 +17,8 @@ PYTHON=/usr/bin/python3
 
 packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
           libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
-          python3-pytest python3-requests curl valgrind)
+          python3-pytest python3-requests curl valgrind
+          libapache2-mod-auth-mellon simplesamlphp php-cli php-xml)
 
 deps() {
     local missing=()
