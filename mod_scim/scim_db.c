@@ -240,34 +240,23 @@ static scim_error_t *missing_statement(scim_store_t *st, scim_stmt_t which)
 
 /* ---- set-up queries: plain SQL, before the statements are prepared ---- */
 
-/* Runs a statement that may return rows (PRAGMA, a lock) and discards
- * them. */
-static int run_and_discard(scim_store_t *st, const char *sql)
+/* Runs a set-up query (a PRAGMA, a lock, a version) and reads it to the
+ * end; *value, when value is not NULL, gets the first column of its last
+ * row, or NULL. */
+static int setup_query(scim_store_t *st, const char *sql, const char **value)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    const char *last = NULL;
     int rv = apr_dbd_select(st->driver, st->pool, st->handle, &res, sql, 1);
 
     if (rv == 0) {
         while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
+            last = value ? scim_db_entry(st, st->pool, row, 0) : NULL;
         }
     }
-    return rv;
-}
-
-/* The first column of the last row a set-up query answers, or NULL. */
-static int select_setting(scim_store_t *st, const char *sql,
-                          const char **value)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv = apr_dbd_select(st->driver, st->pool, st->handle, &res, sql, 1);
-
-    *value = NULL;
-    if (rv == 0) {
-        while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
-            *value = scim_db_entry(st, st->pool, row, 0);
-        }
+    if (value) {
+        *value = last;
     }
     return rv;
 }
@@ -287,8 +276,9 @@ static const char *prepare_label(const scim_store_t *st, scim_stmt_t which)
     return is_sqlite(st) ? statements[which].label : NULL;
 }
 
-/* A column's value as the driver hands it: NULL for SQL NULL (sqlite3),
- * valid only until the next row (pgsql). */
+/* A column's value as the driver hands it: NULL for SQL NULL on sqlite3
+ * but "" on pgsql, and on pgsql valid only until the next row.  Every
+ * value read goes through here. */
 static const char *raw_entry(const scim_store_t *st, apr_dbd_row_t *row,
                              int col)
 {
@@ -304,7 +294,7 @@ static scim_error_t *sqlite_settings(scim_store_t *st)
     const char *mode = NULL;
     int rv;
 
-    if ((rv = select_setting(st, "PRAGMA journal_mode=WAL", &mode)) != 0) {
+    if ((rv = setup_query(st, "PRAGMA journal_mode=WAL", &mode)) != 0) {
         return setup_error(st, rv, "PRAGMA journal_mode");
     }
     if (!mode || strcasecmp(mode, "wal") != 0) {
@@ -317,7 +307,7 @@ static scim_error_t *sqlite_settings(scim_store_t *st)
         err->retry_after = SCIM_STORE_RETRY_AFTER;
         return err;
     }
-    if ((rv = run_and_discard(st, "PRAGMA synchronous=FULL")) != 0) {
+    if ((rv = setup_query(st, "PRAGMA synchronous=FULL", NULL)) != 0) {
         return setup_error(st, rv, "PRAGMA synchronous");
     }
     return NULL;
@@ -340,7 +330,7 @@ static scim_error_t *migration_lock(scim_store_t *st)
     if (is_sqlite(st)) {
         return NULL;
     }
-    rv = run_and_discard(st, "SELECT pg_advisory_xact_lock(7368270)");
+    rv = setup_query(st, "SELECT pg_advisory_xact_lock(7368270)", NULL);
     return rv != 0 ? setup_error(st, rv, "migration lock") : NULL;
 }
 
@@ -483,7 +473,7 @@ scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
 /* ---- transactions ------------------------------------------------------- */
 
 /* Rolls back and ends a transaction the driver handed out. */
-static int rollback(scim_store_t *st, apr_dbd_transaction_t *trans)
+static int roll_back(scim_store_t *st, apr_dbd_transaction_t *trans)
 {
     apr_dbd_transaction_mode_set(st->driver, trans,
                                  APR_DBD_TRANSACTION_ROLLBACK);
@@ -497,7 +487,7 @@ static apr_status_t transaction_cleanup(void *data)
     scim_store_t *st = data;
 
     if (st->trans) {
-        rollback(st, st->trans);
+        roll_back(st, st->trans);
         st->trans = NULL;
     }
     return APR_SUCCESS;
@@ -514,7 +504,7 @@ scim_error_t *scim_db_begin(scim_store_t *st)
          * and the connection remembers it; ending it keeps the pooled
          * connection from pointing into this request's pool. */
         if (trans) {
-            rollback(st, trans);
+            roll_back(st, trans);
         }
         return db_error(st, rv, "begin transaction");
     }
@@ -524,7 +514,7 @@ scim_error_t *scim_db_begin(scim_store_t *st)
     return NULL;
 }
 
-scim_error_t *scim_db_end(scim_store_t *st, int rollback_wanted)
+scim_error_t *scim_db_end(scim_store_t *st, int rollback)
 {
     apr_dbd_transaction_t *trans = st->trans;
     int rv;
@@ -534,16 +524,15 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback_wanted)
     }
     st->trans = NULL;
     apr_pool_cleanup_kill(st->pool, st, transaction_cleanup);
-    rv = rollback_wanted ? rollback(st, trans)
-                         : apr_dbd_transaction_end(st->driver, st->pool,
-                                                   trans);
+    rv = rollback ? roll_back(st, trans)
+                  : apr_dbd_transaction_end(st->driver, st->pool, trans);
     if (rv != 0) {
         int n;
 
         /* The driver forgets the transaction even when COMMIT failed; the
          * database may still be in it, holding the write lock. */
         apr_dbd_query(st->driver, st->handle, &n, "ROLLBACK");
-        if (!rollback_wanted) {
+        if (!rollback) {
             return db_error(st, rv, "commit");
         }
     }
@@ -558,8 +547,8 @@ static int recorded_version(scim_store_t *st)
 {
     const char *v = NULL;
 
-    if (select_setting(st, "SELECT MAX(version) FROM scim_schema_version",
-                       &v) != 0) {
+    if (setup_query(st, "SELECT MAX(version) FROM scim_schema_version", &v)
+        != 0) {
         return 0;
     }
     return v ? atoi(v) : 0;
@@ -635,8 +624,10 @@ static scim_error_t *migrate(scim_store_t *st)
     return scim_db_end(st, 0);
 }
 
-scim_error_t *scim_db_connection_init(scim_store_t *st,
-                                      apr_pool_t *conn_pool)
+/* Sets the connection up once: driver settings, schema migration, and
+ * every statement prepared into st->prepared from conn_pool, which lives
+ * as long as the connection.  Cheap when already done. */
+static scim_error_t *connection_init(scim_store_t *st, apr_pool_t *conn_pool)
 {
     scim_error_t *err;
     int i, rv;
@@ -665,7 +656,7 @@ scim_error_t *scim_db_connection_init(scim_store_t *st,
 /* ---- the store's door --------------------------------------------------- */
 
 scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
-                              apr_dbd_t *handle, apr_hash_t *prepared_stmts,
+                              apr_dbd_t *handle, apr_hash_t *prepared,
                               apr_pool_t *conn_pool, scim_store_t **out)
 {
     /* From p: the transaction cleanup refers to the store until p ends. */
@@ -675,9 +666,9 @@ scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
     st->pool = p;
     st->driver = driver;
     st->handle = handle;
-    st->prepared = prepared_stmts;
+    st->prepared = prepared;
     *out = NULL;
-    if ((err = scim_db_connection_init(st, conn_pool))) {
+    if ((err = connection_init(st, conn_pool))) {
         return err;
     }
     *out = st;

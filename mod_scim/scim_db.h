@@ -64,13 +64,6 @@ typedef enum {
  * bound to NULL. */
 #define SCIM_DB_GROUPS_BATCH 50
 
-/* Sets the connection up once (scim_store_open): driver settings, schema
- * migration, and every statement prepared into st->prepared from
- * conn_pool, which lives as long as the connection.  Cheap when already
- * done for this connection. */
-scim_error_t *scim_db_connection_init(scim_store_t *st,
-                                      apr_pool_t *conn_pool);
-
 /* Runs a statement that changes rows; *nrows (when not NULL) gets the
  * count. */
 scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
