@@ -653,7 +653,7 @@ static scim_error_t *connection_init(scim_store_t *st, apr_pool_t *conn_pool)
     return NULL;
 }
 
-/* ---- the store's door --------------------------------------------------- */
+/* ---- opening the store ------------------------------------------------- */
 
 scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
                               apr_dbd_t *handle, apr_hash_t *prepared,
