@@ -161,6 +161,42 @@ START_TEST(update_checks_version)
 }
 END_TEST
 
+/* A write that finds the database locked by another connection answers
+ * 503 with Retry-After; once the lock is gone, the next request on the same
+ * connection writes.  Each request has its own pool, as under httpd. */
+START_TEST(busy_database_then_next_request_writes)
+{
+    apr_dbd_t *other = NULL;
+    apr_pool_t *request;
+    scim_store_t *st = NULL;
+    scim_error_t *err;
+    int n;
+
+    ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &other),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_query(driver, other, &n, "BEGIN EXCLUSIVE"), 0);
+
+    apr_pool_create(&request, pool);
+    ck_assert_ptr_null(scim_store_open(request, driver, handle,
+                                       apr_hash_make(pool), pool, &st));
+    err = scim_store_create(st, "acme", user("u1", "ann", NULL), NULL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 503);
+    ck_assert_int_eq(err->retry_after, SCIM_STORE_RETRY_AFTER);
+    apr_pool_destroy(request);
+
+    ck_assert_int_eq(apr_dbd_query(driver, other, &n, "ROLLBACK"), 0);
+    apr_dbd_close(driver, other);
+
+    apr_pool_create(&request, pool);
+    ck_assert_ptr_null(scim_store_open(request, driver, handle,
+                                       apr_hash_make(pool), pool, &st));
+    ck_assert_ptr_null(scim_store_create(st, "acme",
+                                         user("u1", "ann", NULL), NULL));
+    apr_pool_destroy(request);
+}
+END_TEST
+
 START_TEST(delete_removes_and_reports_absent)
 {
     scim_record_t *got = NULL;
@@ -527,6 +563,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, user_name_unique_ignoring_case);
     tcase_add_test(tc, update_checks_version);
     tcase_add_test(tc, delete_removes_and_reports_absent);
+    tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, connection_init_is_idempotent);
     tcase_add_test(tc, helpers);
