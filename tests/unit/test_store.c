@@ -235,7 +235,7 @@ START_TEST(pages_in_stable_order)
 }
 END_TEST
 
-START_TEST(connection_init_is_idempotent)
+START_TEST(open_sets_a_connection_up_once)
 {
     apr_hash_t *again = apr_hash_make(pool);
     scim_store_t *second = NULL;
@@ -565,7 +565,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, delete_removes_and_reports_absent);
     tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, pages_in_stable_order);
-    tcase_add_test(tc, connection_init_is_idempotent);
+    tcase_add_test(tc, open_sets_a_connection_up_once);
     tcase_add_test(tc, helpers);
     tcase_add_test(tc, group_members_are_rows);
     tcase_add_test(tc, unknown_member_changes_nothing);
