@@ -201,6 +201,7 @@ int scim_handler(request_rec *r)
     scim_request_t req;
     scim_response_t resp;
     scim_store_t *store;
+    scim_store_stats_t work;
     scim_error_t *err;
     ap_dbd_t *dbd;
     apr_size_t base_len;
@@ -278,28 +279,22 @@ int scim_handler(request_rec *r)
         return send_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
                           "The directory store is unavailable; retry later");
     }
-    err = scim_store_connection_init(dbd->pool, r->pool, dbd->driver,
-                                     dbd->handle, dbd->prepared);
+    err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
+                          dbd->pool, &store);
     if (err) {
         memset(&resp, 0, sizeof(resp));
         scim_service_error(r->pool, &resp, err);
         return send_response(r, &resp);
     }
-    /* From the pool: the store's transaction cleanup may refer to it
-     * until the request ends. */
-    store = apr_pcalloc(r->pool, sizeof(*store));
-    store->pool = r->pool;
-    store->driver = dbd->driver;
-    store->handle = dbd->handle;
-    store->prepared = dbd->prepared;
     req.store = store;
 
     scim_service_handle(&req, &resp);
     /* The work a request did, so that operators (and the tests) can see
      * that a member change touched only its own rows. */
+    work = scim_store_stats(store);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(2004)
                   "%s %s: %d; store: %d statements, %d rows read, "
                   "%d rows written", r->method, r->uri, resp.status,
-                  store->statements, store->rows_read, store->rows_written);
+                  work.statements, work.rows_read, work.rows_written);
     return send_response(r, &resp);
 }

@@ -28,17 +28,16 @@
 /* Seconds an IdP is asked to wait when the database is busy or down. */
 #define SCIM_STORE_RETRY_AFTER 5
 
-typedef struct scim_store {
-    apr_pool_t *pool;                 /* the request's pool */
-    const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;
-    apr_hash_t *prepared;             /* label -> apr_dbd_prepared_t * */
-    apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
-    /* Work done, for the debug log and the tests that bound it. */
+/* One request's use of a database connection; opaque. */
+typedef struct scim_store scim_store_t;
+
+/* The work a store has done, for the debug log and the tests that bound
+ * it. */
+typedef struct scim_store_stats {
     int statements;
     int rows_read;
     int rows_written;
-} scim_store_t;
+} scim_store_stats_t;
 
 /* One stored resource.  resource is the stored JSON without meta (the
  * columns carry it); it is a reference owned by the pool it was read into. */
@@ -62,19 +61,23 @@ typedef enum {
     SCIM_STORE_BY_EXTERNAL_ID
 } scim_store_key_t;
 
-/* Once per database connection: per-connection settings (SQLite: WAL,
- * synchronous=FULL), schema creation/migration, and preparing every
- * statement into prepared (allocated from conn_pool, which lives as long
- * as the connection; p is for this call's work and errors).  Cheap when
- * already done for this connection. */
-scim_error_t *scim_store_connection_init(apr_pool_t *conn_pool,
-                                         apr_pool_t *p,
-                                         const apr_dbd_driver_t *driver,
-                                         apr_dbd_t *handle,
-                                         apr_hash_t *prepared);
+/* The store for one request (allocated from p, which also holds its work
+ * and errors) over a connection from mod_dbd.  The first time for a
+ * connection it also sets the connection up: per-connection settings
+ * (SQLite: WAL, synchronous=FULL), schema creation/migration, and every
+ * statement prepared into prepared (allocated from conn_pool, which lives
+ * as long as the connection); cheap after that.  *out is NULL on error. */
+scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
+                              apr_dbd_t *handle, apr_hash_t *prepared,
+                              apr_pool_t *conn_pool, scim_store_t **out);
+
+/* The work done so far: statements run, rows read and written. */
+scim_store_stats_t scim_store_stats(const scim_store_t *st);
 
 /* The schema version this build creates and reads. */
 int scim_store_schema_version(void);
+
+/* ---- resources ---------------------------------------------------------- */
 
 /* Reads.  *out is NULL when not found (not an error). */
 scim_error_t *scim_store_get(scim_store_t *st, const char *org,
@@ -91,10 +94,21 @@ scim_error_t *scim_store_count(scim_store_t *st, const char *org,
                                const char *rtype, int *count);
 
 /* A page in the stable default order (created, then id), allocated from
- * pool p (which may be a sub-pool of st->pool for chunked scans). */
+ * pool p (the request's pool, or a scratch sub-pool of it for chunked
+ * scans). */
 scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
                               int offset, int limit, apr_array_header_t *out);
+
+/* Chunks for reading every resource of a type in the default order: the
+ * chunk after the record given, or the first chunk when it is NULL.  Each
+ * chunk is found by the index, whatever its position. */
+scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const scim_record_t *after, int limit,
+                                    apr_array_header_t *out);
+
+/* ---- memberships -------------------------------------------------------- */
 
 /* A member of a group, or a group of a member (id, type "User"/"Group",
  * display: userName or displayName). */
@@ -122,6 +136,14 @@ scim_error_t *scim_store_member_records_count(scim_store_t *st,
                                               const char *group_id,
                                               const char *member_type,
                                               int *count);
+/* The same for the members of one type of a group, in member id order:
+ * the chunk after after_id, or the first chunk when it is NULL. */
+scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
+                                           const char *org,
+                                           const char *group_id,
+                                           const char *member_type,
+                                           const char *after_id, int limit,
+                                           apr_array_header_t *out);
 /* The groups each of n members belongs to directly: out maps a member id
  * to an array of scim_member_t (type "Group"); members of no group have no
  * entry.  One statement serves up to 50 members. */
@@ -133,7 +155,8 @@ scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
                                             const char *member_id,
                                             apr_array_header_t *out);
 
-/* A change to one group's memberships; only the rows named are touched. */
+/* A change to one group's memberships, part of a write (below); only the
+ * rows named are touched. */
 typedef enum {
     SCIM_MEMBER_ADD,        /* no-op when already a member */
     SCIM_MEMBER_REMOVE,     /* no-op when not a member */
@@ -145,20 +168,7 @@ typedef struct scim_member_op {
     const char *member_id;  /* ADD, REMOVE */
 } scim_member_op_t;
 
-/* Chunks for reading every resource of a type (or every member of a type
- * of a group) in the default order: the chunk after the record (member id)
- * given, or the first chunk when it is NULL.  Each chunk is found by the
- * index, whatever its position. */
-scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
-                                    const char *org, const char *rtype,
-                                    const scim_record_t *after, int limit,
-                                    apr_array_header_t *out);
-scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
-                                           const char *org,
-                                           const char *group_id,
-                                           const char *member_type,
-                                           const char *after_id, int limit,
-                                           apr_array_header_t *out);
+/* ---- writes ------------------------------------------------------------- */
 
 /* Writes, each one transaction with its membership changes (an array of
  * scim_member_op_t, or NULL): all of it or nothing.  An added member must be
@@ -168,8 +178,9 @@ scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
  * way, with 412 when the stored version is no longer expected_version, 404
  * when gone.  update with resource_changed 0 writes only the new version
  * and lastModified, not the JSON; with expected_version -1 as well it
- * checks no version and sets rec->version to the one it stored.  delete removes the resource and every
- * membership it is part of (404 when absent).  A membership change also
+ * checks no version and sets rec->version to the one it stored.  delete
+ * removes the resource and every membership it is part of (404 when
+ * absent).  A membership change also
  * moves the version of the user on its other side (the user's groups
  * changed); a deleted member moves its groups' versions. */
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
@@ -182,7 +193,9 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id);
 
-/* Helpers shared with the service layer. */
+/* ---- helpers shared with the service layer -------------------------------
+ * Not store work: scim_fold_case, scim_now, scim_new_id and
+ * scim_json_pool_own are to move to scim_util.[ch]. */
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec);
 
 #endif /* SCIM_STORE_H */

@@ -1,0 +1,106 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The store's database layer, private to the store's own files: apr_dbd
+ * plumbing, the statement table, transactions, per-connection settings and
+ * schema migrations.  scim_db.c is the one place where the sqlite3 and
+ * pgsql drivers differ; the files above it only name statements. */
+
+#ifndef SCIM_DB_H
+#define SCIM_DB_H
+
+#include "scim_store.h"
+
+/* One request's use of one database connection. */
+struct scim_store {
+    apr_pool_t *pool;                 /* the request's pool */
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;             /* label -> apr_dbd_prepared_t *,
+                                       * kept with the connection */
+    apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
+    scim_store_stats_t stats;         /* work done, see scim_store_stats */
+};
+
+/* Every statement the store runs; their SQL is in scim_db.c. */
+typedef enum {
+    /* resources */
+    SCIM_STMT_RES_GET,
+    SCIM_STMT_RES_BY_NAME,
+    SCIM_STMT_RES_BY_EXTERNAL,
+    SCIM_STMT_RES_COUNT,
+    SCIM_STMT_RES_PAGE,
+    SCIM_STMT_RES_AFTER,
+    SCIM_STMT_RES_NAME_OWNER,
+    SCIM_STMT_RES_INSERT,
+    SCIM_STMT_RES_UPDATE,
+    SCIM_STMT_RES_TOUCH_ANY,
+    SCIM_STMT_RES_VERSION,
+    SCIM_STMT_RES_TOUCH,
+    SCIM_STMT_RES_BUMP_USER,
+    SCIM_STMT_RES_BUMP_MEMBERS,
+    SCIM_STMT_RES_BUMP_GROUPS_OF,
+    SCIM_STMT_RES_DELETE,
+    SCIM_STMT_RES_KIND,
+    SCIM_STMT_RES_WITH_MEMBER,
+    /* memberships */
+    SCIM_STMT_MEM_PAGE,
+    SCIM_STMT_MEM_COUNT,
+    SCIM_STMT_MEM_RECORDS,
+    SCIM_STMT_MEM_RECORDS_AFTER,
+    SCIM_STMT_MEM_COUNT_TYPE,
+    SCIM_STMT_MEM_GROUPS_OF,
+    SCIM_STMT_MEM_INSERT,
+    SCIM_STMT_MEM_DELETE,
+    SCIM_STMT_MEM_CLEAR,
+    SCIM_STMT_MEM_FORGET,
+    SCIM_STMT_COUNT
+} scim_stmt_t;
+
+/* How many member ids SCIM_STMT_MEM_GROUPS_OF binds; unused places are
+ * bound to NULL. */
+#define SCIM_DB_GROUPS_BATCH 50
+
+/* Runs a statement that changes rows; *nrows (when not NULL) gets the
+ * count. */
+scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
+                           const char **args, int nargs, int *nrows);
+
+/* What a select does with each row it reads (values copied into p). */
+typedef void (*scim_db_row_fn)(scim_store_t *st, apr_pool_t *p,
+                               apr_dbd_row_t *row, void *baton);
+
+/* Runs a select and hands every row to fn. */
+scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
+                             scim_stmt_t which, const char **args, int nargs,
+                             scim_db_row_fn fn, void *baton);
+
+/* A column of a row copied into p; NULL for SQL NULL. */
+const char *scim_db_entry(scim_store_t *st, apr_pool_t *p,
+                          apr_dbd_row_t *row, int col);
+
+/* Appends every row of a statement that selects the record columns as a
+ * record (scim_record_t *, allocated from p). */
+scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
+                                     scim_stmt_t which, const char **args,
+                                     int nargs, apr_array_header_t *out);
+
+/* First column of the first row (a count, an id), or NULL for none. */
+scim_error_t *scim_db_select_value(scim_store_t *st, scim_stmt_t which,
+                                   const char **args, int nargs,
+                                   const char **value);
+
+/* A COUNT(*) statement's answer. */
+scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
+                                   const char **args, int nargs, int *count);
+
+/* One transaction at a time, always ended: scim_db_end commits (or, with
+ * rollback set or after a failed statement, rolls back); one the request
+ * forgets is rolled back when st->pool is cleaned up. */
+scim_error_t *scim_db_begin(scim_store_t *st);
+scim_error_t *scim_db_end(scim_store_t *st, int rollback);
+
+#endif /* SCIM_DB_H */

@@ -1,0 +1,30 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* Between the store's own files: the membership work that resource writes
+ * (scim_store.c) do inside their transaction (scim_store_members.c). */
+
+#ifndef SCIM_STORE_INT_H
+#define SCIM_STORE_INT_H
+
+#include "scim_db.h"
+
+/* Applies membership changes (scim_member_op_t, or NULL) to a group.
+ * Added ids must be users or groups of the organization (and not the group
+ * itself); a user whose memberships changed gets a new version. */
+scim_error_t *scim_store_apply_member_ops(scim_store_t *st, const char *org,
+                                          const char *group_id,
+                                          const apr_array_header_t *ops);
+
+/* Removes every membership of a deleted resource of type rtype: as a
+ * member of groups, and as a group; the resources on the other side of
+ * them get a new version. */
+scim_error_t *scim_store_forget_memberships(scim_store_t *st,
+                                            const char *org,
+                                            const char *rtype,
+                                            const char *id);
+
+#endif /* SCIM_STORE_INT_H */
