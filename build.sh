@@ -149,7 +149,7 @@ fuzz_packages=(clang libclang-rt-14-dev)
 # The core the targets link: the store and the service need a database
 # and are not fuzzed here.
 fuzz_sources() {
-    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store.c$'
+    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store[a-z_]*\.c$' -e '/scim_db.c$'
     echo "$top/tests/fuzz/fuzz_common.c"
 }
 

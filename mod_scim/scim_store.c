@@ -19,9 +19,7 @@
 
 #include "scim_store_int.h"
 
-/* ---- helpers shared with the service layer ------------------------------ */
-/* Not store work; scim_fold_case, scim_now, scim_new_id and
- * scim_json_pool_own are to move to scim_util.c. */
+/* ---- records ------------------------------------------------------------ */
 
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
 {

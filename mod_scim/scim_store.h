@@ -193,9 +193,7 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id);
 
-/* ---- helpers shared with the service layer -------------------------------
- * Not store work: scim_fold_case, scim_now, scim_new_id and
- * scim_json_pool_own are to move to scim_util.[ch]. */
+/* A deep copy of a record into p (its JSON shared, owned by p too). */
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec);
 
 #endif /* SCIM_STORE_H */

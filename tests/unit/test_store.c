@@ -255,19 +255,6 @@ START_TEST(open_sets_a_connection_up_once)
 }
 END_TEST
 
-START_TEST(helpers)
-{
-    const char *id = scim_new_id(pool), *now = scim_now(pool);
-
-    ck_assert_int_eq((int)strlen(id), 36);
-    ck_assert_int_eq(id[14], '4');
-    ck_assert_str_ne(id, scim_new_id(pool));
-    ck_assert_int_eq((int)strlen(now), 24);
-    ck_assert_int_eq(now[23], 'Z');
-    ck_assert_str_eq(scim_fold_case(pool, "MiXeD@Ex.COM"), "mixed@ex.com");
-}
-END_TEST
-
 static scim_record_t *group(const char *id, const char *display_name)
 {
     scim_record_t *rec = user(id, display_name, NULL);
@@ -566,7 +553,6 @@ Suite *store_suite(void)
     tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, open_sets_a_connection_up_once);
-    tcase_add_test(tc, helpers);
     tcase_add_test(tc, group_members_are_rows);
     tcase_add_test(tc, unknown_member_changes_nothing);
     tcase_add_test(tc, deletes_take_memberships_along);
