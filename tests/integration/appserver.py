@@ -51,14 +51,14 @@ class AppServer(HttpdServer):
     def conf_text(self):
         m = MODULES_DIR
         r = self.root
-        cgi = "cgid" if self.mpm != "prefork" else "cgi"
+        # mod_cgi on both MPMs: mod_cgid's socket path under a deep
+        # ServerRoot can pass the length limit of a Unix socket.
         lines = [
             f"LoadModule auth_basic_module {m}/mod_auth_basic.so",
             f"LoadModule authn_file_module {m}/mod_authn_file.so",
             f"LoadModule alias_module {m}/mod_alias.so",
             f"LoadModule setenvif_module {m}/mod_setenvif.so",
-            f"LoadModule {cgi}_module {m}/mod_{cgi}.so",
-            f'ScriptSock "{r}/cgid.sock"' if cgi == "cgid" else "",
+            f"LoadModule cgi_module {m}/mod_cgi.so",
         ]
         for g in self.guards:
             lines += [
