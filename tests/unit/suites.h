@@ -11,5 +11,6 @@ Suite *schema_suite(void);
 Suite *filter_suite(void);
 Suite *patch_suite(void);
 Suite *store_suite(void);
+Suite *seat_suite(void);
 
 #endif

@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(runner, filter_suite());
     srunner_add_suite(runner, patch_suite());
     srunner_add_suite(runner, store_suite());
+    srunner_add_suite(runner, seat_suite());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);
