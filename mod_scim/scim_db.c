@@ -57,8 +57,53 @@ static const char *const migration_v1[] = {
     NULL
 };
 
+/* Membership and access: a user's active flag and seat as columns (the
+ * seat count is an indexed COUNT), e-mail values in their own index (the
+ * link attribute and the most common filter besides userName), the row
+ * that serialises seat grants per organization across servers, the audit
+ * trail and the tokens' last use. */
+static const char *const migration_v2[] = {
+    "ALTER TABLE scim_resources ADD COLUMN active INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE scim_resources ADD COLUMN seat INTEGER NOT NULL DEFAULT 0",
+    "UPDATE scim_resources SET active = 0 WHERE rtype = 'User' AND"
+    " (resource LIKE '%\"active\":false%'"
+    " OR resource LIKE '%\"active\": false%')",
+    "CREATE INDEX IF NOT EXISTS scim_resources_seat"
+    " ON scim_resources (org, rtype, seat)",
+    "CREATE TABLE IF NOT EXISTS scim_emails ("
+    " org VARCHAR(255) NOT NULL,"
+    " value_ci VARCHAR(1024) NOT NULL,"
+    " user_id VARCHAR(64) NOT NULL,"
+    " PRIMARY KEY (org, value_ci, user_id))",
+    "CREATE INDEX IF NOT EXISTS scim_emails_user ON scim_emails (org, user_id)",
+    "CREATE TABLE IF NOT EXISTS scim_seat_locks ("
+    " org VARCHAR(255) NOT NULL PRIMARY KEY,"
+    " grants INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS scim_audit ("
+    " org VARCHAR(255) NOT NULL,"
+    " at VARCHAR(32) NOT NULL,"
+    " event VARCHAR(32) NOT NULL,"
+    " actor VARCHAR(1024),"
+    " address VARCHAR(64),"
+    " rtype VARCHAR(16),"
+    " resource_id VARCHAR(64),"
+    " name VARCHAR(1024),"
+    " outcome VARCHAR(32))",
+    /* pruning by age, and an organization's latest events */
+    "CREATE INDEX IF NOT EXISTS scim_audit_at ON scim_audit (at)",
+    "CREATE INDEX IF NOT EXISTS scim_audit_org ON scim_audit (org, at)",
+    "CREATE TABLE IF NOT EXISTS scim_tokens ("
+    " org VARCHAR(255) NOT NULL,"
+    " token VARCHAR(64) NOT NULL,"
+    " last_used VARCHAR(32) NOT NULL,"
+    " address VARCHAR(64),"
+    " PRIMARY KEY (org, token))",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
+    migration_v2,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -68,12 +113,17 @@ static const char *const *const migrations[] = {
 /* The columns of a record, in the order record_from_row reads them. */
 #define RECORD_COLUMNS \
     "rtype, id, name, external_id, created, last_modified, version, state," \
-    " linked, resource"
+    " linked, resource, active, seat"
 
 /* The same columns of a resource joined as "r". */
 #define RECORD_COLUMNS_R \
     "r.rtype, r.id, r.name, r.external_id, r.created, r.last_modified," \
-    " r.version, r.state, r.linked, r.resource"
+    " r.version, r.state, r.linked, r.resource, r.active, r.seat"
+
+/* What an access check reads of a user, in scim_store_access.c's order. */
+#define ACCESS_COLUMNS "id, name, external_id, active, seat, state"
+#define ACCESS_COLUMNS_R \
+    "r.id, r.name, r.external_id, r.active, r.seat, r.state"
 
 /* Placeholders for a batch of ids (SCIM_DB_GROUPS_BATCH of them): a fixed
  * statement serves any number of ids. */
@@ -112,11 +162,12 @@ static const struct {
     [SCIM_STMT_RES_INSERT] = { "scim_res_insert",
       "INSERT INTO scim_resources (org, rtype, id,"
       " name, name_ci, external_id, created, last_modified, version, state,"
-      " linked, resource) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %d, %s,"
-      " %s, %s)" },
+      " linked, resource, active, seat) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+      " %s, %d, %s, %s, %s, %d, 0)" },
     [SCIM_STMT_RES_UPDATE] = { "scim_res_update",
       "UPDATE scim_resources SET name = %s, name_ci = %s,"
-      " external_id = %s, last_modified = %s, version = %d, resource = %s"
+      " external_id = %s, last_modified = %s, version = %d, resource = %s,"
+      " active = %d, seat = seat * %d"
       " WHERE org = %s AND rtype = %s AND id = %s AND version = %d" },
     [SCIM_STMT_RES_TOUCH_ANY] = { "scim_res_touch_any",
       "UPDATE scim_resources SET last_modified = %s,"
@@ -142,6 +193,9 @@ static const struct {
       " SET version = version + 1, last_modified = %s"
       " WHERE org = %s AND rtype = 'Group' AND id IN (SELECT group_id"
       " FROM scim_members WHERE org = %s AND member_id = %s)" },
+    [SCIM_STMT_RES_NAME] = { "scim_res_name",
+      "SELECT name FROM scim_resources"
+      " WHERE org = %s AND rtype = %s AND id = %s" },
     [SCIM_STMT_RES_DELETE] = { "scim_res_delete",
       "DELETE FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND id = %s" },
@@ -196,6 +250,54 @@ static const struct {
     [SCIM_STMT_MEM_FORGET] = { "scim_mem_forget",
       "DELETE FROM scim_members"
       " WHERE org = %s AND member_id = %s" },
+    [SCIM_STMT_EMAIL_INSERT] = { "scim_email_insert",
+      "INSERT INTO scim_emails (org, value_ci, user_id) VALUES (%s, %s, %s)"
+      " ON CONFLICT DO NOTHING" },
+    [SCIM_STMT_EMAIL_FORGET] = { "scim_email_forget",
+      "DELETE FROM scim_emails WHERE org = %s AND user_id = %s" },
+    [SCIM_STMT_ACCESS_BY_NAME] = { "scim_access_by_name",
+      "SELECT " ACCESS_COLUMNS " FROM scim_resources"
+      " WHERE org = %s AND rtype = 'User' AND name_ci = %s" },
+    [SCIM_STMT_ACCESS_BY_EXTERNAL] = { "scim_access_by_external",
+      "SELECT " ACCESS_COLUMNS " FROM scim_resources"
+      " WHERE org = %s AND rtype = 'User' AND external_id = %s" },
+    [SCIM_STMT_ACCESS_BY_EMAIL] = { "scim_access_by_email",
+      "SELECT " ACCESS_COLUMNS_R " FROM scim_emails e"
+      " JOIN scim_resources r ON r.org = e.org AND r.rtype = 'User'"
+      " AND r.id = e.user_id WHERE e.org = %s AND e.value_ci = %s"
+      " ORDER BY r.id LIMIT 2" },
+    [SCIM_STMT_SEATS_USED] = { "scim_seats_used",
+      "SELECT COUNT(*) FROM scim_resources"
+      " WHERE org = %s AND rtype = 'User' AND seat = 1" },
+    [SCIM_STMT_SEAT_LOCK_ROW] = { "scim_seat_lock_row",
+      "INSERT INTO scim_seat_locks (org, grants) VALUES (%s, 0)"
+      " ON CONFLICT DO NOTHING" },
+    [SCIM_STMT_SEAT_LOCK] = { "scim_seat_lock",
+      "UPDATE scim_seat_locks SET grants = grants + 1 WHERE org = %s" },
+    [SCIM_STMT_TAKE_SEAT] = { "scim_take_seat",
+      "UPDATE scim_resources SET seat = 1, state = 'linked',"
+      " linked = COALESCE(linked, %s), last_modified = %s,"
+      " version = version + 1"
+      " WHERE org = %s AND rtype = 'User' AND id = %s AND seat = 0"
+      " AND active = 1" },
+    [SCIM_STMT_AUDIT_INSERT] = { "scim_audit_insert",
+      "INSERT INTO scim_audit (org, at, event, actor, address, rtype,"
+      " resource_id, name, outcome)"
+      " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)" },
+    [SCIM_STMT_AUDIT_PRUNE] = { "scim_audit_prune",
+      "DELETE FROM scim_audit WHERE at < %s" },
+    [SCIM_STMT_AUDIT_LATEST] = { "scim_audit_latest",
+      "SELECT at, event, actor, address, rtype, resource_id, name, outcome"
+      " FROM scim_audit WHERE org = %s ORDER BY at DESC LIMIT %d" },
+    [SCIM_STMT_TOKEN_USED] = { "scim_token_used",
+      "INSERT INTO scim_tokens (org, token, last_used, address)"
+      " VALUES (%s, %s, %s, %s) ON CONFLICT (org, token) DO UPDATE"
+      " SET last_used = excluded.last_used, address = excluded.address" },
+    [SCIM_STMT_TOKENS_OF] = { "scim_tokens_of",
+      "SELECT token, last_used, address FROM scim_tokens WHERE org = %s" },
+    [SCIM_STMT_MEMBER_STATES] = { "scim_member_states",
+      "SELECT state, active, seat, COUNT(*) FROM scim_resources"
+      " WHERE org = %s AND rtype = 'User' GROUP BY state, active, seat" },
 };
 
 /* ---- errors ------------------------------------------------------------- */
@@ -402,6 +504,13 @@ const char *scim_db_entry(scim_store_t *st, apr_pool_t *p,
     return v ? apr_pstrdup(p, v) : NULL;
 }
 
+int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col)
+{
+    const char *v = raw_entry(st, row, col);
+
+    return v ? atoi(v) : 0;
+}
+
 /* A row of RECORD_COLUMNS as a record. */
 static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
                                       apr_dbd_row_t *row)
@@ -426,6 +535,8 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
     if (!rec->resource) {
         rec->resource = scim_json_pool_own(p, json_object());
     }
+    rec->active = scim_db_entry_int(st, row, 10);
+    rec->seat = scim_db_entry_int(st, row, 11);
     return rec;
 }
 

@@ -23,6 +23,7 @@ struct scim_store {
                                        * kept with the connection */
     apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
     scim_store_stats_t stats;         /* work done, see scim_store_stats */
+    scim_audit_ctx_t audit;           /* who acts (scim_store_set_audit) */
 };
 
 /* Every statement the store runs; their SQL is in scim_db.c. */
@@ -43,6 +44,7 @@ typedef enum {
     SCIM_STMT_RES_BUMP_USER,
     SCIM_STMT_RES_BUMP_MEMBERS,
     SCIM_STMT_RES_BUMP_GROUPS_OF,
+    SCIM_STMT_RES_NAME,
     SCIM_STMT_RES_DELETE,
     SCIM_STMT_RES_KIND,
     SCIM_STMT_RES_WITH_MEMBER,
@@ -57,6 +59,24 @@ typedef enum {
     SCIM_STMT_MEM_DELETE,
     SCIM_STMT_MEM_CLEAR,
     SCIM_STMT_MEM_FORGET,
+    /* e-mail index */
+    SCIM_STMT_EMAIL_INSERT,
+    SCIM_STMT_EMAIL_FORGET,
+    /* access, seats */
+    SCIM_STMT_ACCESS_BY_NAME,
+    SCIM_STMT_ACCESS_BY_EXTERNAL,
+    SCIM_STMT_ACCESS_BY_EMAIL,
+    SCIM_STMT_SEATS_USED,
+    SCIM_STMT_SEAT_LOCK_ROW,
+    SCIM_STMT_SEAT_LOCK,
+    SCIM_STMT_TAKE_SEAT,
+    /* audit, tokens, status */
+    SCIM_STMT_AUDIT_INSERT,
+    SCIM_STMT_AUDIT_PRUNE,
+    SCIM_STMT_AUDIT_LATEST,
+    SCIM_STMT_TOKEN_USED,
+    SCIM_STMT_TOKENS_OF,
+    SCIM_STMT_MEMBER_STATES,
     SCIM_STMT_COUNT
 } scim_stmt_t;
 
@@ -81,6 +101,9 @@ scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
 /* A column of a row copied into p; NULL for SQL NULL. */
 const char *scim_db_entry(scim_store_t *st, apr_pool_t *p,
                           apr_dbd_row_t *row, int col);
+
+/* A column of a row as an integer; 0 for SQL NULL. */
+int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col);
 
 /* Appends every row of a statement that selects the record columns as a
  * record (scim_record_t *, allocated from p). */

@@ -148,6 +148,11 @@ static scim_error_t *explain_write_failure(scim_store_t *st, const char *org,
     return err;
 }
 
+static int is_user(const scim_record_t *rec)
+{
+    return strcmp(rec->rtype, "User") == 0;
+}
+
 static const char *dump_resource(apr_pool_t *p, const json_t *resource)
 {
     char *text = json_dumps(resource, JSON_COMPACT);
@@ -179,15 +184,26 @@ scim_error_t *scim_store_create(scim_store_t *st, const char *org,
         return name_taken(st, rec->rtype, rec->name);
     }
     if (!err) {
+        /* A new member is provisioned: no link, no seat, whatever the
+         * record says. */
         const char *args[] = {
             org, rec->rtype, rec->id, rec->name, name_ci, rec->external_id,
             rec->created, rec->last_modified,
-            apr_itoa(st->pool, rec->version), rec->state, rec->linked, json
+            apr_itoa(st->pool, rec->version),
+            is_user(rec) ? scim_state_name(SCIM_STATE_PROVISIONED) : NULL,
+            NULL, json, rec->active ? "1" : "0"
         };
-        err = scim_db_exec(st, SCIM_STMT_RES_INSERT, args, 12, NULL);
+        err = scim_db_exec(st, SCIM_STMT_RES_INSERT, args, 13, NULL);
+    }
+    if (!err && is_user(rec)) {
+        err = scim_store_index_emails(st, org, rec->id, rec->resource, 0);
     }
     if (!err) {
         err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
+    }
+    if (!err) {
+        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
+                                     rec->name, "ok");
     }
     if (err) {
         scim_db_end(st, 1);
@@ -249,13 +265,19 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
             return name_taken(st, rec->rtype, rec->name);
         }
         if (!err) {
+            /* A deactivated user's seat is freed in the same statement
+             * (seat * 0); a reactivated one waits for a free seat. */
             const char *args[] = {
                 rec->name, name_ci, rec->external_id, rec->last_modified,
                 apr_itoa(st->pool, rec->version), json,
+                rec->active ? "1" : "0", rec->active ? "1" : "0",
                 org, rec->rtype, rec->id,
                 apr_itoa(st->pool, expected_version)
             };
-            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 10, &nrows);
+            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 12, &nrows);
+        }
+        if (!err && nrows && is_user(rec)) {
+            err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);
         }
     }
     else if (expected_version >= 0) {
@@ -288,6 +310,10 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
     if (!err) {
         err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
     }
+    if (!err) {
+        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
+                                     rec->name, "ok");
+    }
     if (err) {
         scim_db_end(st, 1);
         return err->status >= 500
@@ -303,13 +329,18 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id)
 {
     const char *args[] = { org, rtype, id };
+    const char *name = NULL;
     scim_error_t *err;
     int nrows = 0;
 
     if ((err = scim_db_begin(st))) {
         return err;
     }
-    err = scim_db_exec(st, SCIM_STMT_RES_DELETE, args, 3, &nrows);
+    /* the name, for the audit trail */
+    err = scim_db_select_value(st, SCIM_STMT_RES_NAME, args, 3, &name);
+    if (!err) {
+        err = scim_db_exec(st, SCIM_STMT_RES_DELETE, args, 3, &nrows);
+    }
     if (!err && nrows == 0) {
         scim_db_end(st, 1);
         return scim_error_make(st->pool, 404, NULL, "Resource %s not found",
@@ -318,6 +349,12 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
     /* Its memberships go with it, as a member of groups and as a group. */
     if (!err) {
         err = scim_store_forget_memberships(st, org, rtype, id);
+    }
+    if (!err && strcmp(rtype, "User") == 0) {
+        err = scim_store_forget_emails(st, org, id);
+    }
+    if (!err) {
+        err = scim_store_audit_in_tx(st, org, NULL, rtype, id, name, "ok");
     }
     if (err) {
         scim_db_end(st, 1);

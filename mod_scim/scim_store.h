@@ -31,6 +31,16 @@
 /* One request's use of a database connection; opaque. */
 typedef struct scim_store scim_store_t;
 
+/* Who acts, for the audit trail the store keeps beside every write. */
+typedef struct scim_audit_ctx {
+    const char *actor;          /* a token's label or fingerprint, or the
+                                   signed-in identity; NULL: no audit */
+    const char *address;        /* the client's address */
+    const char *event;          /* what a write is: create, replace, patch,
+                                   delete */
+    int retention_days;         /* writes prune rows older than this */
+} scim_audit_ctx_t;
+
 /* The work a store has done, for the debug log and the tests that bound
  * it. */
 typedef struct scim_store_stats {
@@ -51,6 +61,9 @@ typedef struct scim_record {
     int version;
     const char *state;          /* users: "provisioned" or "linked" */
     const char *linked;         /* users: first link time, or NULL */
+    int active;                 /* users: not deactivated by the IdP */
+    int seat;                   /* users: holds a seat (read only: the
+                                   store alone grants and frees seats) */
     json_t *resource;
 } scim_record_t;
 
@@ -73,6 +86,9 @@ scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
 
 /* The work done so far: statements run, rows read and written. */
 scim_store_stats_t scim_store_stats(const scim_store_t *st);
+
+/* Sets who acts for the audit rows of the writes that follow (copied). */
+void scim_store_set_audit(scim_store_t *st, const scim_audit_ctx_t *ctx);
 
 /* The schema version this build creates and reads. */
 int scim_store_schema_version(void);
@@ -192,6 +208,69 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id);
+
+/* ---- access: membership decides who enters ------------------------------ */
+
+/* The SCIM attribute a signed-in identity is matched against. */
+typedef enum {
+    SCIM_LINK_USER_NAME,        /* ignoring case */
+    SCIM_LINK_EXTERNAL_ID,      /* exact */
+    SCIM_LINK_EMAIL             /* any of emails[].value, ignoring case */
+} scim_link_attr_t;
+
+/* A user as an access check sees it. */
+typedef struct scim_access_member {
+    const char *id;
+    const char *user_name;
+    const char *external_id;    /* "" when absent */
+    int active;
+    int seat;
+    int linked;                 /* state is linked */
+} scim_access_member_t;
+
+/* The user of the organization whose link attribute equals identity;
+ * *out NULL when there is none, or when an e-mail names two users (an
+ * identity must never pick one of several people). */
+scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
+                                       scim_link_attr_t attr,
+                                       const char *identity,
+                                       scim_access_member_t **out);
+
+/* How many of the organization's users hold a seat. */
+scim_error_t *scim_store_seats_used(scim_store_t *st, const char *org,
+                                    int *used);
+
+/* Links an active user and gives it a seat when one of seat_limit is
+ * free (0: no limit), in one transaction that waits for other grants of
+ * the organization on any server, and records the link in the audit
+ * trail (actor: the identity).  *taken is 0 when the user lost the race
+ * for the last seat, was deactivated or deleted meanwhile. */
+scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
+                                   const char *id, const char *user_name,
+                                   int seat_limit, int *taken);
+
+/* ---- audit, tokens, status ---------------------------------------------- */
+
+/* One audit row on its own (a refusal, a failed write, a rejected token);
+ * the actor and address come from scim_store_set_audit. */
+scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
+                               const char *event, const char *rtype,
+                               const char *id, const char *name,
+                               const char *outcome);
+
+/* Records that a token (by fingerprint) called from address now. */
+scim_error_t *scim_store_token_used(scim_store_t *st, const char *org,
+                                    const char *token, const char *address);
+
+/* An organization's figures for the status page: members by state,
+ * seats used, groups, tokens' last use and the latest audit events, as
+ * {"members": {...}, "seats": {"used": n}, "groups": n,
+ *  "tokens": {fingerprint: {"lastUsed", "address"}}, "lastIdpCall",
+ *  "audit": [...]}; a new reference. */
+scim_error_t *scim_store_status(scim_store_t *st, const char *org,
+                                int audit_rows, json_t **out);
+
+/* ---- records -------------------------------------------------------------- */
 
 /* A deep copy of a record into p (its JSON shared, owned by p too). */
 scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec);

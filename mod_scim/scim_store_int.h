@@ -11,6 +11,7 @@
 #define SCIM_STORE_INT_H
 
 #include "scim_db.h"
+#include "scim_seat.h"
 
 /* Applies membership changes (scim_member_op_t, or NULL) to a group.
  * Added ids must be users or groups of the organization (and not the group
@@ -26,5 +27,20 @@ scim_error_t *scim_store_forget_memberships(scim_store_t *st,
                                             const char *org,
                                             const char *rtype,
                                             const char *id);
+
+/* Indexes a user's e-mail values (replace: forgets the old ones first). */
+scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
+                                      const char *user_id,
+                                      const json_t *resource, int replace);
+scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
+                                       const char *user_id);
+
+/* Inside a write's transaction: the audit row of what it does (the event
+ * of scim_store_set_audit when event is NULL), and the pruning of rows
+ * past their retention.  Nothing when no actor is set. */
+scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
+                                     const char *event, const char *rtype,
+                                     const char *id, const char *name,
+                                     const char *outcome);
 
 #endif /* SCIM_STORE_INT_H */

@@ -1,0 +1,176 @@
+/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE. */
+
+/* Access: the user an SSO identity names, the e-mail index behind it, and
+ * seats.  A seat is granted by a conditional UPDATE after taking the
+ * organization's row in scim_seat_locks, so that grants of one
+ * organization queue up in the database, whichever server runs them, and
+ * the count they see includes every grant before them. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "scim_store_int.h"
+
+/* ---- the e-mail index --------------------------------------------------- */
+
+scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
+                                      const char *user_id,
+                                      const json_t *resource, int replace)
+{
+    const json_t *emails = scim_json_get_ci(resource, "emails", NULL);
+    const json_t *email;
+    scim_error_t *err = NULL;
+    size_t i;
+
+    if (replace) {
+        const char *args[] = { org, user_id };
+
+        if ((err = scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL))) {
+            return err;
+        }
+    }
+    json_array_foreach(emails, i, email) {
+        const char *value = json_string_value(
+            scim_json_get_ci(email, "value", NULL));
+        const char *args[3];
+
+        if (!value || !*value || strlen(value) > SCIM_STORE_MAX_KEY) {
+            continue;       /* longer values are not indexed */
+        }
+        args[0] = org;
+        args[1] = scim_fold_case(st->pool, value);
+        args[2] = user_id;
+        if ((err = scim_db_exec(st, SCIM_STMT_EMAIL_INSERT, args, 3, NULL))) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
+                                       const char *user_id)
+{
+    const char *args[] = { org, user_id };
+
+    return scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL);
+}
+
+/* ---- who an identity is ------------------------------------------------- */
+
+typedef struct {
+    scim_access_member_t *first;
+    int rows;
+} access_rows_t;
+
+static void keep_access_member(scim_store_t *st, apr_pool_t *p,
+                               apr_dbd_row_t *row, void *baton)
+{
+    access_rows_t *found = baton;
+    scim_access_member_t *m;
+    const char *state;
+
+    if (found->rows++ > 0) {
+        return;
+    }
+    m = apr_pcalloc(p, sizeof(*m));
+    m->id = scim_db_entry(st, p, row, 0);
+    m->user_name = scim_db_entry(st, p, row, 1);
+    m->external_id = scim_db_entry(st, p, row, 2);
+    if (!m->external_id) {
+        m->external_id = "";
+    }
+    m->active = scim_db_entry_int(st, row, 3);
+    m->seat = scim_db_entry_int(st, row, 4);
+    state = scim_db_entry(st, p, row, 5);
+    m->linked = scim_state_parse(state) == SCIM_STATE_LINKED;
+    found->first = m;
+}
+
+scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
+                                       scim_link_attr_t attr,
+                                       const char *identity,
+                                       scim_access_member_t **out)
+{
+    access_rows_t found = { NULL, 0 };
+    const char *args[2];
+    scim_stmt_t which;
+    scim_error_t *err;
+
+    *out = NULL;
+    if (!identity || !*identity || strlen(identity) > SCIM_STORE_MAX_KEY) {
+        return NULL;
+    }
+    args[0] = org;
+    switch (attr) {
+    case SCIM_LINK_EXTERNAL_ID:
+        which = SCIM_STMT_ACCESS_BY_EXTERNAL;
+        args[1] = identity;
+        break;
+    case SCIM_LINK_EMAIL:
+        which = SCIM_STMT_ACCESS_BY_EMAIL;
+        args[1] = scim_fold_case(st->pool, identity);
+        break;
+    default:
+        which = SCIM_STMT_ACCESS_BY_NAME;
+        args[1] = scim_fold_case(st->pool, identity);
+        break;
+    }
+    if ((err = scim_db_select(st, st->pool, which, args, 2,
+                              keep_access_member, &found))) {
+        return err;
+    }
+    *out = found.rows == 1 ? found.first : NULL;
+    return NULL;
+}
+
+/* ---- seats -------------------------------------------------------------- */
+
+scim_error_t *scim_store_seats_used(scim_store_t *st, const char *org,
+                                    int *used)
+{
+    const char *args[] = { org };
+
+    return scim_db_select_count(st, SCIM_STMT_SEATS_USED, args, 1, used);
+}
+
+scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
+                                   const char *id, const char *user_name,
+                                   int seat_limit, int *taken)
+{
+    const char *org_arg[] = { org };
+    const char *now = scim_now(st->pool);
+    scim_error_t *err;
+    int used = 0, nrows = 0;
+
+    *taken = 0;
+    /* The lock row exists before the transaction that locks it: an INSERT
+     * racing another server's would otherwise fail the grant. */
+    if ((err = scim_db_exec(st, SCIM_STMT_SEAT_LOCK_ROW, org_arg, 1, NULL))
+        || (err = scim_db_begin(st))) {
+        return err;
+    }
+    err = scim_db_exec(st, SCIM_STMT_SEAT_LOCK, org_arg, 1, NULL);
+    if (!err && seat_limit > 0) {
+        err = scim_store_seats_used(st, org, &used);
+    }
+    if (!err && (seat_limit <= 0 || used < seat_limit)) {
+        const char *args[] = { now, now, org, id };
+
+        err = scim_db_exec(st, SCIM_STMT_TAKE_SEAT, args, 4, &nrows);
+    }
+    if (!err && nrows == 1) {
+        err = scim_store_audit_in_tx(st, org, "link", "User", id, user_name,
+                                     "linked");
+    }
+    if (err) {
+        scim_db_end(st, 1);
+        return err;
+    }
+    if ((err = scim_db_end(st, 0))) {
+        return err;
+    }
+    *taken = nrows == 1;
+    return NULL;
+}
