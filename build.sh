@@ -126,10 +126,12 @@ do_integration() {
 fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource)
 fuzz_packages=(clang libclang-rt-14-dev)
 
-# The core the targets link: the store and the service need a database
-# and are not fuzzed here.
+# The core the targets link: the store and the service stages that read it
+# (rendering, lists, writes) need a database and are not fuzzed here; the
+# request decoding is.
 fuzz_sources() {
-    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store.c$'
+    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store.c$' \
+        -e '/scim_render.c$' -e '/scim_query.c$'
     echo "$top/tests/fuzz/fuzz_common.c"
 }
 
