@@ -2,61 +2,20 @@
  * driver: schema creation, indexed lookups, uniqueness, versions. */
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <apr_dbd.h>
-#include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include "scim_store.h"
+#include "store_fixture.h"
 #include "suites.h"
 
 static apr_pool_t *pool;
-static scim_store_t store;
-static char db_path[64];
+static scim_store_t *store;
 
 static void open_store(void)
 {
-    const apr_dbd_driver_t *driver = NULL;
-    apr_dbd_t *handle = NULL;
-    apr_hash_t *prepared;
-    scim_error_t *err;
-    int fd;
-
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &driver),
-                     APR_SUCCESS);
-    apr_cpystrn(db_path, "/tmp/scim-store-XXXXXX", sizeof(db_path));
-    fd = mkstemp(db_path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &handle),
-                     APR_SUCCESS);
-    prepared = apr_hash_make(pool);
-    err = scim_store_connection_init(pool, pool, driver, handle, prepared);
-    ck_assert_msg(err == NULL, "init: %s", err ? err->internal : "");
-    store.pool = pool;
-    store.driver = driver;
-    store.handle = handle;
-    store.prepared = prepared;
-    store.trans = NULL;
-}
-
-static void close_store(void)
-{
-    char side[80];
-
-    apr_dbd_close(store.driver, store.handle);
-    apr_pool_destroy(pool);
-    unlink(db_path);
-    snprintf(side, sizeof(side), "%s-wal", db_path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db_path);
-    unlink(side);
+    store = store_fixture_open(&pool);
 }
 
 static scim_record_t *user(const char *id, const char *user_name,
@@ -80,10 +39,10 @@ START_TEST(creates_schema_and_reads_back)
 {
     scim_record_t *got = NULL;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Alice@Example.com",
                                               "ext-1"), NULL));
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
     ck_assert_ptr_nonnull(got);
     ck_assert_str_eq(got->id, "u1");
     ck_assert_str_eq(got->name, "Alice@Example.com");
@@ -103,18 +62,18 @@ START_TEST(organizations_are_separate)
                                                sizeof(scim_record_t *));
     int count = -1;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "bob", NULL), NULL));
     /* the same userName in another organization is fine */
-    ck_assert_ptr_null(scim_store_create(&store, "globex",
+    ck_assert_ptr_null(scim_store_create(store, "globex",
                                          user("u2", "bob", NULL), NULL));
-    ck_assert_ptr_null(scim_store_get(&store, "globex", "User", "u1", &got));
+    ck_assert_ptr_null(scim_store_get(store, "globex", "User", "u1", &got));
     ck_assert_ptr_null(got);
-    ck_assert_ptr_null(scim_store_find(&store, "acme", "User",
+    ck_assert_ptr_null(scim_store_find(store, "acme", "User",
                                        SCIM_STORE_BY_NAME, "BOB", found));
     ck_assert_int_eq(found->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "u1");
-    ck_assert_ptr_null(scim_store_count(&store, "globex", "User", &count));
+    ck_assert_ptr_null(scim_store_count(store, "globex", "User", &count));
     ck_assert_int_eq(count, 1);
 }
 END_TEST
@@ -123,19 +82,19 @@ START_TEST(user_name_unique_ignoring_case)
 {
     scim_error_t *err;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Carol", NULL), NULL));
-    err = scim_store_create(&store, "acme", user("u2", "cAROL", NULL), NULL);
+    err = scim_store_create(store, "acme", user("u2", "cAROL", NULL), NULL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 409);
     ck_assert_str_eq(err->scim_type, "uniqueness");
     /* renaming another user onto the name is refused too */
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u3", "dave", NULL), NULL));
     {
         scim_record_t *rec = user("u3", "CAROL", NULL);
         rec->version = 2;
-        err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
+        err = scim_store_update(store, "acme", rec, 1, 1, NULL);
         ck_assert_ptr_nonnull(err);
         ck_assert_int_eq(err->status, 409);
     }
@@ -147,20 +106,20 @@ START_TEST(update_checks_version)
     scim_record_t *rec = user("u1", "erin", "x1"), *got = NULL;
     scim_error_t *err;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
     rec = user("u1", "Erin", "x2");
     rec->version = 2;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", rec, 1, 1, NULL));
+    ck_assert_ptr_null(scim_store_update(store, "acme", rec, 1, 1, NULL));
     /* a writer that read version 1 lost the race */
     rec->version = 2;
-    err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
+    err = scim_store_update(store, "acme", rec, 1, 1, NULL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 412);
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
     ck_assert_int_eq(got->version, 2);
     ck_assert_str_eq(got->external_id, "x2");
     rec = user("nope", "nobody", NULL);
-    err = scim_store_update(&store, "acme", rec, 1, 1, NULL);
+    err = scim_store_update(store, "acme", rec, 1, 1, NULL);
     ck_assert_int_eq(err->status, 404);
 }
 END_TEST
@@ -170,15 +129,15 @@ START_TEST(delete_removes_and_reports_absent)
     scim_record_t *got = NULL;
     scim_error_t *err;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "frank", NULL), NULL));
-    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u1"));
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u1", &got));
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "User", "u1"));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
     ck_assert_ptr_null(got);
-    err = scim_store_delete(&store, "acme", "User", "u1");
+    err = scim_store_delete(store, "acme", "User", "u1");
     ck_assert_int_eq(err->status, 404);
     /* the name is free again */
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u2", "FRANK", NULL), NULL));
 }
 END_TEST
@@ -193,9 +152,9 @@ START_TEST(pages_in_stable_order)
         scim_record_t *rec = user(apr_psprintf(pool, "id%d", i),
                                   apr_psprintf(pool, "user%d", i), NULL);
         rec->created = "2026-01-01T00:00:00.000Z";   /* ties: id decides */
-        ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
+        ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
     }
-    ck_assert_ptr_null(scim_store_page(&store, pool, "acme", "User", 2, 3,
+    ck_assert_ptr_null(scim_store_page(store, pool, "acme", "User", 2, 3,
                                        page));
     ck_assert_int_eq(page->nelts, 3);
     ck_assert_str_eq(APR_ARRAY_IDX(page, 0, scim_record_t *)->id, "id2");
@@ -208,10 +167,10 @@ START_TEST(connection_init_is_idempotent)
     apr_hash_t *again = apr_hash_make(pool);
 
     /* a second connection to a migrated database */
-    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store.driver,
-                                                  store.handle, again));
-    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store.driver,
-                                                  store.handle, again));
+    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store->driver,
+                                                  store->handle, again));
+    ck_assert_ptr_null(scim_store_connection_init(pool, pool, store->driver,
+                                                  store->handle, again));
     ck_assert_int_eq(scim_store_schema_version(), 1);
 }
 END_TEST
@@ -261,7 +220,7 @@ static int member_count(const char *group_id)
 {
     int n = -1;
 
-    ck_assert_ptr_null(scim_store_member_count(&store, "acme", group_id, &n));
+    ck_assert_ptr_null(scim_store_member_count(store, "acme", group_id, &n));
     return n;
 }
 
@@ -272,11 +231,11 @@ START_TEST(group_members_are_rows)
     scim_record_t *g;
     scim_member_t *m;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Ann", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u2", "bea", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          group("g1", "Engineering"),
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     NULL)));
@@ -286,14 +245,14 @@ START_TEST(group_members_are_rows)
      * version, not the other members */
     g = group("g1", "Engineering");
     g->version = 2;
-    store.rows_written = 0;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0,
+    store->rows_written = 0;
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0,
                                          member_ops(SCIM_MEMBER_ADD, "u2",
                                                     "u1", NULL)));
     /* the group's version, u2's membership and u2's version; u1 no-op */
-    ck_assert_int_eq(store.rows_written, 3);
+    ck_assert_int_eq(store->rows_written, 3);
     ck_assert_int_eq(member_count("g1"), 2);
-    ck_assert_ptr_null(scim_store_members(&store, "acme", "g1", 0, 10,
+    ck_assert_ptr_null(scim_store_members(store, "acme", "g1", 0, 10,
                                           members));
     ck_assert_int_eq(members->nelts, 2);
     m = &APR_ARRAY_IDX(members, 0, scim_member_t);
@@ -307,7 +266,7 @@ START_TEST(group_members_are_rows)
         const char *ids[] = { "u2", "nobody", "u1" };
         apr_array_header_t *of_u2;
 
-        ck_assert_ptr_null(scim_store_groups_of(&store, "acme", ids, 3,
+        ck_assert_ptr_null(scim_store_groups_of(store, "acme", ids, 3,
                                                 groups));
         ck_assert_int_eq((int)apr_hash_count(groups), 2);
         of_u2 = apr_hash_get(groups, "u2", APR_HASH_KEY_STRING);
@@ -323,28 +282,28 @@ START_TEST(unknown_member_changes_nothing)
     scim_record_t *g, *got = NULL;
     scim_error_t *err;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Ann", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "globex",
+    ck_assert_ptr_null(scim_store_create(store, "globex",
                                          user("x1", "Xavier", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          group("g1", "Ops"), NULL));
     g = group("g1", "Ops");
     g->version = 2;
     /* x1 exists, but in another organization */
-    err = scim_store_update(&store, "acme", g, 1, 0,
+    err = scim_store_update(store, "acme", g, 1, 0,
                             member_ops(SCIM_MEMBER_ADD, "u1", "x1", NULL));
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 400);
     ck_assert_str_eq(err->scim_type, "invalidValue");
     ck_assert_int_eq(member_count("g1"), 0);
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "Group", "g1", &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "Group", "g1", &got));
     ck_assert_int_eq(got->version, 1);
     /* a create with a bad member leaves no group behind */
-    err = scim_store_create(&store, "acme", group("g2", "Sales"),
+    err = scim_store_create(store, "acme", group("g2", "Sales"),
                             member_ops(SCIM_MEMBER_ADD, "nope", NULL));
     ck_assert_int_eq(err->status, 400);
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "Group", "g2", &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "Group", "g2", &got));
     ck_assert_ptr_null(got);
 }
 END_TEST
@@ -353,24 +312,24 @@ START_TEST(deletes_take_memberships_along)
 {
     scim_record_t *got = NULL;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Ann", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u2", "Bea", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g1", "A"),
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g1", "A"),
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     "u2", NULL)));
-    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g2", "B"),
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g2", "B"),
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     "g1", NULL)));
-    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u1"));
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "User", "u1"));
     ck_assert_int_eq(member_count("g1"), 1);
     ck_assert_int_eq(member_count("g2"), 1);
-    ck_assert_ptr_null(scim_store_delete(&store, "acme", "Group", "g1"));
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "Group", "g1"));
     ck_assert_int_eq(member_count("g1"), 0);
     ck_assert_int_eq(member_count("g2"), 0);
     /* deleting a group never deletes its users */
-    ck_assert_ptr_null(scim_store_get(&store, "acme", "User", "u2", &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u2", &got));
     ck_assert_ptr_nonnull(got);
 }
 END_TEST
@@ -381,11 +340,11 @@ START_TEST(replace_clears_then_adds)
     apr_array_header_t *ops;
     scim_member_op_t *op;
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Ann", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u2", "Bea", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme", g,
+    ck_assert_ptr_null(scim_store_create(store, "acme", g,
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     NULL)));
     ops = member_ops(SCIM_MEMBER_ADD, NULL);
@@ -396,7 +355,7 @@ START_TEST(replace_clears_then_adds)
     op->kind = SCIM_MEMBER_ADD;
     op->member_id = "u2";
     g->version = 2;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0, ops));
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0, ops));
     ck_assert_int_eq(member_count("g1"), 1);
 }
 END_TEST
@@ -405,7 +364,7 @@ static int version_of(const char *rtype, const char *id)
 {
     scim_record_t *got = NULL;
 
-    ck_assert_ptr_null(scim_store_get(&store, "acme", rtype, id, &got));
+    ck_assert_ptr_null(scim_store_get(store, "acme", rtype, id, &got));
     ck_assert_ptr_nonnull(got);
     return got->version;
 }
@@ -414,36 +373,36 @@ START_TEST(membership_changes_move_versions)
 {
     scim_record_t *g = group("g1", "Team");
 
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u1", "Ann", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme",
+    ck_assert_ptr_null(scim_store_create(store, "acme",
                                          user("u2", "Bea", NULL), NULL));
-    ck_assert_ptr_null(scim_store_create(&store, "acme", g,
+    ck_assert_ptr_null(scim_store_create(store, "acme", g,
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     NULL)));
     /* u1's groups changed when it was added */
     ck_assert_int_eq(version_of("User", "u1"), 2);
     ck_assert_int_eq(version_of("User", "u2"), 1);
     g->version = 2;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 1, 0,
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0,
                                          member_ops(SCIM_MEMBER_REMOVE, "u1",
                                                     "u2", NULL)));
     ck_assert_int_eq(version_of("User", "u1"), 3);
     ck_assert_int_eq(version_of("User", "u2"), 1);   /* was no member */
     g->version = 3;
-    ck_assert_ptr_null(scim_store_update(&store, "acme", g, 2, 0,
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, 2, 0,
                                          member_ops(SCIM_MEMBER_ADD, "u2",
                                                     NULL)));
     ck_assert_int_eq(version_of("User", "u2"), 2);
     /* deleting a member moves its groups */
-    ck_assert_ptr_null(scim_store_delete(&store, "acme", "User", "u2"));
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "User", "u2"));
     ck_assert_int_eq(version_of("Group", "g1"), 4);
     /* deleting a group moves its users */
-    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g2", "Two"),
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g2", "Two"),
                                          member_ops(SCIM_MEMBER_ADD, "u1",
                                                     NULL)));
     ck_assert_int_eq(version_of("User", "u1"), 4);
-    ck_assert_ptr_null(scim_store_delete(&store, "acme", "Group", "g2"));
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "Group", "g2"));
     ck_assert_int_eq(version_of("User", "u1"), 5);
 }
 END_TEST
@@ -460,23 +419,23 @@ START_TEST(scan_chunks_follow_the_default_order)
                                   apr_psprintf(pool, "user%d", i), NULL);
         rec->created = i < 3 ? "2026-01-01T00:00:00.000Z"
                              : "2026-01-02T00:00:00.000Z";
-        ck_assert_ptr_null(scim_store_create(&store, "acme", rec, NULL));
+        ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
     }
-    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+    ck_assert_ptr_null(scim_store_scan_chunk(store, pool, "acme", "User",
                                              NULL, 2, chunk));
     ck_assert_int_eq(chunk->nelts, 2);
     last = APR_ARRAY_IDX(chunk, 1, scim_record_t *);
     ck_assert_str_eq(last->id, "id1");
     apr_array_clear(chunk);
     /* the next chunk starts after id1, across a change of created time */
-    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+    ck_assert_ptr_null(scim_store_scan_chunk(store, pool, "acme", "User",
                                              last, 2, chunk));
     ck_assert_int_eq(chunk->nelts, 2);
     ck_assert_str_eq(APR_ARRAY_IDX(chunk, 0, scim_record_t *)->id, "id2");
     ck_assert_str_eq(APR_ARRAY_IDX(chunk, 1, scim_record_t *)->id, "id3");
     last = APR_ARRAY_IDX(chunk, 1, scim_record_t *);
     apr_array_clear(chunk);
-    ck_assert_ptr_null(scim_store_scan_chunk(&store, pool, "acme", "User",
+    ck_assert_ptr_null(scim_store_scan_chunk(store, pool, "acme", "User",
                                              last, 2, chunk));
     ck_assert_int_eq(chunk->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(chunk, 0, scim_record_t *)->id, "id4");
@@ -491,17 +450,17 @@ START_TEST(groups_of_many_users_in_batches)
 
     for (i = 0; i < 120; i++) {
         ids[i] = apr_psprintf(pool, "u%03d", i);
-        ck_assert_ptr_null(scim_store_create(&store, "acme",
+        ck_assert_ptr_null(scim_store_create(store, "acme",
                                              user(ids[i], ids[i], NULL),
                                              NULL));
     }
-    ck_assert_ptr_null(scim_store_create(&store, "acme", group("g1", "G"),
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g1", "G"),
                                          member_ops(SCIM_MEMBER_ADD, "u000",
                                                     "u055", "u119", NULL)));
-    store.statements = 0;
-    ck_assert_ptr_null(scim_store_groups_of(&store, "acme", ids, 120,
+    store->statements = 0;
+    ck_assert_ptr_null(scim_store_groups_of(store, "acme", ids, 120,
                                             groups));
-    ck_assert_int_eq(store.statements, 3);      /* 50 ids a statement */
+    ck_assert_int_eq(store->statements, 3);      /* 50 ids a statement */
     ck_assert_int_eq((int)apr_hash_count(groups), 3);
     ck_assert_ptr_nonnull(apr_hash_get(groups, "u119", APR_HASH_KEY_STRING));
     ck_assert_ptr_null(apr_hash_get(groups, "u054", APR_HASH_KEY_STRING));
@@ -513,7 +472,7 @@ Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("sqlite3");
 
-    tcase_add_checked_fixture(tc, open_store, close_store);
+    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
     tcase_add_test(tc, creates_schema_and_reads_back);
     tcase_add_test(tc, organizations_are_separate);
     tcase_add_test(tc, user_name_unique_ignoring_case);
