@@ -10,5 +10,7 @@ Suite *schema_suite(void);
 Suite *filter_suite(void);
 Suite *patch_suite(void);
 Suite *store_suite(void);
+Suite *request_suite(void);
+Suite *service_suite(void);
 
 #endif
