@@ -123,7 +123,7 @@ do_integration() {
 # deterministic.  Each target runs over build/fuzz/corpus/<target>, a copy
 # of its seeds that keeps what earlier runs found; findings go to
 # build/fuzz/artifacts/<target>/.
-fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource)
+fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource fuzz_request)
 fuzz_packages=(clang libclang-rt-14-dev)
 
 # The core the targets link: the store and the service stages that read it
