@@ -143,13 +143,15 @@ do_integration() {
 # deterministic.  Each target runs over build/fuzz/corpus/<target>, a copy
 # of its seeds that keeps what earlier runs found; findings go to
 # build/fuzz/artifacts/<target>/.
-fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource)
+fuzz_targets=(fuzz_filter fuzz_patch fuzz_resource fuzz_request)
 fuzz_packages=(clang libclang-rt-14-dev)
 
-# The core the targets link: the store and the service need a database
-# and are not fuzzed here.
+# The core the targets link: the store and the service stages that read it
+# (rendering, lists, writes) need a database and are not fuzzed here; the
+# request decoding is.
 fuzz_sources() {
-    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store[a-z_]*\.c$' -e '/scim_db.c$'
+    core_sources | grep -v -e '/scim_service.c$' -e '/scim_store[a-z_]*\.c$' \
+        -e '/scim_db.c$' -e '/scim_render.c$' -e '/scim_query.c$'
     echo "$top/tests/fuzz/fuzz_common.c"
 }
 

@@ -7,7 +7,12 @@
 /* The SCIM protocol operations (RFC 7644 section 3) over the store:
  * routing of a request relative to the SCIM root, resource shaping, lists,
  * search, PATCH, preconditions and discovery.  Apache-independent: the glue
- * authenticates, reads the body and writes out the response. */
+ * authenticates, reads the body and writes out the response.
+ *
+ * This is the service's public entry.  Its stages: scim_request (decoding
+ * of the input), scim_render (the served form of a resource), scim_query
+ * (lists and search), scim_discovery, and scim_service.c itself (routing
+ * and writes). */
 
 #ifndef SCIM_SERVICE_H
 #define SCIM_SERVICE_H

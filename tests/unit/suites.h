@@ -12,5 +12,7 @@ Suite *filter_suite(void);
 Suite *patch_suite(void);
 Suite *store_suite(void);
 Suite *seat_suite(void);
+Suite *request_suite(void);
+Suite *service_suite(void);
 
 #endif

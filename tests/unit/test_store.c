@@ -2,57 +2,22 @@
  * driver: schema creation, indexed lookups, uniqueness, versions. */
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <apr_dbd.h>
-#include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include "scim_store.h"
+#include "store_fixture.h"
 #include "suites.h"
 
 static apr_pool_t *pool;
 static scim_store_t *store;
-static const apr_dbd_driver_t *driver;
-static apr_dbd_t *handle;
-static char db_path[64];
 
 /* A fresh SQLite database file, opened through apr_dbd's sqlite3 driver
  * as mod_dbd would, and the store over it. */
 static void open_store(void)
 {
-    scim_error_t *err;
-    int fd;
-
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(apr_dbd_init(pool), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_get_driver(pool, "sqlite3", &driver),
-                     APR_SUCCESS);
-    apr_cpystrn(db_path, "/tmp/scim-store-XXXXXX", sizeof(db_path));
-    fd = mkstemp(db_path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &handle),
-                     APR_SUCCESS);
-    err = scim_store_open(pool, driver, handle, apr_hash_make(pool), pool,
-                          &store);
-    ck_assert_msg(err == NULL, "open: %s", err ? err->internal : "");
-}
-
-static void close_store(void)
-{
-    char side[80];
-
-    apr_dbd_close(driver, handle);
-    apr_pool_destroy(pool);
-    unlink(db_path);
-    snprintf(side, sizeof(side), "%s-wal", db_path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db_path);
-    unlink(side);
+    store = store_fixture_open(&pool);
 }
 
 static scim_record_t *user(const char *id, const char *user_name,
@@ -166,13 +131,14 @@ END_TEST
  * connection writes.  Each request has its own pool, as under httpd. */
 START_TEST(busy_database_then_next_request_writes)
 {
-    apr_dbd_t *other = NULL;
+    const apr_dbd_driver_t *driver = store_fixture_driver();
+    apr_dbd_t *handle = store_fixture_handle(), *other = NULL;
     apr_pool_t *request;
     scim_store_t *st = NULL;
     scim_error_t *err;
     int n;
 
-    ck_assert_int_eq(apr_dbd_open(driver, pool, db_path, &other),
+    ck_assert_int_eq(apr_dbd_open(driver, pool, store_fixture_path(), &other),
                      APR_SUCCESS);
     ck_assert_int_eq(apr_dbd_query(driver, other, &n, "BEGIN EXCLUSIVE"), 0);
 
@@ -242,16 +208,18 @@ START_TEST(open_sets_a_connection_up_once)
     int n;
 
     /* a second connection to a migrated database, then its next request */
-    ck_assert_ptr_null(scim_store_open(pool, driver, handle, again, pool,
+    ck_assert_ptr_null(scim_store_open(pool, store_fixture_driver(), store_fixture_handle(),
+                                       again, pool,
                                        &second));
     n = (int)apr_hash_count(again);
     ck_assert_int_gt(n, 0);
-    ck_assert_ptr_null(scim_store_open(pool, driver, handle, again, pool,
+    ck_assert_ptr_null(scim_store_open(pool, store_fixture_driver(), store_fixture_handle(),
+                                       again, pool,
                                        &second));
     ck_assert_ptr_nonnull(second);
     ck_assert_int_eq((int)apr_hash_count(again), n);
     ck_assert_int_eq(scim_store_stats(second).statements, 0);
-    ck_assert_int_eq(scim_store_schema_version(), 1);
+    ck_assert_int_eq(scim_store_schema_version(), 2);
 }
 END_TEST
 
@@ -544,7 +512,7 @@ Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("sqlite3");
 
-    tcase_add_checked_fixture(tc, open_store, close_store);
+    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
     tcase_add_test(tc, creates_schema_and_reads_back);
     tcase_add_test(tc, organizations_are_separate);
     tcase_add_test(tc, user_name_unique_ignoring_case);

@@ -1,0 +1,549 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "scim_filter.h"
+#include "scim_query.h"
+#include "scim_render.h"
+
+/* Members listed in one list response of groups, all groups together: a
+ * page of many large groups shows fewer members of each (a page of 100
+ * groups, 1,000 each), so a response stays bounded. */
+#define LIST_MEMBERS_SHOWN 100000
+
+/* Rows read per round trip when a filter has to look at every resource. */
+#define SCAN_CHUNK 500
+
+/* ---- planning: what an index can answer --------------------------------- */
+
+static int filter_mentions(const scim_filter_t *f, const char *attr)
+{
+    if (!f) {
+        return 0;
+    }
+    switch (f->kind) {
+    case SCIM_FILTER_AND:
+    case SCIM_FILTER_OR:
+        return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
+    case SCIM_FILTER_NOT:
+        return filter_mentions(f->left, attr);
+    default:
+        return !f->path.schema_urn && scim_streq_ci(f->path.attr_name, attr);
+    }
+}
+
+/* The id in a membership condition "attr.value eq X", "attr eq X" or
+ * "attr[value eq X]", else NULL. */
+static const char *membership_condition(const scim_filter_t *f,
+                                        const char *attr)
+{
+    if (!f || f->path.schema_urn || !scim_streq_ci(f->path.attr_name, attr)) {
+        return NULL;
+    }
+    if (f->kind == SCIM_FILTER_COMPARE && f->op == SCIM_OP_EQ
+        && json_is_string(f->value)
+        && (!f->path.sub_name || scim_streq_ci(f->path.sub_name, "value"))) {
+        return json_string_value(f->value);
+    }
+    if (f->kind == SCIM_FILTER_VALUE_PATH && !f->has_tail && f->left
+        && f->left->kind == SCIM_FILTER_COMPARE) {
+        return scim_filter_indexed_eq(f->left, "value");
+    }
+    return NULL;
+}
+
+/* A membership condition on attr that f requires: f itself or an operand
+ * of its top-level "and" chain.  *id gets the member / group id. */
+static const scim_filter_t *membership_conjunct(const scim_filter_t *f,
+                                                const char *attr,
+                                                const char **id)
+{
+    const scim_filter_t *found;
+
+    if (f && f->kind == SCIM_FILTER_AND) {
+        found = membership_conjunct(f->left, attr, id);
+        return found ? found : membership_conjunct(f->right, attr, id);
+    }
+    *id = membership_condition(f, attr);
+    return *id ? f : NULL;
+}
+
+/* f without one of its required conditions, which an index already
+ * answered: what remains to test on the candidates (NULL: nothing). */
+static const scim_filter_t *without_conjunct(apr_pool_t *p,
+                                             const scim_filter_t *f,
+                                             const scim_filter_t *conjunct)
+{
+    const scim_filter_t *left, *right;
+    scim_filter_t *rest;
+
+    if (f == conjunct) {
+        return NULL;
+    }
+    if (f->kind != SCIM_FILTER_AND) {
+        return f;
+    }
+    left = without_conjunct(p, f->left, conjunct);
+    right = without_conjunct(p, f->right, conjunct);
+    if (!left || !right) {
+        return left ? left : right;
+    }
+    if (left == f->left && right == f->right) {
+        return f;
+    }
+    rest = apr_pmemdup(p, f, sizeof(*f));
+    rest->left = (scim_filter_t *)left;
+    rest->right = (scim_filter_t *)right;
+    return rest;
+}
+
+/* ---- collecting the matches -------------------------------------------- */
+
+typedef struct match {
+    scim_record_t *rec;
+    json_t *full;               /* the served form, filters ran on it */
+    const json_t *sort_value;
+    int seq;                    /* position among the matches */
+} match_t;
+
+typedef struct collector {
+    const scim_request_t *req;
+    const endpoint_t *ep;
+    const scim_filter_t *filter;
+    const scim_list_params_t *lp;
+    int filter_needs_related;   /* filter names groups / members */
+    int keep_all;               /* sorting needs every match */
+    int total;
+    apr_array_header_t *kept;   /* match_t */
+    scim_error_t *err;
+} collector_t;
+
+/* Considers one candidate, read into scratch pool p; a kept match is
+ * copied to the request pool. */
+static void collect(collector_t *c, apr_pool_t *p, const scim_record_t *rec)
+{
+    json_t *full = NULL;
+    int position;
+    match_t *m;
+
+    if (c->err) {
+        return;
+    }
+    c->err = scim_render_full_resource(c->req, p, c->ep, rec,
+                                       c->filter_needs_related, &full);
+    if (c->err || (c->filter && !scim_filter_match(c->filter, full))) {
+        return;
+    }
+    position = ++c->total;
+    if (!c->keep_all && (position < c->lp->start_index
+                         || position >= c->lp->start_index + c->lp->count)) {
+        return;
+    }
+    m = apr_array_push(c->kept);
+    m->rec = scim_record_copy(c->req->pool, rec);
+    m->full = scim_json_pool_own(c->req->pool, json_incref(full));
+    m->sort_value = NULL;
+    m->seq = position;
+}
+
+static void collect_all(collector_t *c, apr_pool_t *p,
+                        const apr_array_header_t *recs)
+{
+    int i;
+
+    for (i = 0; i < recs->nelts; i++) {
+        collect(c, p, APR_ARRAY_IDX(recs, i, scim_record_t *));
+    }
+}
+
+typedef struct sort_spec {
+    const scim_attr_t *def;
+    int descending;
+} sort_spec_t;
+
+/* Absent values sort last in ascending order (and first descending);
+ * ties keep the default order so pages stay stable. */
+static int compare_matches(const void *a, const void *b, void *arg)
+{
+    const match_t *x = a, *y = b;
+    const sort_spec_t *spec = arg;
+    int cmp;
+
+    if (!x->sort_value || !y->sort_value) {
+        cmp = !x->sort_value - !y->sort_value;
+    }
+    else {
+        cmp = scim_value_compare(spec->def, x->sort_value, y->sort_value);
+    }
+    if (spec->descending) {
+        cmp = -cmp;
+    }
+    return cmp ? cmp : x->seq - y->seq;
+}
+
+/* Reads candidates in chunks, each into a scratch pool, so that memory is
+ * bounded by the matches kept, not the organization's size.  group_id
+ * non-NULL reads that group's user members, else every resource. */
+static scim_error_t *scan(collector_t *c, const char *group_id)
+{
+    const scim_request_t *req = c->req;
+    scim_record_t *last = NULL;
+
+    for (;;) {
+        apr_pool_t *scratch;
+        apr_array_header_t *page;
+        scim_error_t *err;
+        int more;
+
+        apr_pool_create(&scratch, req->pool);
+        page = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
+        err = group_id
+            ? scim_store_member_scan_chunk(req->store, scratch, req->org,
+                                           group_id, "User",
+                                           last ? last->id : NULL,
+                                           SCAN_CHUNK, page)
+            : scim_store_scan_chunk(req->store, scratch, req->org,
+                                    c->ep->rt->name, last, SCAN_CHUNK, page);
+        if (!err) {
+            collect_all(c, scratch, page);
+            err = c->err;
+        }
+        more = !err && page->nelts == SCAN_CHUNK;
+        if (more) {
+            /* where the next chunk starts, kept beyond this chunk's pool */
+            const scim_record_t *tail = APR_ARRAY_IDX(page, page->nelts - 1,
+                                                      scim_record_t *);
+            last = apr_pcalloc(req->pool, sizeof(*last));
+            last->id = apr_pstrdup(req->pool, tail->id);
+            last->created = apr_pstrdup(req->pool, tail->created);
+        }
+        apr_pool_destroy(scratch);
+        if (!more) {
+            return err;
+        }
+    }
+}
+
+/* A page read straight from an index: no filter beyond the index's own
+ * condition, no sorting.  group_id: a group's user members. */
+static scim_error_t *indexed_page(collector_t *c, const char *group_id)
+{
+    const scim_request_t *req = c->req;
+    const scim_list_params_t *lp = c->lp;
+    apr_array_header_t *recs = apr_array_make(req->pool, lp->count + 1,
+                                              sizeof(scim_record_t *));
+    scim_error_t *err;
+    int i;
+
+    err = group_id
+        ? scim_store_member_records_count(req->store, req->org, group_id,
+                                          "User", &c->total)
+        : scim_store_count(req->store, req->org, c->ep->rt->name, &c->total);
+    if (!err && lp->count > 0) {
+        err = group_id
+            ? scim_store_member_records(req->store, req->pool, req->org,
+                                        group_id, "User",
+                                        lp->start_index - 1, lp->count, recs)
+            : scim_store_page(req->store, req->pool, req->org,
+                              c->ep->rt->name, lp->start_index - 1,
+                              lp->count, recs);
+    }
+    for (i = 0; !err && i < recs->nelts; i++) {
+        match_t *m = apr_array_push(c->kept);
+
+        m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
+        m->sort_value = NULL;
+        m->seq = lp->start_index + i;
+        err = scim_render_full_resource(req, req->pool, c->ep, m->rec, 0,
+                                        &m->full);
+    }
+    return err;
+}
+
+/* Resources of one type matching lp, the page only, as match_t in *out;
+ * *total gets the number of all matches.  Lookups by id, name, externalId
+ * and membership use an index. */
+static scim_error_t *query_resources(const scim_request_t *req,
+                                     const endpoint_t *ep,
+                                     const scim_filter_t *filter,
+                                     const scim_list_params_t *lp,
+                                     const scim_attr_path_t *sort_path,
+                                     int *total, apr_array_header_t **out)
+{
+    collector_t c;
+    scim_error_t *err = NULL;
+    apr_array_header_t *recs = apr_array_make(req->pool, 1,
+                                              sizeof(scim_record_t *));
+    const scim_filter_t *cond;
+    const char *key;
+
+    memset(&c, 0, sizeof(c));
+    c.req = req;
+    c.ep = ep;
+    c.filter = filter;
+    c.lp = lp;
+    c.filter_needs_related = filter_mentions(filter, ep->related);
+    c.keep_all = sort_path != NULL;
+    c.kept = apr_array_make(req->pool, lp->count ? lp->count : 1,
+                            sizeof(match_t));
+
+    if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
+        scim_record_t *rec = NULL;
+
+        err = scim_store_get(req->store, req->org, ep->rt->name, key, &rec);
+        if (!err && rec) {
+            collect(&c, req->pool, rec);
+        }
+    }
+    else if (filter && (key = scim_filter_indexed_eq(filter, ep->name_attr))) {
+        err = scim_store_find(req->store, req->org, ep->rt->name,
+                              SCIM_STORE_BY_NAME, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
+        }
+    }
+    else if (filter && (key = scim_filter_indexed_eq(filter, "externalId"))) {
+        err = scim_store_find(req->store, req->org, ep->rt->name,
+                              SCIM_STORE_BY_EXTERNAL_ID, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
+        }
+    }
+    else if (filter && (cond = membership_conjunct(filter, ep->related,
+                                                   &key))) {
+        /* The membership index answers that condition exactly, also for
+         * groups too large to list; the rest is tested on its results. */
+        c.filter = without_conjunct(req->pool, filter, cond);
+        c.filter_needs_related = filter_mentions(c.filter, ep->related);
+        if (ep->related_writable) {
+            err = scim_store_groups_with_member(req->store, req->org, key,
+                                                recs);
+            if (!err) {
+                collect_all(&c, req->pool, recs);
+            }
+        }
+        else {
+            /* groups.value eq "G": a page of G's members straight from
+             * the index when nothing else is asked (how large groups are
+             * read page by page) */
+            err = !c.filter && !sort_path ? indexed_page(&c, key)
+                                          : scan(&c, key);
+        }
+    }
+    else if (!filter && !sort_path) {
+        err = indexed_page(&c, NULL);
+    }
+    else {
+        err = scan(&c, NULL);
+    }
+    if (!err) {
+        err = c.err;
+    }
+    if (err) {
+        return err;
+    }
+    if (sort_path) {
+        apr_array_header_t *page;
+        sort_spec_t spec;
+        int i;
+
+        for (i = 0; i < c.kept->nelts; i++) {
+            match_t *m = &APR_ARRAY_IDX(c.kept, i, match_t);
+            m->sort_value = scim_sort_value(sort_path, m->full);
+        }
+        spec.def = scim_attr_path_leaf(sort_path);
+        spec.descending = lp->descending;
+        qsort_r(c.kept->elts, c.kept->nelts, sizeof(match_t), compare_matches,
+                &spec);
+        page = apr_array_make(req->pool, lp->count ? lp->count : 1,
+                              sizeof(match_t));
+        for (i = lp->start_index - 1;
+             i < c.kept->nelts && i < lp->start_index - 1 + lp->count; i++) {
+            *(match_t *)apr_array_push(page) = APR_ARRAY_IDX(c.kept, i,
+                                                             match_t);
+        }
+        c.kept = page;
+    }
+    *total = c.total;
+    *out = c.kept;
+    return NULL;
+}
+
+/* ---- the response ------------------------------------------------------- */
+
+/* The groups of every user of a page that lacks them, in batches. */
+static scim_error_t *add_page_groups(const scim_request_t *req,
+                                     apr_array_header_t *matches)
+{
+    apr_array_header_t *ids = apr_array_make(req->pool, matches->nelts,
+                                             sizeof(const char *));
+    apr_hash_t *groups = apr_hash_make(req->pool);
+    scim_error_t *err;
+    int i;
+
+    for (i = 0; i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        if (!json_object_get(m->full, "groups")) {
+            APR_ARRAY_PUSH(ids, const char *) = m->rec->id;
+        }
+    }
+    err = scim_store_groups_of(req->store, req->org,
+                               (const char *const *)ids->elts, ids->nelts,
+                               groups);
+    for (i = 0; !err && i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+        if (!json_object_get(m->full, "groups")) {
+            scim_render_set_groups(req, m->full,
+                                   apr_hash_get(groups, m->rec->id,
+                                                APR_HASH_KEY_STRING));
+        }
+    }
+    return err;
+}
+
+/* Appends the page's resources as the response shows them. */
+static scim_error_t *render_matches(const scim_request_t *req,
+                                    const endpoint_t *ep,
+                                    const scim_list_params_t *lp,
+                                    apr_array_header_t *matches,
+                                    json_t *resources)
+{
+    int with_related = scim_render_related_wanted(ep, lp->attributes,
+                                                  lp->excluded);
+    int members_shown = matches->nelts > LIST_MEMBERS_SHOWN / GROUP_MEMBERS_SHOWN
+                        ? LIST_MEMBERS_SHOWN / matches->nelts
+                        : GROUP_MEMBERS_SHOWN;
+    scim_error_t *err;
+    int i;
+
+    if (with_related && !ep->related_writable
+        && (err = add_page_groups(req, matches))) {
+        return err;
+    }
+    for (i = 0; i < matches->nelts; i++) {
+        match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
+
+        if (with_related && ep->related_writable
+            && !json_object_get(m->full, ep->related)
+            && (err = scim_render_add_related(req, ep, m->rec, m->full,
+                                              members_shown))) {
+            return err;
+        }
+        json_array_append_new(resources,
+                              scim_schema_project(req->pool, ep->rt, m->full,
+                                                  lp->attributes,
+                                                  lp->excluded));
+    }
+    return NULL;
+}
+
+static json_t *list_response(const scim_request_t *req, int total,
+                             const scim_list_params_t *lp, json_t *resources)
+{
+    return json_pack("{s:[s],s:i,s:i,s:i,s:O}", "schemas", SCIM_SCHEMA_LIST,
+                     "totalResults", total,
+                     "startIndex", lp->start_index,
+                     "itemsPerPage", (int)json_array_size(resources),
+                     "Resources", resources);
+}
+
+void scim_query_list(const scim_request_t *req, scim_response_t *resp,
+                     const endpoint_t *ep, const scim_list_params_t *lp)
+{
+    scim_filter_t *filter = NULL;
+    scim_attr_path_t sort_path;
+    apr_array_header_t *matches = NULL;
+    json_t *resources = scim_json_pool_own(req->pool, json_array());
+    scim_error_t *err = NULL;
+    int total = 0;
+
+    if (lp->filter
+        && (err = scim_filter_parse(req->pool, ep->rt, lp->filter, &filter))) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    if (lp->sort_by
+        && (err = scim_attr_path_resolve(req->pool, ep->rt, lp->sort_by, 0,
+                                         &sort_path))) {
+        err->scim_type = SCIM_TYPE_INVALID_VALUE;
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    err = query_resources(req, ep, filter, lp, lp->sort_by ? &sort_path : NULL,
+                          &total, &matches);
+    if (!err) {
+        err = render_matches(req, ep, lp, matches, resources);
+    }
+    if (err) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    scim_render_respond(req, resp, 200,
+                        list_response(req, total, lp, resources));
+}
+
+/* Every resource type the filter can apply to (RFC 7644 3.4.3), one list.
+ * Types whose schema lacks an attribute the filter names are left out;
+ * sortBy is not supported across types (400). */
+void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
+                            const endpoint_t *const *endpoints,
+                            const scim_list_params_t *lp)
+{
+    json_t *resources = scim_json_pool_own(req->pool, json_array());
+    scim_error_t *first_err = NULL;
+    int total = 0, applicable = 0;
+    const endpoint_t *const *ep;
+
+    if (lp->sort_by) {
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                            "sortBy is not supported when searching every"
+                            " resource type; search /Users or /Groups"));
+        return;
+    }
+    for (ep = endpoints; *ep; ep++) {
+        scim_filter_t *filter = NULL;
+        apr_array_header_t *matches = NULL;
+        scim_list_params_t sub = *lp;
+        scim_error_t *err = NULL;
+        int n = 0;
+
+        if (lp->filter
+            && (err = scim_filter_parse(req->pool, (*ep)->rt, lp->filter,
+                                        &filter))) {
+            first_err = first_err ? first_err : err;
+            continue;
+        }
+        applicable++;
+        /* One page across the types: this type's share of the window. */
+        sub.start_index = lp->start_index - total;
+        sub.count = lp->count - (int)json_array_size(resources);
+        if (sub.start_index < 1) {
+            sub.start_index = 1;
+        }
+        err = query_resources(req, *ep, filter, &sub, NULL, &n, &matches);
+        if (!err) {
+            err = render_matches(req, *ep, lp, matches, resources);
+        }
+        if (err) {
+            scim_service_error(req->pool, resp, err);
+            return;
+        }
+        total += n;
+    }
+    if (!applicable && first_err) {
+        scim_service_error(req->pool, resp, first_err);
+        return;
+    }
+    scim_render_respond(req, resp, 200,
+                        list_response(req, total, lp, resources));
+}
+

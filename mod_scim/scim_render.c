@@ -1,0 +1,245 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements; and licensed under the Apache License,
+ * Version 2.0 (the "License"); you may not use this file except in
+ * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+#include <string.h>
+#include <strings.h>
+
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "scim_render.h"
+
+const char *scim_render_etag(apr_pool_t *p, int version)
+{
+    return apr_psprintf(p, "W/\"%d\"", version);
+}
+
+const char *scim_render_location(const scim_request_t *req,
+                                 const endpoint_t *ep, const char *id)
+{
+    return apr_pstrcat(req->pool, req->base_url, ep->rt->endpoint, "/", id,
+                       NULL);
+}
+
+/* ---- the computed attribute (groups / members) -------------------------- */
+
+/* Does a comma-separated attributes list name attr (or one of its
+ * sub-attributes), with or without the core schema URN? */
+static int attr_list_names(const endpoint_t *ep, const char *list,
+                           const char *attr)
+{
+    const char *item = list;
+    apr_size_t urn_len = strlen(ep->rt->core->id), attr_len = strlen(attr);
+
+    while (item && *item) {
+        const char *end = strchr(item, ',');
+        apr_size_t len = end ? (apr_size_t)(end - item) : strlen(item);
+
+        while (len && apr_isspace(*item)) {
+            item++;
+            len--;
+        }
+        if (len > urn_len && strncasecmp(item, ep->rt->core->id, urn_len) == 0
+            && item[urn_len] == ':') {
+            item += urn_len + 1;
+            len -= urn_len + 1;
+        }
+        while (len && apr_isspace(item[len - 1])) {
+            len--;
+        }
+        if (len >= attr_len && strncasecmp(item, attr, attr_len) == 0
+            && (len == attr_len || item[attr_len] == '.')) {
+            return 1;
+        }
+        item = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* excludedAttributes=members or attributes=displayName mean the
+ * memberships are never read. */
+int scim_render_related_wanted(const endpoint_t *ep, const char *attributes,
+                               const char *excluded)
+{
+    if (excluded && attr_list_names(ep, excluded, ep->related)) {
+        return 0;
+    }
+    return !attributes || attr_list_names(ep, attributes, ep->related);
+}
+
+static json_t *member_entries(const scim_request_t *req,
+                              const apr_array_header_t *members,
+                              const char *fixed_type)
+{
+    json_t *list = json_array();
+    int i;
+
+    for (i = 0; i < members->nelts; i++) {
+        const scim_member_t *m = &APR_ARRAY_IDX(members, i, scim_member_t);
+        int is_group = strcmp(m->type, "Group") == 0;
+        json_t *entry = json_pack("{s:s,s:s,s:s?,s:s}",
+            "value", m->id,
+            "$ref", apr_pstrcat(req->pool, req->base_url,
+                                is_group ? "/Groups/" : "/Users/", m->id,
+                                NULL),
+            "display", m->display,
+            "type", fixed_type ? fixed_type : m->type);
+        json_array_append_new(list, entry);
+    }
+    return list;
+}
+
+void scim_render_set_groups(const scim_request_t *req, json_t *user,
+                            const apr_array_header_t *groups)
+{
+    if (groups && groups->nelts) {
+        /* only direct memberships are kept */
+        json_object_set_new(user, "groups",
+                            member_entries(req, groups, "direct"));
+    }
+}
+
+scim_error_t *scim_render_add_related(const scim_request_t *req,
+                                      const endpoint_t *ep,
+                                      const scim_record_t *rec, json_t *res,
+                                      int members_shown)
+{
+    apr_array_header_t *members = apr_array_make(req->pool, 8,
+                                                 sizeof(scim_member_t));
+    scim_error_t *err;
+
+    if (ep->related_writable) {
+        err = scim_store_members(req->store, req->org, rec->id, 0,
+                                 members_shown, members);
+        if (!err) {
+            json_object_set_new(res, "members",
+                                member_entries(req, members, NULL));
+        }
+    }
+    else {
+        apr_hash_t *groups = apr_hash_make(req->pool);
+
+        err = scim_store_groups_of(req->store, req->org, &rec->id, 1, groups);
+        if (!err) {
+            scim_render_set_groups(req, res,
+                                   apr_hash_get(groups, rec->id,
+                                                APR_HASH_KEY_STRING));
+        }
+    }
+    return err;
+}
+
+/* ---- the full resource -------------------------------------------------- */
+
+static int schemas_list(json_t *schemas, const char *urn)
+{
+    size_t i;
+    json_t *s;
+
+    json_array_foreach(schemas, i, s) {
+        if (scim_streq_ci(json_string_value(s), urn)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The read-only membership extension of a user, from the record's link
+ * state. */
+static void add_membership(const scim_record_t *rec, json_t *res,
+                           json_t *schemas)
+{
+    int active = !json_is_false(json_object_get(res, "active"));
+    int linked = rec->state && strcmp(rec->state, "linked") == 0;
+    json_t *membership = json_pack("{s:s,s:b}", "state",
+                                   linked ? "linked" : "provisioned",
+                                   "seat", linked && active);
+
+    if (rec->linked) {
+        json_object_set_new(membership, "linked", json_string(rec->linked));
+    }
+    json_object_set_new(res, SCIM_SCHEMA_MEMBERSHIP, membership);
+    if (!schemas_list(schemas, SCIM_SCHEMA_MEMBERSHIP)) {
+        json_array_append_new(schemas, json_string(SCIM_SCHEMA_MEMBERSHIP));
+    }
+}
+
+scim_error_t *scim_render_full_resource(const scim_request_t *req,
+                                        apr_pool_t *p, const endpoint_t *ep,
+                                        const scim_record_t *rec,
+                                        int with_related, json_t **out)
+{
+    json_t *res = json_object(), *stored = json_deep_copy(rec->resource);
+    json_t *schemas;
+
+    *out = NULL;
+    if (!res || !stored) {
+        json_decref(res);
+        json_decref(stored);
+        return scim_error_make(req->pool, 500, NULL,
+                               "The resource could not be rendered");
+    }
+    scim_json_pool_own(p, res);
+    /* schemas and id lead, as in the RFC's examples */
+    json_object_set(res, "schemas", json_object_get(stored, "schemas"));
+    json_object_set_new(res, "id", json_string(rec->id));
+    json_object_update(res, stored);
+    json_decref(stored);
+    schemas = json_object_get(res, "schemas");
+    if (!json_is_array(schemas)) {
+        schemas = json_pack("[s]", ep->rt->core->id);
+        json_object_set_new(res, "schemas", schemas);
+    }
+    if (ep->rt == &scim_resource_type_user) {
+        add_membership(rec, res, schemas);
+    }
+    json_object_set_new(res, "meta", json_pack("{s:s,s:s,s:s,s:s,s:s}",
+        "resourceType", ep->rt->name,
+        "created", rec->created,
+        "lastModified", rec->last_modified,
+        "location", scim_render_location(req, ep, rec->id),
+        "version", scim_render_etag(req->pool, rec->version)));
+    *out = res;
+    return with_related
+        ? scim_render_add_related(req, ep, rec, res, GROUP_MEMBERS_SHOWN)
+        : NULL;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+void scim_render_respond(const scim_request_t *req, scim_response_t *resp,
+                         int status, json_t *body)
+{
+    resp->status = status;
+    resp->body = scim_json_pool_own(req->pool, body);
+}
+
+void scim_render_respond_resource(const scim_request_t *req,
+                                  scim_response_t *resp, int status,
+                                  const endpoint_t *ep,
+                                  const scim_record_t *rec,
+                                  apr_table_t *query)
+{
+    const char *attributes = query ? apr_table_get(query, "attributes")
+                                   : NULL;
+    const char *excluded = query ? apr_table_get(query, "excludedAttributes")
+                                 : NULL;
+    json_t *full = NULL;
+    scim_error_t *err = scim_render_full_resource(req, req->pool, ep, rec,
+        scim_render_related_wanted(ep, attributes, excluded), &full);
+
+    if (err) {
+        scim_service_error(req->pool, resp, err);
+        return;
+    }
+    scim_render_respond(req, resp, status,
+        scim_schema_project(req->pool, ep->rt, full, attributes, excluded));
+    resp->etag = scim_render_etag(req->pool, rec->version);
+    if (status == 201) {
+        resp->location = scim_render_location(req, ep, rec->id);
+    }
+}
