@@ -12,8 +12,8 @@
  * in its access_checker_ex hook and no authentication hook ever runs.  The
  * access_checker hooks run for every request before authorization,
  * whatever AuthType, Require or Satisfy say: the token is checked there,
- * and the bearer becomes r->user for authorization (Require user LABEL,
- * Require ip ...), the access log's %u and the backends.
+ * and the bearer becomes r->user for the authorization phase, the later
+ * phases and the access log's %u.
  *
  * The hook never refuses: without an accepted token the request goes on
  * without a user and the handler, asking again, answers 401 with SCIM's

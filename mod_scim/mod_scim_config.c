@@ -141,6 +141,16 @@ static int is_path_location(apr_pool_t *p, const ap_directive_t *section)
            && strcmp(first_arg(p, section), "~") != 0;
 }
 
+/* "<LocationMatch>", "<Location ~ ...>": a section's kind, for messages. */
+static const char *section_kind(apr_pool_t *p, const ap_directive_t *section)
+{
+    if (is_directive(section, "<Location")
+        && strcmp(first_arg(p, section), "~") == 0) {
+        return "<Location ~ ...>";
+    }
+    return apr_pstrcat(p, section->directive, ">", NULL);
+}
+
 static const char *where(apr_pool_t *p, const ap_directive_t *d)
 {
     return d->filename ? apr_psprintf(p, "%s:%d", d->filename, d->line_num)
@@ -178,9 +188,9 @@ static const char *set_organization(cmd_parms *cmd, void *dconf,
             return apr_psprintf(cmd->pool, "ScimOrganization %s with "
                                 "SetHandler scim: a SCIM endpoint needs a "
                                 "<Location /path> section, whose path is "
-                                "its base URL; %s> %s: write <Location "
+                                "its base URL; %s %s: write <Location "
                                 "/scim/v2/%s> instead", name,
-                                section->directive,
+                                section_kind(cmd->temp_pool, section),
                                 is_directive(section, "<LocationMatch")
                                 || is_directive(section, "<Location")
                                     ? "holds a regular expression"
@@ -374,10 +384,10 @@ static int check_endpoint_section(apr_pool_t *p, server_rec *s,
     }
     if (!is_path_location(p, sec->section)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SCIMLOGNO(1003)
-                     "SetHandler scim at %s is in a %s> section: a SCIM "
+                     "SetHandler scim at %s is in a %s section: a SCIM "
                      "endpoint needs a <Location /path>, whose path is its "
                      "base URL, with ScimOrganization NAME",
-                     where(p, sec->handler), sec->section->directive);
+                     where(p, sec->handler), section_kind(p, sec->section));
         return 0;
     }
     if (!sec->organization) {
@@ -437,7 +447,7 @@ static int check_database(apr_pool_t *p, server_rec *s,
                  "no %s: add DBDriver sqlite3 and DBDParams "
                  "/var/lib/apache2/scim/scim.db (mod_dbd's directives) to %s",
                  first_arg(p, sec->section), where(p, sec->section),
-                 !driver && !params ? "DBDriver nor DBDParams"
+                 !driver && !params ? "DBDriver or DBDParams"
                  : !driver ? "DBDriver" : "DBDParams",
                  sec->vhost ? apr_psprintf(p, "its <VirtualHost %s> at %s",
                                            first_arg(p, sec->vhost),
@@ -457,8 +467,7 @@ int scim_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (!APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SCIMLOGNO(1001)
                      "mod_dbd is not loaded: add LoadModule dbd_module "
-                     "(before mod_scim) and set DBDriver/DBDParams for "
-                     "mod_scim's store");
+                     "and set DBDriver/DBDParams for mod_scim's store");
         ok = 0;
     }
     find_scim_sections(ptemp, NULL, NULL, ap_conftree, found);
