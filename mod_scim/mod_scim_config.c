@@ -132,20 +132,26 @@ static const ap_directive_t *scim_handler_line(apr_pool_t *p,
     return found;
 }
 
+/* <LocationMatch re> or <Location ~ re>. */
+static int is_regex_location(apr_pool_t *p, const ap_directive_t *section)
+{
+    return is_directive(section, "<LocationMatch")
+           || (is_directive(section, "<Location")
+               && strcmp(first_arg(p, section), "~") == 0);
+}
+
 /* A <Location> with a path: the only section whose path is a URL prefix,
- * the base URL of an endpoint.  <LocationMatch> and <Location ~ re> hold
- * regular expressions. */
+ * the base URL of an endpoint. */
 static int is_path_location(apr_pool_t *p, const ap_directive_t *section)
 {
     return is_directive(section, "<Location")
-           && strcmp(first_arg(p, section), "~") != 0;
+           && !is_regex_location(p, section);
 }
 
 /* "<LocationMatch>", "<Location ~ ...>": a section's kind, for messages. */
 static const char *section_kind(apr_pool_t *p, const ap_directive_t *section)
 {
-    if (is_directive(section, "<Location")
-        && strcmp(first_arg(p, section), "~") == 0) {
+    if (is_directive(section, "<Location") && is_regex_location(p, section)) {
         return "<Location ~ ...>";
     }
     return apr_pstrcat(p, section->directive, ">", NULL);
@@ -191,8 +197,7 @@ static const char *set_organization(cmd_parms *cmd, void *dconf,
                                 "its base URL; %s %s: write <Location "
                                 "/scim/v2/%s> instead", name,
                                 section_kind(cmd->temp_pool, section),
-                                is_directive(section, "<LocationMatch")
-                                || is_directive(section, "<Location")
+                                is_regex_location(cmd->temp_pool, section)
                                     ? "holds a regular expression"
                                     : "is not a URL path", name);
         }
