@@ -4,14 +4,12 @@
  * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* The "scim" handler: HTTP <-> core.  Bearer authentication, the request
- * body, the database connection, and writing the core's response. */
+/* The "scim" handler: HTTP <-> core.  The 401 without a bearer token, the
+ * request body, the database connection, and writing the core's
+ * response. */
 
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -84,36 +82,6 @@ static int send_error(request_rec *r, int status, const char *scim_type,
                        scim_error_make(r->pool, status, scim_type, "%s",
                                        detail));
     return send_response(r, &resp);
-}
-
-/* Accepts "Authorization: Bearer <token>" when the token's SHA-256 is one
- * configured for this location.  Every configured digest is compared, in
- * constant time; the token itself is never logged. */
-static int token_accepted(request_rec *r, const scim_dir_conf_t *conf)
-{
-    const char *auth = apr_table_get(r->headers_in, "Authorization");
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-    int i, accepted = 0;
-
-    if (!auth || !conf->tokens || strncasecmp(auth, "Bearer ", 7) != 0) {
-        return 0;
-    }
-    auth += 7;
-    while (*auth == ' ') {
-        auth++;
-    }
-    if (!*auth || !EVP_Digest(auth, strlen(auth), digest, &digest_len,
-                              EVP_sha256(), NULL)
-        || digest_len != SCIM_TOKEN_DIGEST_LEN) {
-        return 0;
-    }
-    for (i = 0; i < conf->tokens->nelts; i++) {
-        const unsigned char *want = APR_ARRAY_IDX(conf->tokens, i,
-                                                  const unsigned char *);
-        accepted |= CRYPTO_memcmp(digest, want, SCIM_TOKEN_DIGEST_LEN) == 0;
-    }
-    return accepted;
 }
 
 static int media_type_acceptable(request_rec *r)
@@ -197,7 +165,7 @@ static int read_body(request_rec *r, apr_off_t max, const char **body,
 
 int scim_handler(request_rec *r)
 {
-    scim_dir_conf_t *conf;
+    const scim_dir_conf_t *conf;
     scim_request_t req;
     scim_response_t resp;
     scim_store_t *store;
@@ -210,7 +178,7 @@ int scim_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "scim") != 0) {
         return DECLINED;
     }
-    conf = ap_get_module_config(r->per_dir_config, &scim_module);
+    conf = scim_config_of(r);
     if (!conf->organization || !conf->base_path) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2002)
                       "SetHandler scim without ScimOrganization in a "
@@ -223,7 +191,9 @@ int scim_handler(request_rec *r)
         || (r->uri[base_len] && r->uri[base_len] != '/')) {
         return send_error(r, HTTP_NOT_FOUND, NULL, "No SCIM service here");
     }
-    if (!token_accepted(r, conf)) {
+    /* Asked again here, not taken from the access hook: see
+     * mod_scim_bearer.c. */
+    if (!scim_bearer_authenticate(r, conf)) {
         ap_discard_request_body(r);
         return send_error(r, HTTP_UNAUTHORIZED, NULL,
                           "A valid bearer token for this organization is "

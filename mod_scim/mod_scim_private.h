@@ -16,6 +16,8 @@
 #include <apr_optional.h>
 #include <mod_dbd.h>
 
+#include "mod_scim_config.h"
+
 extern module AP_MODULE_DECLARE_DATA scim_module;
 /* mod_scim.c declares the module itself, which includes this. */
 #ifndef SCIM_DECLARES_MODULE
@@ -25,24 +27,19 @@ APLOG_USE_MODULE(scim);
 /* Stable tags for our own log lines (httpd's AH numbers are not ours). */
 #define SCIMLOGNO(n) "SCIM" #n ": "
 
-#define SCIM_TOKEN_DIGEST_LEN 32      /* SHA-256 */
-#define SCIM_DEFAULT_MAX_BODY (1024 * 1024)
-#define SCIM_DEFAULT_MAX_RESULTS 200
-
-typedef struct scim_dir_conf {
-    const char *organization;       /* NULL: unset */
-    const char *base_path;          /* the <Location> ScimOrganization is in */
-    apr_array_header_t *tokens;     /* SHA-256 digests; NULL: unset */
-    apr_off_t max_body;             /* -1: unset */
-    int max_results;                /* -1: unset */
-} scim_dir_conf_t;
-
 /* mod_dbd's functions, found once at start-up (NULL without mod_dbd). */
 extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 
+/* mod_scim_handler.c: the "scim" handler. */
 int scim_handler(request_rec *r);
 
-apr_off_t scim_conf_max_body(const scim_dir_conf_t *conf);
-int scim_conf_max_results(const scim_dir_conf_t *conf);
+/* mod_scim_bearer.c: the configured token whose bearer the request's
+ * Authorization header presents, or NULL; when there is one, r->user is
+ * its label or fingerprint and r->ap_auth_type "Bearer". */
+const scim_token_t *scim_bearer_authenticate(request_rec *r,
+                                             const scim_dir_conf_t *conf);
+/* The access_checker hook that authenticates requests to SCIM endpoints
+ * before authorization runs. */
+int scim_bearer_check_access(request_rec *r);
 
 #endif /* MOD_SCIM_PRIVATE_H */

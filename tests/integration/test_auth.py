@@ -1,8 +1,11 @@
 """Bearer-token authentication per organization (ScimToken, README)."""
 
+import time
+
 import pytest
 
-from harness import assert_error, scim_json, token_hash, user_body, assert_list
+from harness import (Org, assert_error, assert_list, new_token, scim_json,
+                     token_hash, user_body)
 
 
 def assert_401(resp):
@@ -96,3 +99,92 @@ def test_unknown_paths_need_the_token_too(acme):
     # Routing must not tell an anonymous caller what exists.
     assert_401(acme.get("/Foo", token=None))
     assert_401(acme.get("/Users/does-not-exist", token=None))
+
+
+# ---- who the bearer is: labels, fingerprints, %u -------------------------
+
+def scim_log_lines(path, count, timeout=5):
+    """The lines of the log file about SCIM requests (not the harness's
+    start-up probes of "/"), once there are count of them: the log phase
+    runs after the response is sent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text() if path.exists() else ""
+        lines = [l for l in text.splitlines() if "/scim/" in l]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_access_log_shows_token_label_or_fingerprint(make_server):
+    labelled, plain = new_token(), new_token()
+    server = make_server("bearer-user", orgs=[Org(
+        "acme", [plain],
+        raw_token_lines=[f"sha256:{token_hash(labelled)} label=okta-prod"])],
+        # relative to the ServerRoot; LogLevel shows SCIM3001
+        extra_conf='LogFormat "%u %>s %U" bearer\nCustomLog users.log bearer\n'
+                   "LogLevel warn scim:debug")
+    c = server.client()
+    assert_list(c.get("/Users", params={"count": 0}, token=labelled))
+    assert_list(c.get("/Users", params={"count": 0}, token=plain))
+    assert_401(c.get("/Users", token=plain + "x"))
+    assert_401(c.get("/Users", token=None))
+
+    path = "/scim/v2/acme/Users"
+    lines = scim_log_lines(server.root / "users.log", 4)
+    assert lines == [f"okta-prod 200 {path}",
+                     f"sha256:{token_hash(plain)[:12]} 200 {path}",
+                     f"- 401 {path}", f"- 401 {path}"], lines
+
+    # neither a token nor its whole hash is written anywhere
+    logs = "".join(p.read_text() for p in server.root.glob("*.log"))
+    assert "bearer token of okta-prod accepted for acme" in logs
+    for secret in (labelled, plain):
+        assert secret not in logs
+        assert token_hash(secret) not in logs
+
+
+def test_fingerprint_is_stable_and_names_the_configured_line(make_server):
+    tok = new_token()
+    server = make_server("bearer-stable", orgs=[Org("acme", [tok])],
+                         extra_conf='LogFormat "%u %U" bearer\n'
+                                    "CustomLog users.log bearer")
+    c = server.client()
+    for _ in range(2):
+        assert_list(c.get("/Users", params={"count": 0}))
+    server.restart()
+    assert_list(c.get("/Users", params={"count": 0}))
+    lines = scim_log_lines(server.root / "users.log", 3)
+    fingerprint = f"sha256:{token_hash(tok)[:12]}"
+    assert lines == [f"{fingerprint} /scim/v2/acme/Users"] * 3, lines
+    # the fingerprint is the start of the ScimToken value in the configuration
+    assert f"ScimToken {fingerprint}" in server.conf.read_text()
+
+
+# ---- tokens and nested locations (DESIGN: ScimToken) --------------------
+
+def test_inner_location_of_another_organization_has_no_outer_token(make_server):
+    outer, inner2 = new_token(), new_token()
+    server = make_server("token-merge", orgs=[
+        Org("outer", [outer], path="/scim/v2/outer"),
+        # inside the outer location: names another organization, no token
+        Org("inner", [], path="/scim/v2/outer/inner"),
+        # another organization with a token of its own
+        Org("inner2", [inner2], path="/scim/v2/outer/inner2"),
+    ], extra_conf=(
+        # inside the outer location, naming no organization: inherits all
+        "<Location /scim/v2/outer/Groups>\n    ScimMaxResults 2\n</Location>"))
+
+    assert_list(server.client("outer").get("/Users", params={"count": 0}))
+    assert_list(server.client("outer").get("/Groups", params={"count": 0}))
+    assert_401(server.client("inner", token=outer).get("/Users"))
+    assert_401(server.client("inner", token=None).get("/Users"))
+    assert_401(server.client("inner2", token=outer).get("/Users"))
+    assert_list(server.client("inner2").get("/Users", params={"count": 0}))
+    assert_401(server.client("outer", token=inner2).get("/Users"))
+
+    # the inner organization is a store of its own, not the outer one's
+    created = server.client("outer").create_user()
+    assert_401(server.client("inner2").get(f"/Users/{created['id']}",
+                                           token=outer))
+    assert_error(server.client("inner2").get(f"/Users/{created['id']}"), 404)
