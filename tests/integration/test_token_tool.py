@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from harness import TOKEN_TOOL, Org, assert_list
+from harness import REPO, TOKEN_TOOL, Org, assert_list
 
 LINE = re.compile(r"^ScimToken sha256:([0-9a-f]{64})$", re.M)
 B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -81,3 +81,50 @@ def test_generated_line_configures_a_working_server(make_server):
     c = server.client(token=token)
     assert_list(c.get("/Users"))
     assert c.get("/Users", token=token[:-1]).status_code == 401
+
+
+def test_help_exits_0_and_names_every_option():
+    res = run("--help")
+    assert res.returncode == 0, res.stderr
+    for option in ("-s", "--help", "--version"):
+        assert option in res.stdout, res.stdout
+
+
+def test_unknown_option_is_a_usage_error():
+    res = run("--frobnicate")
+    assert res.returncode == 2
+    assert "usage:" in res.stderr and res.stdout == ""
+
+
+def test_version_is_the_module_version():
+    header = (REPO / "mod_scim" / "scim_version.h").read_text()
+    version = re.search(r'#define SCIM_VERSION "([^"]+)"', header).group(1)
+    res = run("--version")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["scim-token", "(mod_scim)", version]
+
+
+def test_hash_mode_strips_only_the_line_ending_and_warns_about_blanks():
+    token = "  a-long-enough-chosen-token-0123456789 "
+    res = run("-s", stdin=token + "\r\n")
+    expected = hashlib.sha256(token.encode()).hexdigest()
+    assert res.stdout.strip() == f"ScimToken sha256:{expected}"
+    assert res.returncode == 0
+    assert "space" in res.stderr, res.stderr
+    assert token.strip() not in res.stderr
+
+
+@pytest.mark.parametrize("weak", ["password", "Changeme", "123456", "secret",
+                                  "x" * 43, "short-token"])
+def test_hash_mode_warns_about_guessable_tokens(weak):
+    res = run("-s", stdin=weak + "\n")
+    assert res.returncode == 0, res.stderr
+    assert LINE.search(res.stdout)
+    assert "easy to guess" in res.stderr, res.stderr
+    assert weak not in res.stderr
+
+
+def test_generated_tokens_draw_no_warning():
+    token, _ = generate()
+    res = run("-s", stdin=token + "\n")
+    assert res.returncode == 0 and res.stderr == ""
