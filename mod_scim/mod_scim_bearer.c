@@ -21,66 +21,198 @@
  * rather than trusting what the hook left: subrequests and internal
  * redirects skip the hook (AP_AUTH_INTERNAL_PER_CONF), and a SHA-256 costs
  * less than keeping state that must never leak from one location to
- * another. */
+ * another.
+ *
+ * Failures are logged here, once per request, at the level mod_auth_basic
+ * uses for a wrong password, with the reason and the client's address but
+ * never the token; repeated identical lines are held back
+ * (scim_logthrottle.h). */
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "mod_scim_private.h"
+#include "scim_logthrottle.h"
 
 #define BEARER_AUTH_TYPE "Bearer"
+/* At most one identical failure line per this many seconds and process. */
+#define FAILURE_LOG_WINDOW 10
+/* An auth-scheme longer than this is rather a token pasted without one. */
+#define SCHEME_MAX 16
+
+/* Why a request presents no accepted token: what the error log says. */
+typedef enum {
+    BEARER_ACCEPTED,
+    BEARER_NO_HEADER,
+    BEARER_OTHER_SCHEME,
+    BEARER_EMPTY,
+    BEARER_UNKNOWN,
+    BEARER_NONE_CONFIGURED
+} bearer_outcome_t;
 
 /* Every configured digest is compared, in constant time; the token itself
  * is never logged nor kept. */
-const scim_token_t *scim_bearer_authenticate(request_rec *r,
-                                             const scim_dir_conf_t *conf)
+static bearer_outcome_t check_bearer(const request_rec *r,
+                                     const scim_dir_conf_t *conf,
+                                     const scim_token_t **found)
 {
     const char *auth = apr_table_get(r->headers_in, "Authorization");
-    const scim_token_t *tokens, *found = NULL;
+    const scim_token_t *tokens;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
     int i;
 
-    if (!auth || !conf->tokens || strncasecmp(auth, "Bearer ", 7) != 0) {
-        return NULL;
+    *found = NULL;
+    if (!auth) {
+        return BEARER_NO_HEADER;
     }
-    auth += 7;
+    if (strncasecmp(auth, "Bearer", 6) != 0 || (auth[6] && auth[6] != ' ')) {
+        return BEARER_OTHER_SCHEME;
+    }
+    auth += 6;
     while (*auth == ' ') {
         auth++;
     }
-    if (!*auth || !EVP_Digest(auth, strlen(auth), digest, &digest_len,
-                              EVP_sha256(), NULL)
+    if (!*auth) {
+        return BEARER_EMPTY;
+    }
+    if (!conf->tokens) {
+        return BEARER_NONE_CONFIGURED;
+    }
+    if (!EVP_Digest(auth, strlen(auth), digest, &digest_len, EVP_sha256(),
+                    NULL)
         || digest_len != SCIM_TOKEN_DIGEST_LEN) {
-        return NULL;
+        return BEARER_UNKNOWN;
     }
     tokens = (const scim_token_t *)conf->tokens->elts;
     for (i = 0; i < conf->tokens->nelts; i++) {
         int equal = CRYPTO_memcmp(digest, tokens[i].digest,
                                   SCIM_TOKEN_DIGEST_LEN) == 0;
 
-        if (equal && !found) {
-            found = &tokens[i];
+        if (equal && !*found) {
+            *found = &tokens[i];
         }
     }
-    if (found) {
-        r->user = apr_pstrdup(r->pool, found->user);
-        r->ap_auth_type = BEARER_AUTH_TYPE;
+    return *found ? BEARER_ACCEPTED : BEARER_UNKNOWN;
+}
+
+static void set_bearer_user(request_rec *r, const scim_token_t *token)
+{
+    r->user = apr_pstrdup(r->pool, token->user);
+    r->ap_auth_type = BEARER_AUTH_TYPE;
+}
+
+const scim_token_t *scim_bearer_authenticate(request_rec *r,
+                                             const scim_dir_conf_t *conf)
+{
+    const scim_token_t *found;
+
+    if (check_bearer(r, conf, &found) == BEARER_ACCEPTED) {
+        set_bearer_user(r, found);
     }
     return found;
+}
+
+/* The scheme of an Authorization header when it looks like one (a short
+ * word followed by a space), so that a token pasted without "Bearer " is
+ * never written to the log. */
+static const char *auth_scheme(apr_pool_t *p, const char *auth)
+{
+    apr_size_t len = strcspn(auth, " ");
+    apr_size_t i;
+
+    if (len == 0 || len > SCHEME_MAX || !auth[len]) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isalnum(auth[i]) && auth[i] != '-') {
+            return NULL;
+        }
+    }
+    return apr_pstrndup(p, auth, len);
+}
+
+static const char *failure_reason(const request_rec *r,
+                                  bearer_outcome_t outcome)
+{
+    const char *scheme;
+
+    switch (outcome) {
+    case BEARER_NO_HEADER:
+        return "no Authorization header";
+    case BEARER_OTHER_SCHEME:
+        scheme = auth_scheme(r->pool,
+                             apr_table_get(r->headers_in, "Authorization"));
+        return scheme ? apr_psprintf(r->pool, "Authorization scheme %s, not "
+                                     "Bearer", scheme)
+                      : "an Authorization header without the Bearer scheme "
+                        "(a token sent without \"Bearer \"?)";
+    case BEARER_EMPTY:
+        return "an empty bearer token";
+    case BEARER_NONE_CONFIGURED:
+        return "this location has no ScimToken";
+    default:
+        return "a bearer token that no ScimToken of this location accepts";
+    }
+}
+
+static scim_log_throttle_t failure_throttle = {
+    .window = apr_time_from_sec(FAILURE_LOG_WINDOW)
+};
+static pthread_mutex_t failure_throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* At the level of mod_auth_basic's wrong password, one line per
+ * organization, reason and client address and FAILURE_LOG_WINDOW seconds,
+ * with the count of identical lines held back. */
+static void log_failure(request_rec *r, const scim_dir_conf_t *conf,
+                        bearer_outcome_t outcome)
+{
+    const char *reason = failure_reason(r, outcome);
+    const char *key = apr_pstrcat(r->pool, conf->organization, " ",
+                                  r->useragent_ip, " ", reason, NULL);
+    unsigned held_back = 0;
+    int admitted;
+
+    pthread_mutex_lock(&failure_throttle_lock);
+    admitted = scim_log_throttle_admit(&failure_throttle, key, apr_time_now(),
+                                       &held_back);
+    pthread_mutex_unlock(&failure_throttle_lock);
+    if (!admitted) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(3002)
+                  "bearer token authentication failure for organization %s "
+                  "from %s: %s%s", conf->organization, r->useragent_ip,
+                  reason,
+                  held_back ? apr_psprintf(r->pool, " (%u more like it not "
+                                           "logged since the last one)",
+                                           held_back)
+                            : "");
 }
 
 int scim_bearer_check_access(request_rec *r)
 {
     const scim_dir_conf_t *conf = scim_config_of(r);
+    const scim_token_t *found;
+    bearer_outcome_t outcome;
 
-    if (scim_conf_is_endpoint(conf) && scim_bearer_authenticate(r, conf)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(3001)
-                      "bearer token of %s accepted for %s", r->user,
-                      conf->organization);
+    if (!scim_conf_is_endpoint(conf)) {
+        return DECLINED;
     }
+    outcome = check_bearer(r, conf, &found);
+    if (outcome != BEARER_ACCEPTED) {
+        log_failure(r, conf, outcome);
+        return DECLINED;
+    }
+    set_bearer_user(r, found);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(3001)
+                  "bearer token of %s accepted for %s", r->user,
+                  conf->organization);
     return DECLINED;
 }

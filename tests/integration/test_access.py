@@ -412,7 +412,8 @@ def test_link_identity_from_an_environment_variable(app):
 
 # ---- audit ----------------------------------------------------------------
 
-@pytest.mark.expect_log(AUTHZ_REFUSAL, NO_SEAT_LINE)
+@pytest.mark.expect_log(AUTHZ_REFUSAL, NO_SEAT_LINE,
+                        r"SCIM3002: bearer token authentication failure")
 def test_links_refusals_and_writes_are_audited(app):
     user, login = new_member(app)
     log_at = app.log_size()

@@ -1,11 +1,18 @@
 """Bearer-token authentication per organization (ScimToken, README)."""
 
+import re
 import time
 
 import pytest
 
 from harness import (Org, assert_error, assert_list, new_token, scim_json,
                      token_hash, user_body)
+
+# Every test here sends refused tokens: each may log the failure line
+# (repeated ones are held back, so whether a test logs it depends on the
+# tests before it).
+AUTH_FAILURE = r"SCIM3002: bearer token authentication failure"
+pytestmark = pytest.mark.expect_log(AUTH_FAILURE)
 
 
 def assert_401(resp):
@@ -188,3 +195,44 @@ def test_inner_location_of_another_organization_has_no_outer_token(make_server):
     assert_401(server.client("inner2").get(f"/Users/{created['id']}",
                                            token=outer))
     assert_error(server.client("inner2").get(f"/Users/{created['id']}"), 404)
+
+
+def failure_lines(server, offset):
+    return [l for l in server.log_since(offset)
+            if "SCIM3002: bearer token authentication failure" in l]
+
+
+def test_refusals_are_logged_with_reason_and_address_never_the_token(make_server):
+    good, wrong = new_token(), new_token()
+    server = make_server("authlog", orgs=[Org("acme", [good])])
+    c = server.client()
+    offset = server.log_size()
+    assert_401(c.get("/Users", token=None))
+    assert_401(c.get("/Users", token=wrong))
+    assert_401(c.get("/Users", token=None, headers={"Authorization": f"Token {wrong}"}))
+    assert_401(c.get("/Users", token=None, headers={"Authorization": wrong}))
+    assert_401(c.get("/Users", token=None, headers={"Authorization": "Bearer "}))
+    lines = failure_lines(server, offset)
+    text = "\n".join(lines)
+    for reason in ("no Authorization header",
+                   "a bearer token that no ScimToken of this location accepts",
+                   "Authorization scheme Token, not Bearer",
+                   "without the Bearer scheme",
+                   "an empty bearer token"):
+        assert reason in text, text
+    # mod_auth_basic's level for a wrong password, and the client address
+    assert all("[scim:error]" in l and "from 127.0.0.1" in l
+               and "organization acme" in l for l in lines), text
+    assert wrong not in text and good not in text
+    assert token_hash(wrong)[:12] not in text
+
+
+def test_repeated_refusals_log_one_line_per_process(make_server):
+    server = make_server("authburst", orgs=[Org("acme", [new_token()])])
+    c = server.client(token=new_token())
+    offset = server.log_size()
+    for _ in range(20):
+        assert_401(c.get("/Users"))
+    lines = failure_lines(server, offset)
+    pids = [re.search(r"\[pid (\d+)", l).group(1) for l in lines]
+    assert lines and len(pids) == len(set(pids)), "\n".join(lines)

@@ -56,6 +56,7 @@ def test_malformed_limits_fail_configtest(make_server, directive):
     assert directive.split()[0] in out, out
 
 
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_organization_without_tokens_is_closed(make_server):
     # Either the configuration is refused, or every request is 401: an
     # organization without ScimToken must never be open.
@@ -89,6 +90,7 @@ def test_missing_database_directory_gives_503(make_server):
         assert retry_after_ok(resp), "503 needs Retry-After" + describe(resp)
 
 
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_scim_at_the_root_of_a_virtual_host(make_server):
     """<Location /> makes the host itself the SCIM root: /Users works and
     meta.location has no doubled slash."""

@@ -94,6 +94,7 @@ def test_unknown_schema_is_404(acme):
 @pytest.mark.parametrize("path", ["/ServiceProviderConfig", "/ResourceTypes",
                                   "/ResourceTypes/User", "/Schemas",
                                   f"/Schemas/{CORE_USER}"])
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_discovery_needs_the_token(acme, path):
     resp = acme.get(path, token=None)
     assert_error(resp, 401)

@@ -5,6 +5,8 @@ request.  Raw sockets, because HTTP libraries hide this."""
 import json
 import socket
 
+import pytest
+
 from harness import user_body
 
 
@@ -99,6 +101,7 @@ def test_pipelined_request_after_a_400(httpd, tokens):
     check_followers(got, 400)
 
 
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_body_of_an_unauthenticated_request_is_not_a_request(httpd, acme, tokens):
     # If the 401 left the body unread, the DELETE inside it would run.
     victim = acme.create_user()

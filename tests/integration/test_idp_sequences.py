@@ -5,6 +5,8 @@ and the steps of its SCIM 2.0 SPEC test."""
 import time
 import uuid
 
+import pytest
+
 from harness import (CORE_USER, ENTERPRISE, LIST_RESPONSE, ERROR, PATCH_OP,
                      assert_error, assert_list, scim_json, describe)
 
@@ -173,6 +175,7 @@ def okta_user(user_name, **extra):
     return body
 
 
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_okta_spec_test_sequence(okta, tokens):
     c = okta
     c.headers.update(OKTA_HEADERS)

@@ -72,6 +72,7 @@ def test_hash_mode_of_a_chosen_token():
     assert res.stdout.strip() == f"ScimToken sha256:{expected}"
 
 
+@pytest.mark.expect_log(r"SCIM3002: bearer token authentication failure")
 def test_generated_line_configures_a_working_server(make_server):
     # The administrator's story: generate, paste the line into the config,
     # paste the token into the IdP.

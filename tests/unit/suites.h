@@ -14,5 +14,6 @@ Suite *store_suite(void);
 Suite *seat_suite(void);
 Suite *request_suite(void);
 Suite *service_suite(void);
+Suite *logthrottle_suite(void);
 
 #endif

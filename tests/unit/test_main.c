@@ -22,6 +22,7 @@ int main(void)
     srunner_add_suite(runner, seat_suite());
     srunner_add_suite(runner, request_suite());
     srunner_add_suite(runner, service_suite());
+    srunner_add_suite(runner, logthrottle_suite());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);
