@@ -261,7 +261,7 @@ static const scim_attr_t user_attrs[] = {
 const scim_schema_t scim_schema_user = {
     .id = SCIM_SCHEMA_USER,
     .name = "User",
-    .description = "User account",
+    .description = "User Account",     /* RFC 7643 8.7.1, word for word */
     .attrs = user_attrs
 };
 
@@ -367,7 +367,7 @@ static const scim_schema_t *const no_extensions[] = { NULL };
 const scim_resource_type_t scim_resource_type_user = {
     .name = "User",
     .endpoint = "/Users",
-    .description = "User account",
+    .description = "User Account",
     .core = &scim_schema_user,
     .extensions = user_extensions
 };

@@ -59,11 +59,14 @@ static void method_not_allowed(const scim_request_t *req,
     resp->allow = allow;
 }
 
+#define ENDPOINT_LIST "/Users, /Groups, /ServiceProviderConfig, " \
+                      "/ResourceTypes, /Schemas"
+
 static void not_found(const scim_request_t *req, scim_response_t *resp)
 {
     scim_service_error(req->pool, resp,
-        scim_error_make(req->pool, 404, NULL, "No such endpoint: %s",
-                        req->path));
+        scim_error_make(req->pool, 404, NULL, "No such endpoint: %s (the "
+                        "endpoints are " ENDPOINT_LIST ")", req->path));
 }
 
 /* The body as a JSON object owned by the request pool. */
@@ -598,6 +601,39 @@ static void route_discovery(const scim_request_t *req, scim_response_t *resp,
     scim_render_respond(req, resp, 200, doc);
 }
 
+/* The base URL itself is no SCIM resource; an administrator (or an IdP
+ * set up with a wrong URL) who opens it learns where the resources are. */
+static void base_url_hint(const scim_request_t *req, scim_response_t *resp)
+{
+    const char *b = req->base_url;
+
+    scim_service_error(req->pool, resp,
+        scim_error_make(req->pool, 404, NULL, "This is the SCIM base URL of "
+                        "organization %s, not a resource: its users are at "
+                        "%s/Users, its groups at %s/Groups, and the "
+                        "service's description at %s/ServiceProviderConfig,"
+                        " %s/ResourceTypes and %s/Schemas", req->org, b, b,
+                        b, b, b));
+}
+
+/* The endpoint's own spelling when name is one ignoring case (Microsoft's
+ * reference tests send "/users"), else name. */
+static const char *endpoint_name(const char *name)
+{
+    static const char *const known[] = {
+        "Users", "Groups", ".search", "Me", "Bulk", "ServiceProviderConfig",
+        "Schemas", "ResourceTypes", NULL
+    };
+    const char *const *k;
+
+    for (k = known; *k; k++) {
+        if (scim_streq_ci(name, *k)) {
+            return *k;
+        }
+    }
+    return name;
+}
+
 void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
 {
     const char *path = req->path ? req->path : "";
@@ -619,7 +655,8 @@ void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
         path = apr_pstrndup(req->pool, path, strlen(path) - 1);
     }
     slash = strchr(path, '/');
-    first = slash ? apr_pstrndup(req->pool, path, slash - path) : path;
+    first = endpoint_name(slash ? apr_pstrndup(req->pool, path, slash - path)
+                                : path);
     if (slash) {
         rest = slash + 1;
         if (!*rest) {
@@ -627,6 +664,10 @@ void scim_service_handle(const scim_request_t *req, scim_response_t *resp)
         }
     }
 
+    if (!*first) {
+        base_url_hint(req, resp);
+        return;
+    }
     for (ep = endpoints; *ep; ep++) {
         if (strcmp(first, (*ep)->rt->endpoint + 1) == 0) {
             route_resource_type(req, resp, *ep, rest, q);

@@ -99,3 +99,44 @@ def test_discovery_needs_the_token(acme, path):
     resp = acme.get(path, token=None)
     assert_error(resp, 401)
     assert resp.headers.get("WWW-Authenticate", "").startswith("Bearer")
+
+
+def test_core_schema_descriptions_are_rfc_7643s(acme):
+    # RFC 7643 8.7.1; IdP test suites compare them
+    assert scim_json(acme.get(f"/Schemas/{CORE_USER}"), 200)["description"] \
+        == "User Account"
+    group = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    assert scim_json(acme.get(f"/Schemas/{group}"), 200)["description"] == "Group"
+    types = {t["name"]: t for t in assert_list(acme.get("/ResourceTypes"))["Resources"]}
+    assert types["User"]["description"] == "User Account"
+    assert types["Group"]["description"] == "Group"
+
+
+@pytest.mark.parametrize("path", ["/users", "/USERS", "/groups",
+                                  "/serviceproviderconfig", "/schemas",
+                                  "/resourcetypes", "/resourceTypes/User"])
+def test_endpoint_names_ignore_case(acme, path):
+    # Microsoft's reference tests: /users reaches /Users
+    assert acme.get(path, params={"count": 0}).status_code == 200
+
+
+def test_user_paths_ignore_case_in_the_endpoint_only(acme):
+    user = acme.create_user()
+    got = scim_json(acme.get(f"/users/{user['id']}"), 200)
+    assert got["id"] == user["id"]
+    assert got["meta"]["location"].endswith(f"/Users/{user['id']}")
+    resp = acme.post("/users/.search", {"filter": f'id eq "{user["id"]}"'})
+    assert assert_list(resp)["totalResults"] == 1
+
+
+def test_bare_base_url_says_where_the_resources_are(acme, httpd):
+    for path in ("", "/"):
+        body = assert_error(acme.get(path), 404)
+        base = httpd.base_url("acme")
+        assert f"{base}/Users" in body["detail"], body
+        assert f"{base}/ServiceProviderConfig" in body["detail"], body
+
+
+def test_unknown_endpoint_lists_the_known_ones(acme):
+    body = assert_error(acme.get("/Accounts"), 404)
+    assert "/Accounts" in body["detail"] and "/Users" in body["detail"], body

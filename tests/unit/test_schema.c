@@ -1332,7 +1332,7 @@ START_TEST(resource_type_discovery)
     assert_json(doc,
         "{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:"
         "ResourceType\"], \"id\": \"User\", \"name\": \"User\","
-        " \"endpoint\": \"/Users\", \"description\": \"User account\","
+        " \"endpoint\": \"/Users\", \"description\": \"User Account\","
         " \"schema\": \"urn:ietf:params:scim:schemas:core:2.0:User\","
         " \"schemaExtensions\": ["
         " {\"schema\": \"" ENTERPRISE "\", \"required\": false},"

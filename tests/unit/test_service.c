@@ -307,6 +307,30 @@ START_TEST(routing_and_discovery)
 }
 END_TEST
 
+/* Endpoint names ignore case; the base URL itself says where the
+ * resources are. */
+START_TEST(routing_ignores_endpoint_case)
+{
+    scim_response_t resp;
+    const char *detail;
+
+    resp = call("GET", "/users", "count=0", NULL);
+    ck_assert_int_eq(resp.status, 200);
+    resp = call("GET", "/GROUPS", "count=0", NULL);
+    ck_assert_int_eq(resp.status, 200);
+    resp = call("GET", "/serviceProviderConfig", NULL, NULL);
+    ck_assert_int_eq(resp.status, 200);
+    resp = call("POST", "/bulk", NULL, "{}");
+    assert_error(&resp, 501, NULL);
+
+    resp = call("GET", "", NULL, NULL);
+    assert_error(&resp, 404, NULL);
+    detail = string_at(resp.body, "detail");
+    ck_assert_ptr_nonnull(strstr(detail, BASE_URL "/Users"));
+    ck_assert_ptr_nonnull(strstr(detail, "organization acme"));
+}
+END_TEST
+
 START_TEST(root_search_lists_every_type)
 {
     const char *user = create_user("erin");
@@ -337,6 +361,7 @@ Suite *service_suite(void)
     tcase_add_test(tc, duplicate_user_name_conflicts);
     tcase_add_test(tc, group_members_and_user_groups);
     tcase_add_test(tc, routing_and_discovery);
+    tcase_add_test(tc, routing_ignores_endpoint_case);
     tcase_add_test(tc, root_search_lists_every_type);
     suite_add_tcase(s, tc);
     return s;
