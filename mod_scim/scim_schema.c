@@ -806,6 +806,73 @@ static int is_extension_key(const scim_resource_type_t *rt,
     return 0;
 }
 
+/* The next entry of an "attributes" list, cut out of *cursor in place, or
+ * NULL at its end.  A comma inside a value filter, even inside its quoted
+ * value (emails[type eq "a,b"]), does not end an entry. */
+static char *next_proj_entry(char **cursor)
+{
+    char *entry = *cursor, *c;
+    int in_filter = 0, in_string = 0;
+
+    if (!entry) {
+        return NULL;
+    }
+    for (c = entry; *c; c++) {
+        if (in_string) {
+            if (*c == '\\' && c[1]) {
+                c++;
+            }
+            else if (*c == '"') {
+                in_string = 0;
+            }
+        }
+        else if (*c == '"' && in_filter) {
+            in_string = 1;
+        }
+        else if (*c == '[') {
+            in_filter = 1;
+        }
+        else if (*c == ']') {
+            in_filter = 0;
+        }
+        else if (*c == ',' && !in_filter) {
+            *c = '\0';
+            *cursor = c + 1;
+            return entry;
+        }
+    }
+    *cursor = NULL;
+    return entry;
+}
+
+/* emails[type eq "work"] selects the attribute emails (and
+ * emails[type eq "work"].value its sub-attribute value): the filter picks
+ * no values here, the whole attribute is returned, as Microsoft's
+ * reference tests expect.  Cuts the first [...] out of entry in place. */
+static void drop_value_filter(char *entry)
+{
+    char *open = strchr(entry, '['), *close;
+    int in_string = 0;
+
+    if (!open) {
+        return;
+    }
+    for (close = open + 1; *close; close++) {
+        if (in_string && *close == '\\' && close[1]) {
+            close++;
+        }
+        else if (*close == '"') {
+            in_string = !in_string;
+        }
+        else if (*close == ']' && !in_string) {
+            break;
+        }
+    }
+    if (*close) {
+        memmove(open, close + 1, strlen(close + 1) + 1);
+    }
+}
+
 static apr_array_header_t *parse_proj_paths(apr_pool_t *p,
                                             const scim_resource_type_t *rt,
                                             const json_t *resource,
@@ -815,16 +882,16 @@ static apr_array_header_t *parse_proj_paths(apr_pool_t *p,
     const scim_schema_t *schema;
     scim_attr_path_t resolved;
     proj_path_t *path;
-    char *copy, *token, *state;
+    char *cursor, *token;
     int named = 0;
 
     if (!text) {
         return NULL;
     }
     paths = apr_array_make(p, 4, sizeof(proj_path_t));
-    copy = apr_pstrdup(p, text);
-    for (token = apr_strtok(copy, ",", &state); token;
-         token = apr_strtok(NULL, ",", &state)) {
+    cursor = apr_pstrdup(p, text);
+    while ((token = next_proj_entry(&cursor)) != NULL) {
+        drop_value_filter(token);
         apr_collapse_spaces(token, token);
         if (!*token) {
             continue;

@@ -1095,6 +1095,32 @@ START_TEST(project_attributes)
 }
 END_TEST
 
+/* A value filter in "attributes" (Microsoft's reference tests) selects
+ * the whole attribute; a comma inside it separates nothing. */
+START_TEST(project_attribute_with_value_filter)
+{
+    json_t *out;
+
+    out = project(&scim_resource_type_user, stored_user,
+                  "emails[type eq \"work\"],userName", NULL);
+    ck_assert_int_eq(json_array_size(json_object_get(out, "emails")), 3);
+    ck_assert_ptr_nonnull(json_object_get(out, "userName"));
+    ck_assert_ptr_null(json_object_get(out, "name"));
+    json_decref(out);
+
+    out = project(&scim_resource_type_user, stored_user,
+                  "emails[type eq \"a,]b\" or value co \"\\\"\"].value,"
+                  "externalId", NULL);
+    assert_json(out,
+        "{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\","
+        " \"" ENTERPRISE "\", \"urn:example:custom:1.0:User\"],"
+        " \"id\": \"2819c223\", \"externalId\": \"bjensen\","
+        " \"emails\": [{\"value\": \"bjensen@example.com\"},"
+        " {\"value\": \"babs@jensen.org\"}]}");
+    json_decref(out);
+}
+END_TEST
+
 START_TEST(project_extensions)
 {
     json_t *out;
@@ -1398,6 +1424,7 @@ Suite *schema_suite(void)
     tcase_add_test(projection, project_attributes);
     tcase_add_test(projection, project_extensions);
     tcase_add_test(projection, project_excluded);
+    tcase_add_test(projection, project_attribute_with_value_filter);
     tcase_add_test(projection, project_returned_always_and_request);
     tcase_add_test(projection, project_bad_input);
 
