@@ -84,6 +84,11 @@ static int send_error(request_rec *r, int status, const char *scim_type,
     return send_response(r, &resp);
 }
 
+int scim_send_error(request_rec *r, int status, const char *detail)
+{
+    return send_error(r, status, NULL, detail);
+}
+
 static int media_type_acceptable(request_rec *r)
 {
     const char *type = apr_table_get(r->headers_in, "Content-Type");
@@ -245,6 +250,7 @@ int scim_handler(request_rec *r)
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2003)
                       "no database connection (check DBDriver/DBDParams)");
+        scim_admin_explain_store_failure(r);
         apr_table_setn(r->headers_out, "Retry-After", "5");
         return send_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
                           "The directory store is unavailable; retry later");
@@ -252,6 +258,7 @@ int scim_handler(request_rec *r)
     err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
                           dbd->pool, &store);
     if (err) {
+        scim_admin_explain_store_failure(r);
         memset(&resp, 0, sizeof(resp));
         scim_service_error(r->pool, &resp, err);
         return send_response(r, &resp);

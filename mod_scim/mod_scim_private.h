@@ -33,6 +33,19 @@ extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 /* mod_scim_handler.c: the "scim" handler. */
 int scim_handler(request_rec *r);
 
+/* mod_scim_handler.c: answers with a SCIM error document (no scimType). */
+int scim_send_error(request_rec *r, int status, const char *detail);
+
+/* mod_scim_admin.c: registers its hooks (start-up: the version in the
+ * log, the SQLite database file created 0600 for the server's user; the
+ * answer to a location with ScimOrganization and ScimToken but no
+ * SetHandler scim). */
+void scim_admin_register_hooks(void);
+/* Logs what keeps the request's server from using its SQLite database
+ * (a missing folder, one the server's user cannot write, ...), naming
+ * the file and the user; nothing when the file system is not to blame. */
+void scim_admin_explain_store_failure(request_rec *r);
+
 /* mod_scim_bearer.c: the configured token whose bearer the request's
  * Authorization header presents, or NULL; when there is one, r->user is
  * its label or fingerprint and r->ap_auth_type "Bearer". */

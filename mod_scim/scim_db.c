@@ -402,10 +402,12 @@ static scim_error_t *sqlite_settings(scim_store_t *st)
     if (!mode || strcasecmp(mode, "wal") != 0) {
         scim_error_t *err = scim_error_make(st->pool, 503, NULL,
             "The directory store is unavailable; retry later");
+        /* "memory": DBDParams named no file (empty, ":memory:") */
         err->internal = apr_psprintf(st->pool, "SQLite stays in journal mode"
-                                     " %s, not WAL (is the database's"
-                                     " directory writable?)",
-                                     mode ? mode : "unknown");
+                                     " %s, not WAL%s", mode ? mode : "unknown",
+                                     mode && strcasecmp(mode, "memory") == 0
+                                     ? " (DBDParams names no database file)"
+                                     : "");
         err->retry_after = SCIM_STORE_RETRY_AFTER;
         return err;
     }
