@@ -20,6 +20,7 @@
 #include <apr_escape.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_uri.h>
 #include <util_cfgtree.h>
 
 #include "mod_scim_private.h"
@@ -36,7 +37,20 @@ void *scim_config_create_dir(apr_pool_t *p, char *dir)
     conf->endpoint = -1;
     conf->max_body = -1;
     conf->max_results = -1;
+    conf->trust_forwarded = -1;
     return conf;
+}
+
+/* The public URL settings: a base URL names one endpoint, so it does not
+ * flow into another organization's section. */
+static void merge_public_url(scim_dir_conf_t *conf,
+                             const scim_dir_conf_t *base,
+                             const scim_dir_conf_t *add, int other_org)
+{
+    conf->public_base_url = add->public_base_url ? add->public_base_url
+                          : other_org ? NULL : base->public_base_url;
+    conf->trust_forwarded = add->trust_forwarded != -1 ? add->trust_forwarded
+                                                       : base->trust_forwarded;
 }
 
 void *scim_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
@@ -58,6 +72,7 @@ void *scim_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     conf->max_results = add->max_results != -1 ? add->max_results
                                                : base->max_results;
+    merge_public_url(conf, base, add, other_org);
     return conf;
 }
 
@@ -80,6 +95,11 @@ int scim_conf_max_results(const scim_dir_conf_t *conf)
 {
     return conf->max_results != -1 ? conf->max_results
                                    : SCIM_DEFAULT_MAX_RESULTS;
+}
+
+int scim_conf_trust_forwarded(const scim_dir_conf_t *conf)
+{
+    return conf->trust_forwarded == 1;
 }
 
 /* ---- reading the configuration tree -------------------------------- */
@@ -327,6 +347,36 @@ static const char *set_max_results(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* ScimBaseURL https://host[:port]/path: what an IdP and the resources'
+ * meta.location see, when the server's own URL is not the public one. */
+static const char *set_base_url(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    scim_dir_conf_t *conf = dconf;
+    apr_uri_t uri;
+    apr_size_t len = strlen(arg);
+
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme
+        || (strcasecmp(uri.scheme, "https") != 0
+            && strcasecmp(uri.scheme, "http") != 0)
+        || !uri.hostname || !*uri.hostname || uri.query || uri.fragment
+        || uri.user || uri.password) {
+        return apr_psprintf(cmd->pool, "ScimBaseURL '%s': give the absolute "
+                            "public URL of this endpoint, such as "
+                            "https://id.example.com/scim/v2/acme", arg);
+    }
+    while (len > 0 && arg[len - 1] == '/') {
+        len--;
+    }
+    conf->public_base_url = apr_pstrndup(cmd->pool, arg, len);
+    return NULL;
+}
+
+static const char *set_trust_forwarded(cmd_parms *cmd, void *dconf, int on)
+{
+    ((scim_dir_conf_t *)dconf)->trust_forwarded = on;
+    return NULL;
+}
+
 const command_rec scim_config_directives[] = {
     AP_INIT_TAKE1("ScimOrganization", set_organization, NULL, ACCESS_CONF,
                   "The organization this location serves (name)"),
@@ -338,6 +388,11 @@ const command_rec scim_config_directives[] = {
                   "Largest request body in bytes (default 1048576)"),
     AP_INIT_TAKE1("ScimMaxResults", set_max_results, NULL, ACCESS_CONF,
                   "Most resources in one list page (default 200)"),
+    AP_INIT_TAKE1("ScimBaseURL", set_base_url, NULL, ACCESS_CONF,
+                  "The public URL of this SCIM endpoint, behind a proxy"),
+    AP_INIT_FLAG("ScimTrustForwardedHeaders", set_trust_forwarded, NULL,
+                 ACCESS_CONF, "Build URLs from the X-Forwarded-Proto and "
+                 "X-Forwarded-Host headers of a trusted proxy (default Off)"),
     { NULL }
 };
 

@@ -38,6 +38,11 @@ typedef struct scim_dir_conf {
     apr_array_header_t *tokens;     /* of scim_token_t; NULL: unset */
     apr_off_t max_body;             /* ScimMaxBodySize; -1: unset */
     int max_results;                /* ScimMaxResults; -1: unset */
+    /* The public URL behind a TLS-terminating proxy (mod_scim_url.c) */
+    const char *public_base_url;    /* ScimBaseURL, no trailing '/'; NULL:
+                                     * unset; like tokens, never inherited
+                                     * by another organization's section */
+    int trust_forwarded;            /* ScimTrustForwardedHeaders; -1: unset */
 } scim_dir_conf_t;
 
 extern const command_rec scim_config_directives[];
@@ -59,5 +64,6 @@ const scim_dir_conf_t *scim_config_of(const request_rec *r);
 int scim_conf_is_endpoint(const scim_dir_conf_t *conf);
 apr_off_t scim_conf_max_body(const scim_dir_conf_t *conf);
 int scim_conf_max_results(const scim_dir_conf_t *conf);
+int scim_conf_trust_forwarded(const scim_dir_conf_t *conf);
 
 #endif /* MOD_SCIM_CONFIG_H */

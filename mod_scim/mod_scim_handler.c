@@ -208,7 +208,7 @@ int scim_handler(request_rec *r)
     memset(&req, 0, sizeof(req));
     req.pool = r->pool;
     req.org = conf->organization;
-    req.base_url = ap_construct_url(r->pool, conf->base_path, r);
+    req.base_url = scim_public_base_url(r, conf);
     req.method = r->method_number == M_GET ? "GET" : r->method;
     req.path = r->uri + base_len;
     req.query = r->args;

@@ -46,6 +46,10 @@ void scim_admin_register_hooks(void);
  * the file and the user; nothing when the file system is not to blame. */
 void scim_admin_explain_store_failure(request_rec *r);
 
+/* mod_scim_url.c: the absolute public URL of the request's SCIM endpoint
+ * (ScimBaseURL, trusted X-Forwarded-* headers, or httpd's own URL). */
+const char *scim_public_base_url(request_rec *r, const scim_dir_conf_t *conf);
+
 /* mod_scim_bearer.c: the configured token whose bearer the request's
  * Authorization header presents, or NULL; when there is one, r->user is
  * its label or fingerprint and r->ap_auth_type "Bearer". */
