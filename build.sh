@@ -217,15 +217,37 @@ build_if_needed() {
     do_build
 }
 
+run_usage() {
+    echo "usage: $0 run [--port N]   (or SCIM_PORT=N; default 8080)" >&2
+    exit 2
+}
+
+# Whether something already accepts connections on 127.0.0.1:port.
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 do_run() {
     local port=${SCIM_PORT:-8080} root=${SCIM_DEMO_ROOT:-$build/demo}
     local token hash user_lines=""
     while [ $# -gt 0 ]; do
         case "$1" in
-            --port) port=$2; shift 2 ;;
-            *) echo "usage: $0 run [--port N]" >&2; exit 2 ;;
+            --port) [ $# -ge 2 ] || run_usage; port=$2; shift 2 ;;
+            *) run_usage ;;
         esac
     done
+    case "$port" in
+        ''|*[!0-9]*) run_usage ;;
+    esac
+    if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+        run_usage
+    fi
+    # Before a token is printed: a server that cannot listen is no demo.
+    if port_in_use "$port"; then
+        echo "port $port on 127.0.0.1 is already in use: stop what listens" \
+             "there, or pick another with $0 run --port N" >&2
+        exit 1
+    fi
     mkdir -p "$root"
     token=$("$build/scim-token" | sed -n 's/^Bearer token: //p')
     hash=$(printf '%s\n' "$token" | "$build/scim-token" -s | sed 's/^ScimToken sha256://')
@@ -247,6 +269,8 @@ mod_scim demo server (Ctrl-C stops it)
   Bearer token:  $token
   Try:  curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/scim/v2/demo/Users
   Logs: $root/error.log
+  Data: $root/scim.db (kept between runs; stop the server and delete
+        $root/scim.db* to start afresh)
 
 EOT
     exec /usr/sbin/apache2 -d "$root" -f "$root/httpd.conf" -DFOREGROUND

@@ -7,7 +7,9 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import stat
+import subprocess
 
 import pytest
 
@@ -108,3 +110,27 @@ def test_location_without_set_handler_says_so(make_server):
 
 def resp_is_scim(resp):
     return resp.headers.get("Content-Type", "").startswith("application/scim+json")
+
+
+def run_demo(*args):
+    return subprocess.run([str(REPO / "build.sh"), "run", *args],
+                          capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, SCIM_DEMO_ROOT=str(ITEST / "demo-busy")))
+
+
+def test_build_sh_run_on_a_busy_port_says_so_before_any_token():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        res = run_demo("--port", str(busy.getsockname()[1]))
+    assert res.returncode == 1
+    assert "already in use" in res.stderr, res.stderr
+    assert "Bearer token" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("args", [("--port",), ("--port", "http"), ("--frob",)])
+def test_build_sh_run_with_a_bad_port_gives_the_usage(args):
+    res = run_demo(*args)
+    assert res.returncode == 2
+    assert "usage:" in res.stderr and "--port N" in res.stderr, res.stderr
+    assert "Bearer token" not in res.stdout
