@@ -134,3 +134,16 @@ def test_build_sh_run_with_a_bad_port_gives_the_usage(args):
     assert res.returncode == 2
     assert "usage:" in res.stderr and "--port N" in res.stderr, res.stderr
     assert "Bearer token" not in res.stdout
+
+
+def test_documentation_holds_no_usable_token_hash():
+    """An administrator copies examples: a hash in README.md or conf/ must
+    be a placeholder, never the SHA-256 of some word (README's examples
+    once accepted "Bearer password")."""
+    files = [REPO / "README.md"] + sorted((REPO / "conf").glob("*.conf")) \
+        + sorted((REPO / "conf").glob("*.conf.in"))
+    for path in files:
+        for digest in re.findall(r"sha256:([0-9a-fA-F]{64})", path.read_text()):
+            assert set(digest) == {"0"}, f"{path}: sha256:{digest} is not a placeholder"
+    readme = (REPO / "README.md").read_text()
+    assert "ScimToken sha256:<paste the line scim-token prints>" in readme
