@@ -19,12 +19,14 @@ ap_dbd_t *(*scim_dbd_acquire)(request_rec *) = NULL;
 static void scim_retrieve_optional_fns(void)
 {
     scim_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    scim_authz_retrieve_optional_fns();
 }
 
 static void scim_register_hooks(apr_pool_t *p)
 {
     /* check_config, not post_config: `apache2 -t` stops before
      * post_config. */
+    ap_hook_pre_config(scim_config_pre, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(scim_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(scim_retrieve_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);
@@ -32,7 +34,10 @@ static void scim_register_hooks(apr_pool_t *p)
      * bearer as r->user. */
     ap_hook_check_access(scim_bearer_check_access, NULL, NULL,
                          APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_child_init(scim_handler_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(scim_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(scim_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    scim_authz_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(scim) = {

@@ -30,8 +30,17 @@ APLOG_USE_MODULE(scim);
 /* mod_dbd's functions, found once at start-up (NULL without mod_dbd). */
 extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 
-/* mod_scim_handler.c: the "scim" handler. */
+/* mod_scim_handler.c: the "scim" handler, and its per-process state. */
 int scim_handler(request_rec *r);
+void scim_handler_child_init(apr_pool_t *p, server_rec *s);
+
+/* mod_scim_authz.c: Require scim-member / scim-group, the link of a first
+ * sign-in and the backend's SCIM_* environment. */
+void scim_authz_register_hooks(apr_pool_t *p);
+void scim_authz_retrieve_optional_fns(void);
+
+/* mod_scim_status.c: the "scim-status" handler. */
+int scim_status_handler(request_rec *r);
 
 /* mod_scim_bearer.c: the configured token whose bearer the request's
  * Authorization header presents, or NULL; when there is one, r->user is

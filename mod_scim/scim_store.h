@@ -252,7 +252,8 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
 /* ---- audit, tokens, status ---------------------------------------------- */
 
 /* One audit row on its own (a refusal, a failed write, a rejected token);
- * the actor and address come from scim_store_set_audit. */
+ * the actor, the address and (for a NULL event) the event come from
+ * scim_store_set_audit; nothing without an actor. */
 scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
                                const char *event, const char *rtype,
                                const char *id, const char *name,

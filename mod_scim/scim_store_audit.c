@@ -69,8 +69,12 @@ scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
                                const char *id, const char *name,
                                const char *outcome)
 {
+    if (!st->audit.actor) {
+        return NULL;
+    }
     /* One statement commits by itself. */
-    return insert_row(st, org, event, rtype, id, name, outcome);
+    return insert_row(st, org, event ? event : st->audit.event, rtype, id,
+                      name, outcome);
 }
 
 scim_error_t *scim_store_token_used(scim_store_t *st, const char *org,
