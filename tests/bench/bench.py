@@ -258,6 +258,22 @@ def seed(client, data, users, group_members):
             "user_response_bytes": len(typical.content)}
 
 
+def wait_idle(server, timeout=15):
+    """Waits until httpd has answered the requests wrk left in flight (the
+    access log stops growing): "apache2 -k stop" kills prefork children
+    mid-request, and a child killed while holding a database connection
+    aborts in apr_reslist's cleanup."""
+    log = server.root / "access.log"
+    deadline = time.monotonic() + timeout
+    size = -1
+    while time.monotonic() < deadline:
+        now = log.stat().st_size if log.exists() else 0
+        if now == size:
+            return
+        size = now
+        time.sleep(0.5)
+
+
 # ---- measuring ---------------------------------------------------------------
 
 def run_wrk(server, w, args, env):
@@ -438,6 +454,7 @@ def main():
             print(f"bench: {w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
                   f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
     finally:
+        wait_idle(server)
         server.stop()
     lines = server.log_since(0)
     crashes = [l for l in lines if harness.CRASH_LOG_LINE.search(l)]
