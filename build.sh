@@ -6,6 +6,8 @@
 #   ./build.sh run       a local demo httpd with a demo organization
 #   ./build.sh unit      unit tests only
 #   ./build.sh fuzz [s]  libFuzzer targets of the core, s seconds each (60)
+#   ./build.sh bench [--users N] [--duration S] [--mpm event|prefork]
+#                        wrk against a real httpd: build/bench/results.{json,md}
 #   ./build.sh deps      install the Debian packages that are missing
 #   ./build.sh clean     remove build/
 set -euo pipefail
@@ -17,8 +19,8 @@ PYTHON=/usr/bin/python3
 
 packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
           libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
-          python3-pytest python3-requests curl valgrind
-          libapache2-mod-auth-mellon simplesamlphp php-cli php-xml)
+          python3-pytest python3-requests curl valgrind wrk
+          libapache2-mod-auth-mellon simplesamlphp php-cli php-xml chromium)
 
 deps() {
     local missing=()
@@ -207,6 +209,18 @@ do_fuzz() {
     echo "fuzzing: no findings"
 }
 
+# The benchmark (tests/bench/bench.py): wrk against a real httpd on
+# 127.0.0.1 started by the integration harness, beside its ceilings (a
+# static file, Basic auth, build/commit_rate: SQLite's durable commits).
+# Arguments go to bench.py (--users N --duration S --mpm M --out DIR).
+# Fails on errors (non-2xx reads, crashes), never on speed.
+do_bench() {
+    gcc $(cflags_common) -O2 $(pkg-config --cflags apr-1 apr-util-1) \
+        "$top/tests/bench/commit_rate.c" $(pkg-config --libs apr-1 apr-util-1) \
+        -o "$build/commit_rate"
+    $PYTHON "$top/tests/bench/bench.py" "$@"
+}
+
 # A real httpd on 127.0.0.1 with the demo organization of conf/demo.conf.in.
 # Builds unless build/ is newer than every source (what "run" wants).
 build_if_needed() {
@@ -258,9 +272,11 @@ case "${1:-build}" in
     unit)  deps; build_core; build_unit; do_unit ;;
     fuzz)  shift; packages+=("${fuzz_packages[@]}"); deps; do_fuzz "$@" ;;
     test)  shift; deps; SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
-           do_unit; do_unit_valgrind; do_integration "$@" ;;
+           do_unit; do_unit_valgrind; do_integration "$@"
+           do_bench --users 200 --duration 1 --out "$build/bench-smoke" ;;
     integration) shift; do_build; do_integration "$@" ;;
+    bench) shift; deps; do_build; do_bench "$@" ;;
     run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;
-    *) echo "usage: $0 [build|test|run|unit|fuzz|deps|clean]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|test|run|unit|fuzz|bench|deps|clean]" >&2; exit 2 ;;
 esac
