@@ -69,8 +69,9 @@ BASIC_AUTH = ["AuthType Basic", 'AuthName "bench"',
 STATIC_LOCATIONS = {
     "/static": [],
     "/basic": BASIC_AUTH + ["Require valid-user"],
-    # When Require scim-member exists:
-    # "/member": BASIC_AUTH + [f"ScimOrganization {ORG}", "Require scim-member"],
+    "/member": BASIC_AUTH + [f"ScimOrganization {ORG}",
+                             "AuthzSendForbiddenOnFailure On",
+                             "Require scim-member"],
 }
 
 # Run in this order: the ceilings first, the reads, then the writes (which
@@ -78,9 +79,8 @@ STATIC_LOCATIONS = {
 WORKLOADS = [
     Workload("static", f"/static/{STATIC_FILE}", "static.lua"),
     Workload("static_basic", f"/basic/{STATIC_FILE}", "basic_auth.lua"),
-    # When Require scim-member exists:
-    # Workload("scim_member", f"/member/{STATIC_FILE}", "basic_auth.lua",
-    #          "static_basic"),
+    Workload("scim_member", f"/member/{STATIC_FILE}", "basic_auth.lua",
+             "static_basic"),
     Workload("get_user", SCIM, "get_user.lua", "static"),
     Workload("filter_userName", SCIM, "filter_username.lua", "static"),
     Workload("filter_externalId", SCIM, "filter_externalid.lua", "static"),
