@@ -201,6 +201,13 @@ static authz_status find_state(request_rec *r, access_state_t **out)
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
+    if (!*r->user) {
+        /* mod_auth_mellon (and mod_shib) set the empty user for their own
+         * endpoints (login, the assertion consumer, ECP), which answer
+         * instead of the application: pass them, as valid-user does.  No
+         * member is found, linked or handed to a backend. */
+        return AUTHZ_GRANTED;
+    }
     if (!conf->organization) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(4004)
                       "Require scim-member/scim-group at %s needs "
