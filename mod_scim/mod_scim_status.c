@@ -1,5 +1,7 @@
-/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
- * Licensed under the Apache License, Version 2.0; see LICENSE. */
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
+ */
 
 /* SetHandler scim-status: per organization its endpoint, its tokens (by
  * fingerprint and label) and when each was last used, members by state,

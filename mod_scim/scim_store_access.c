@@ -1,5 +1,7 @@
-/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
- * Licensed under the Apache License, Version 2.0; see LICENSE. */
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
+ */
 
 /* Access: the user an SSO identity names, the e-mail index behind it, and
  * seats.  A seat is granted by a conditional UPDATE after taking the
