@@ -95,6 +95,14 @@ static void set_audit(request_rec *r, scim_store_t *st,
 
 /* ---- refusals ---------------------------------------------------------- */
 
+static scim_error_t *audit_seat_refusal(scim_store_t *st,
+                                        const access_state_t *as)
+{
+    return scim_store_audit(st, as->org, "seat-refused", "User",
+                            as->member->id, as->member->user_name,
+                            "no-seat");
+}
+
 static const char *page(apr_pool_t *p, const char *title, const char *text)
 {
     return apr_psprintf(p, "<!DOCTYPE html>\n<html><head><title>%s</title>"
@@ -236,9 +244,7 @@ static authz_status find_state(request_rec *r, access_state_t **out)
         }
         if (!err && as->access == SCIM_ACCESS_NO_SEAT) {
             set_audit(r, st, as);
-            err = scim_store_audit(st, as->org, "seat-refused", "User",
-                                   as->member->id, as->member->user_name,
-                                   "no-seat");
+            err = audit_seat_refusal(st, as);
         }
         close_store(r, dbd);
         if (err) {
@@ -411,9 +417,7 @@ static int take_seat(request_rec *r, access_state_t *as)
                                    &taken);
     }
     if (!err && !taken) {
-        err = scim_store_audit(st, as->org, "seat-refused", "User",
-                               as->member->id, as->member->user_name,
-                               "no-seat");
+        err = audit_seat_refusal(st, as);
     }
     close_store(r, dbd);
     if (err) {
