@@ -279,6 +279,9 @@ static const struct {
       " version = version + 1"
       " WHERE org = %s AND rtype = 'User' AND id = %s AND seat = 0"
       " AND active = 1" },
+    [SCIM_STMT_HOLDS_SEAT] = { "scim_holds_seat",
+      "SELECT COUNT(*) FROM scim_resources WHERE org = %s AND rtype = 'User'"
+      " AND id = %s AND seat = 1 AND active = 1" },
     [SCIM_STMT_AUDIT_INSERT] = { "scim_audit_insert",
       "INSERT INTO scim_audit (org, at, event, actor, address, rtype,"
       " resource_id, name, outcome)"

@@ -69,6 +69,7 @@ typedef enum {
     SCIM_STMT_SEAT_LOCK_ROW,
     SCIM_STMT_SEAT_LOCK,
     SCIM_STMT_TAKE_SEAT,
+    SCIM_STMT_HOLDS_SEAT,
     /* audit, tokens, status */
     SCIM_STMT_AUDIT_INSERT,
     SCIM_STMT_AUDIT_PRUNE,

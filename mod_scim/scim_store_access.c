@@ -166,6 +166,12 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
         err = scim_store_audit_in_tx(st, org, "link", "User", id, user_name,
                                      "linked");
     }
+    if (!err && nrows == 0) {
+        /* A request of the same member may have taken the seat first. */
+        const char *args[] = { org, id };
+
+        err = scim_db_select_count(st, SCIM_STMT_HOLDS_SEAT, args, 2, &nrows);
+    }
     if (err) {
         scim_db_end(st, 1);
         return err;

@@ -600,3 +600,14 @@ def test_seat_limit_follows_the_organization_across_locations(app):
     _, login = new_member(app, "seats")
     resp = app.visit("/seats2", login)
     assert resp.status_code == 403 and "no free seat" in resp.text.lower()
+
+
+def test_simultaneous_first_requests_of_one_member_are_all_admitted(app):
+    user, login = new_member(app)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: app.visit("/app", login).status_code,
+                              range(16)))
+    assert codes == [200] * 16, codes
+    rows = db_rows(app, "SELECT COUNT(*) FROM scim_audit WHERE event = "
+                   "'link' AND resource_id = ?", user["id"])
+    assert rows == [(1,)]
