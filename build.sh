@@ -6,6 +6,9 @@
 #   ./build.sh run       a local demo httpd with a demo organization
 #   ./build.sh unit      unit tests only
 #   ./build.sh fuzz [s]  libFuzzer targets of the core, s seconds each (60)
+#   ./build.sh bench [--users N] [--duration S] [--mpm event|prefork]
+#                        wrk against a real httpd: build/bench/results.{json,md}
+#   ./build.sh deb       Debian package build/deb/libapache2-mod-scim_*.deb
 #   ./build.sh deps      install the Debian packages that are missing
 #   ./build.sh clean     remove build/
 set -euo pipefail
@@ -17,8 +20,8 @@ PYTHON=/usr/bin/python3
 
 packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
           libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
-          python3-pytest python3-requests curl valgrind
-          libapache2-mod-auth-mellon simplesamlphp php-cli php-xml)
+          python3-pytest python3-requests curl valgrind wrk
+          libapache2-mod-auth-mellon simplesamlphp php-cli php-xml chromium)
 
 deps() {
     local missing=()
@@ -207,6 +210,63 @@ do_fuzz() {
     echo "fuzzing: no findings"
 }
 
+# The benchmark (tests/bench/bench.py): wrk against a real httpd on
+# 127.0.0.1 started by the integration harness, beside its ceilings (a
+# static file, Basic auth, build/commit_rate: SQLite's durable commits).
+# Arguments go to bench.py (--users N --duration S --mpm M --out DIR).
+# Fails on errors (non-2xx reads, crashes), never on speed.
+do_bench() {
+    gcc $(cflags_common) -O2 $(pkg-config --cflags apr-1 apr-util-1) \
+        "$top/tests/bench/commit_rate.c" $(pkg-config --libs apr-1 apr-util-1) \
+        -o "$build/commit_rate"
+    $PYTHON "$top/tests/bench/bench.py" "$@"
+}
+
+# The Debian package libapache2-mod-scim.  The packaging (conf/debian/) and
+# the sources are copied to build/deb/libapache2-mod-scim/, where
+# dpkg-buildpackage builds the package from scratch: its debian/rules calls
+# this script's "deb-build", which compiles what Build-Depends provides.
+# The .deb lands in build/deb/.
+deb_name=libapache2-mod-scim
+deb_packages=(debhelper dpkg-dev fakeroot)
+
+scim_version() {
+    sed -n 's/^#define SCIM_VERSION "\([^"]*\)"$/\1/p' "$src/scim_version.h"
+}
+
+# debian/changelog: the first Debian revision of the version being built;
+# dh_installchangelogs installs the project's CHANGELOG beside it.
+deb_changelog() {
+    cat <<EOT
+mod-scim ($1-1) unstable; urgency=medium
+
+  * Package of mod_scim $1 (its changes: changelog.gz beside this file).
+
+ -- $(sed -n 's/^Maintainer: //p' "$top/conf/debian/control")  $(date -R)
+EOT
+}
+
+do_deb() {
+    local version out="$build/deb" pkg="$build/deb/$deb_name"
+    version=$(scim_version)
+    if [ -z "$version" ]; then
+        echo "no SCIM_VERSION in $src/scim_version.h" >&2
+        exit 1
+    fi
+    rm -rf "$out"
+    mkdir -p "$pkg"
+    cp -r "$src" "$top/conf" "$top/build.sh" "$top/README.md" "$top/CHANGELOG" \
+        "$top/LICENSE" "$pkg/"
+    cp -r "$top/conf/debian" "$pkg/debian"
+    deb_changelog "$version" > "$pkg/debian/changelog"
+    if ! (cd "$pkg" && dpkg-buildpackage -b -us -uc) > "$out/build.log" 2>&1; then
+        tail -n 40 "$out/build.log" >&2
+        echo "package build failed (full log: $out/build.log)" >&2
+        exit 1
+    fi
+    echo "built $(ls "$out/${deb_name}_${version}"-1_*.deb)"
+}
+
 # A real httpd on 127.0.0.1 with the demo organization of conf/demo.conf.in.
 # Builds unless build/ is newer than every source (what "run" wants).
 build_if_needed() {
@@ -281,10 +341,15 @@ case "${1:-build}" in
     deps)  deps ;;
     unit)  deps; build_core; build_unit; do_unit ;;
     fuzz)  shift; packages+=("${fuzz_packages[@]}"); deps; do_fuzz "$@" ;;
+    deb)   packages+=("${deb_packages[@]}"); deps; do_deb ;;
+    # debian/rules' build, inside build/deb/: Build-Depends installed it all
+    deb-build) do_build ;;
     test)  shift; deps; SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
-           do_unit; do_unit_valgrind; do_integration "$@" ;;
+           do_unit; do_unit_valgrind; do_integration "$@"
+           do_bench --users 200 --duration 1 --out "$build/bench-smoke" ;;
     integration) shift; do_build; do_integration "$@" ;;
+    bench) shift; deps; do_build; do_bench "$@" ;;
     run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;
-    *) echo "usage: $0 [build|test|run|unit|fuzz|deps|clean]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|test|run|unit|fuzz|bench|deb|deps|clean]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* mod_scim: the module record and its hooks.  Directives and configuration
@@ -19,12 +18,14 @@ ap_dbd_t *(*scim_dbd_acquire)(request_rec *) = NULL;
 static void scim_retrieve_optional_fns(void)
 {
     scim_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    scim_authz_retrieve_optional_fns();
 }
 
 static void scim_register_hooks(apr_pool_t *p)
 {
     /* check_config, not post_config: `apache2 -t` stops before
      * post_config. */
+    ap_hook_pre_config(scim_config_pre, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(scim_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(scim_retrieve_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);
@@ -32,7 +33,10 @@ static void scim_register_hooks(apr_pool_t *p)
      * bearer as r->user. */
     ap_hook_check_access(scim_bearer_check_access, NULL, NULL,
                          APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_child_init(scim_handler_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(scim_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(scim_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    scim_authz_register_hooks(p);
     scim_admin_register_hooks();
 }
 

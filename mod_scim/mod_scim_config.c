@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* mod_scim's configuration: directives, the per-directory record, its
@@ -24,9 +23,36 @@
 #include <util_cfgtree.h>
 
 #include "mod_scim_private.h"
+#include "scim_store.h"
 
 #define LABEL_MAX 64
 #define FINGERPRINT_BYTES 6     /* 12 hex digits */
+
+/* ---- what one reading of the configuration declared ---------------- */
+
+/* Built by the directive handlers, in pconf, anew for every reading of
+ * the configuration (scim_config_pre). */
+typedef struct seat_limit_line {
+    const scim_dir_conf_t *conf;
+    const char *where;
+} seat_limit_line_t;
+
+static apr_array_header_t *endpoints;       /* scim_endpoint_conf_t */
+static apr_array_header_t *seat_lines;      /* seat_limit_line_t */
+static apr_hash_t *seat_limits;             /* organization -> int * */
+
+int scim_config_pre(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    endpoints = apr_array_make(pconf, 8, sizeof(scim_endpoint_conf_t));
+    seat_lines = apr_array_make(pconf, 4, sizeof(seat_limit_line_t));
+    seat_limits = apr_hash_make(pconf);
+    return OK;
+}
+
+const apr_array_header_t *scim_config_endpoints(void)
+{
+    return endpoints;
+}
 
 /* ---- the per-directory record -------------------------------------- */
 
@@ -37,6 +63,9 @@ void *scim_config_create_dir(apr_pool_t *p, char *dir)
     conf->endpoint = -1;
     conf->max_body = -1;
     conf->max_results = -1;
+    conf->seat_limit = -1;
+    conf->link_attr = -1;
+    conf->audit_retention = -1;
     conf->trust_forwarded = -1;
     return conf;
 }
@@ -72,6 +101,13 @@ void *scim_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     conf->max_results = add->max_results != -1 ? add->max_results
                                                : base->max_results;
+    conf->seat_limit = add->seat_limit != -1 ? add->seat_limit
+                                             : base->seat_limit;
+    conf->link_attr = add->link_attr != -1 ? add->link_attr : base->link_attr;
+    conf->link_identity = add->link_identity ? add->link_identity
+                                             : base->link_identity;
+    conf->audit_retention = add->audit_retention != -1
+                            ? add->audit_retention : base->audit_retention;
     merge_public_url(conf, base, add, other_org);
     return conf;
 }
@@ -89,6 +125,32 @@ int scim_conf_is_endpoint(const scim_dir_conf_t *conf)
 apr_off_t scim_conf_max_body(const scim_dir_conf_t *conf)
 {
     return conf->max_body != -1 ? conf->max_body : SCIM_DEFAULT_MAX_BODY;
+}
+
+int scim_conf_org_seat_limit(const char *organization)
+{
+    const int *limit = organization && seat_limits
+                       ? apr_hash_get(seat_limits, organization,
+                                      APR_HASH_KEY_STRING)
+                       : NULL;
+
+    return limit ? *limit : 0;
+}
+
+int scim_conf_seat_limit(const scim_dir_conf_t *conf)
+{
+    return scim_conf_org_seat_limit(conf->organization);
+}
+
+int scim_conf_link_attr(const scim_dir_conf_t *conf)
+{
+    return conf->link_attr != -1 ? conf->link_attr : SCIM_LINK_USER_NAME;
+}
+
+int scim_conf_audit_retention(const scim_dir_conf_t *conf)
+{
+    return conf->audit_retention != -1 ? conf->audit_retention
+                                       : SCIM_DEFAULT_AUDIT_RETENTION;
 }
 
 int scim_conf_max_results(const scim_dir_conf_t *conf)
@@ -224,6 +286,12 @@ static const char *set_organization(cmd_parms *cmd, void *dconf,
         conf->endpoint = 1;
     }
     conf->organization = name;
+    if (conf->endpoint == 1) {
+        scim_endpoint_conf_t *ep = apr_array_push(endpoints);
+
+        ep->organization = name;
+        ep->conf = conf;
+    }
     conf->base_path = cmd->path;
     if (cmd->path) {
         /* "/scim/v2/acme/" and "/scim/v2/acme" are the same root, and
@@ -233,6 +301,10 @@ static const char *set_organization(cmd_parms *cmd, void *dconf,
             len--;
         }
         conf->base_path = apr_pstrndup(cmd->pool, cmd->path, len);
+    }
+    if (conf->endpoint == 1) {
+        APR_ARRAY_IDX(endpoints, endpoints->nelts - 1,
+                      scim_endpoint_conf_t).base_path = conf->base_path;
     }
     return NULL;
 }
@@ -253,10 +325,12 @@ static const char *parse_token_hash(const char *arg, scim_token_t *token,
         || len != SCIM_TOKEN_DIGEST_LEN) {
         return token_syntax;
     }
-    token->user = apr_pstrcat(p, "sha256:",
-                              apr_pescape_hex(p, token->digest,
-                                              FINGERPRINT_BYTES, 0),
-                              NULL);
+    token->fingerprint = apr_pstrcat(p, "sha256:",
+                                     apr_pescape_hex(p, token->digest,
+                                                     FINGERPRINT_BYTES, 0),
+                                     NULL);
+    token->user = token->fingerprint;
+    token->label = NULL;
     return NULL;
 }
 
@@ -303,7 +377,7 @@ static const char *add_tokens(cmd_parms *cmd, void *dconf, int argc,
             if ((err = check_label(cmd->pool, argv[i] + 6)) != NULL) {
                 return err;
             }
-            last->user = argv[i] + 6;
+            last->user = last->label = argv[i] + 6;
             labelled = 1;
             continue;
         }
@@ -330,6 +404,65 @@ static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
         return "ScimMaxBodySize takes a number of bytes from 1 to 1073741824";
     }
     conf->max_body = v;
+    return NULL;
+}
+
+static const char *set_seat_limit(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    scim_dir_conf_t *conf = dconf;
+    seat_limit_line_t *line;
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (!*arg || *end || v < 0 || v > 100000000) {
+        return "ScimSeatLimit takes a number of seats from 0 (unlimited) to "
+               "100000000";
+    }
+    conf->seat_limit = (int)v;
+    line = apr_array_push(seat_lines);
+    line->conf = conf;
+    line->where = cmd->directive && cmd->directive->filename
+                  ? apr_psprintf(cmd->pool, "%s:%d",
+                                 cmd->directive->filename,
+                                 cmd->directive->line_num)
+                  : "the command line";
+    return NULL;
+}
+
+static const char *set_link_attribute(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    scim_dir_conf_t *conf = dconf;
+
+    if (strcasecmp(arg, "userName") == 0) {
+        conf->link_attr = SCIM_LINK_USER_NAME;
+    }
+    else if (strcasecmp(arg, "externalId") == 0) {
+        conf->link_attr = SCIM_LINK_EXTERNAL_ID;
+    }
+    else if (strcasecmp(arg, "email") == 0
+             || strcasecmp(arg, "emails") == 0) {
+        conf->link_attr = SCIM_LINK_EMAIL;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ScimLinkAttribute %s: use userName, "
+                            "externalId or email", arg);
+    }
+    return NULL;
+}
+
+static const char *set_audit_retention(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    scim_dir_conf_t *conf = dconf;
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (!*arg || *end || v < 1 || v > 36500) {
+        return "ScimAuditRetention takes a number of days from 1 to 36500";
+    }
+    conf->audit_retention = (int)v;
     return NULL;
 }
 
@@ -388,6 +521,18 @@ const command_rec scim_config_directives[] = {
                   "Largest request body in bytes (default 1048576)"),
     AP_INIT_TAKE1("ScimMaxResults", set_max_results, NULL, ACCESS_CONF,
                   "Most resources in one list page (default 200)"),
+    AP_INIT_TAKE1("ScimSeatLimit", set_seat_limit, NULL, ACCESS_CONF,
+                  "Seats of the organization for linked, active members "
+                  "(0: unlimited)"),
+    AP_INIT_TAKE1("ScimLinkAttribute", set_link_attribute, NULL, ACCESS_CONF,
+                  "SCIM attribute a signed-in identity is matched against: "
+                  "userName (default), externalId or email"),
+    AP_INIT_TAKE1("ScimLinkIdentity", ap_set_string_slot,
+                  (void *)APR_OFFSETOF(scim_dir_conf_t, link_identity),
+                  ACCESS_CONF, "Request environment variable holding the "
+                  "signed-in identity (default: the request's user)"),
+    AP_INIT_TAKE1("ScimAuditRetention", set_audit_retention, NULL, ACCESS_CONF,
+                  "Days audit records are kept (default 90)"),
     AP_INIT_TAKE1("ScimBaseURL", set_base_url, NULL, ACCESS_CONF,
                   "The public URL of this SCIM endpoint, behind a proxy"),
     AP_INIT_FLAG("ScimTrustForwardedHeaders", set_trust_forwarded, NULL,
@@ -516,6 +661,49 @@ static int check_database(apr_pool_t *p, server_rec *s,
     return 0;
 }
 
+/* The seat limit belongs to the organization: locations that set none
+ * follow the one that does; two different limits are a mistake. */
+static int check_seat_limits(apr_pool_t *p, server_rec *s)
+{
+    const seat_limit_line_t *lines = (const seat_limit_line_t *)
+                                     seat_lines->elts;
+    apr_hash_t *where = apr_hash_make(p);
+    int ok = 1, i;
+
+    for (i = 0; i < seat_lines->nelts; i++) {
+        const scim_dir_conf_t *conf = lines[i].conf;
+        const int *known;
+
+        if (!conf->organization) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SCIMLOGNO(1007)
+                         "ScimSeatLimit at %s has no ScimOrganization in "
+                         "its section: add ScimOrganization NAME beside it",
+                         lines[i].where);
+            ok = 0;
+            continue;
+        }
+        known = apr_hash_get(seat_limits, conf->organization,
+                             APR_HASH_KEY_STRING);
+        if (known && *known != conf->seat_limit) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SCIMLOGNO(1008)
+                         "ScimSeatLimit %d at %s contradicts ScimSeatLimit "
+                         "%d at %s for organization %s: an organization has "
+                         "one seat limit; set it once, or the same in every "
+                         "location", conf->seat_limit, lines[i].where,
+                         *known, (const char *)apr_hash_get(where,
+                             conf->organization, APR_HASH_KEY_STRING),
+                         conf->organization);
+            ok = 0;
+            continue;
+        }
+        apr_hash_set(seat_limits, conf->organization, APR_HASH_KEY_STRING,
+                     &conf->seat_limit);
+        apr_hash_set(where, conf->organization, APR_HASH_KEY_STRING,
+                     lines[i].where);
+    }
+    return ok;
+}
+
 int scim_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                       server_rec *s)
 {
@@ -530,6 +718,7 @@ int scim_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      "and set DBDriver/DBDParams for mod_scim's store");
         ok = 0;
     }
+    ok &= check_seat_limits(ptemp, s);
     find_scim_sections(ptemp, NULL, NULL, ap_conftree, found);
     sections = (const scim_section_t *)found->elts;
     for (i = 0; i < found->nelts; i++) {

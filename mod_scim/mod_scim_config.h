@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* mod_scim's configuration: directives, the per-directory record and its
@@ -26,6 +25,8 @@ typedef struct scim_token {
      * configured digest (stable, and found again by grep in the
      * configuration; the token cannot be recovered from it). */
     const char *user;
+    const char *fingerprint;    /* "sha256:" and 12 hex digits, always */
+    const char *label;          /* label=, or NULL */
 } scim_token_t;
 
 /* Per directory (<Location>).  Unset fields (NULL, -1) inherit from the
@@ -38,12 +39,29 @@ typedef struct scim_dir_conf {
     apr_array_header_t *tokens;     /* of scim_token_t; NULL: unset */
     apr_off_t max_body;             /* ScimMaxBodySize; -1: unset */
     int max_results;                /* ScimMaxResults; -1: unset */
+    /* access control (mod_scim_authz.c) */
+    int seat_limit;                 /* ScimSeatLimit here; -1: unset (the
+                                     * organization's limit: see
+                                     * scim_conf_seat_limit) */
+    int link_attr;                  /* ScimLinkAttribute, a
+                                     * scim_link_attr_t; -1: unset */
+    const char *link_identity;      /* ScimLinkIdentity; NULL: r->user */
+    int audit_retention;            /* ScimAuditRetention days; -1: unset */
     /* The public URL behind a TLS-terminating proxy (mod_scim_url.c) */
     const char *public_base_url;    /* ScimBaseURL, no trailing '/'; NULL:
                                      * unset; like tokens, never inherited
                                      * by another organization's section */
     int trust_forwarded;            /* ScimTrustForwardedHeaders; -1: unset */
 } scim_dir_conf_t;
+
+/* A SCIM endpoint of the configuration, for the status page. */
+typedef struct scim_endpoint_conf {
+    const char *organization;
+    const char *base_path;
+    const scim_dir_conf_t *conf;    /* its section's record (tokens) */
+} scim_endpoint_conf_t;
+
+#define SCIM_DEFAULT_AUDIT_RETENTION 90   /* days */
 
 extern const command_rec scim_config_directives[];
 
@@ -63,6 +81,18 @@ const scim_dir_conf_t *scim_config_of(const request_rec *r);
  * (ScimOrganization beside SetHandler scim). */
 int scim_conf_is_endpoint(const scim_dir_conf_t *conf);
 apr_off_t scim_conf_max_body(const scim_dir_conf_t *conf);
+/* The organization's seat limit (0: unlimited), wherever it was set. */
+int scim_conf_seat_limit(const scim_dir_conf_t *conf);
+int scim_conf_org_seat_limit(const char *organization);
+int scim_conf_link_attr(const scim_dir_conf_t *conf);
+int scim_conf_audit_retention(const scim_dir_conf_t *conf);
+
+/* Every SCIM endpoint configured (scim_endpoint_conf_t), in the order of
+ * the configuration. */
+const apr_array_header_t *scim_config_endpoints(void);
+
+/* pre_config: forgets the previous reading of the configuration. */
+int scim_config_pre(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int scim_conf_max_results(const scim_dir_conf_t *conf);
 int scim_conf_trust_forwarded(const scim_dir_conf_t *conf);
 

@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* The "scim" handler: HTTP <-> core.  The 401 without a bearer token, the
@@ -12,6 +11,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -168,6 +168,122 @@ static int read_body(request_rec *r, apr_off_t max, const char **body,
     return OK;
 }
 
+/* ---- the audit trail and the tokens' last use ---------------------------- */
+
+/* What a write request is, in the audit trail. */
+static const char *write_event(const request_rec *r)
+{
+    switch (r->method_number) {
+    case M_POST:
+        return "create";
+    case M_PUT:
+        return "replace";
+    case M_PATCH:
+        return "patch";
+    case M_DELETE:
+        return "delete";
+    default:
+        return NULL;
+    }
+}
+
+/* A rejected token is an audit row of the location's organization (the
+ * token itself is neither logged nor kept). */
+static void audit_rejected_token(request_rec *r, const scim_dir_conf_t *conf)
+{
+    scim_audit_ctx_t audit = { "-", r->useragent_ip, NULL,
+                               scim_conf_audit_retention(conf) };
+    ap_dbd_t *dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
+    scim_store_t *store = NULL;
+    scim_error_t *err;
+
+    if (!dbd) {
+        return;
+    }
+    err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
+                          dbd->pool, &store);
+    if (!err) {
+        scim_store_set_audit(store, &audit);
+        err = scim_store_audit(store, conf->organization, "token-rejected",
+                               NULL, NULL, NULL, "401");
+    }
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2005)
+                      "audit of a rejected token: %s%s%s", err->detail,
+                      err->internal ? ": " : "",
+                      err->internal ? err->internal : "");
+    }
+}
+
+/* A token's last use is written at most once a minute per process: the
+ * status page needs no more, and reads stay reads. */
+#define TOKEN_USE_INTERVAL apr_time_from_sec(60)
+
+static apr_pool_t *token_use_pool;
+static apr_hash_t *token_use;           /* "org\ntoken" -> apr_time_t */
+#if APR_HAS_THREADS
+static apr_thread_mutex_t *token_use_lock;
+#endif
+
+void scim_handler_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_pool_create(&token_use_pool, p);
+    token_use = apr_hash_make(token_use_pool);
+#if APR_HAS_THREADS
+    apr_thread_mutex_create(&token_use_lock, APR_THREAD_MUTEX_DEFAULT, p);
+#endif
+}
+
+static int token_use_due(request_rec *r, const char *org,
+                         const scim_token_t *token)
+{
+    const char *key = apr_pstrcat(r->pool, org, "\n", token->fingerprint,
+                                  NULL);
+    apr_time_t now = apr_time_now(), *last;
+    int due = 0;
+
+    if (!token_use) {
+        return 0;
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(token_use_lock);
+#endif
+    last = apr_hash_get(token_use, key, APR_HASH_KEY_STRING);
+    if (!last) {
+        /* one entry per configured token: bounded */
+        last = apr_pcalloc(token_use_pool, sizeof(*last));
+        apr_hash_set(token_use, apr_pstrdup(token_use_pool, key),
+                     APR_HASH_KEY_STRING, last);
+    }
+    if (!*last || now - *last >= TOKEN_USE_INTERVAL) {
+        *last = now;
+        due = 1;
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(token_use_lock);
+#endif
+    return due;
+}
+
+static void note_token_use(request_rec *r, scim_store_t *store,
+                           const scim_dir_conf_t *conf,
+                           const scim_token_t *token)
+{
+    scim_error_t *err;
+
+    if (!token_use_due(r, conf->organization, token)) {
+        return;
+    }
+    err = scim_store_token_used(store, conf->organization, token->fingerprint,
+                                r->useragent_ip);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCIMLOGNO(2006)
+                      "recording the token's use: %s%s%s", err->detail,
+                      err->internal ? ": " : "",
+                      err->internal ? err->internal : "");
+    }
+}
+
 int scim_handler(request_rec *r)
 {
     const scim_dir_conf_t *conf;
@@ -175,6 +291,8 @@ int scim_handler(request_rec *r)
     scim_response_t resp;
     scim_store_t *store;
     scim_store_stats_t work;
+    scim_audit_ctx_t audit;
+    const scim_token_t *token;
     scim_error_t *err;
     ap_dbd_t *dbd;
     apr_size_t base_len;
@@ -198,8 +316,10 @@ int scim_handler(request_rec *r)
     }
     /* Asked again here, not taken from the access hook: see
      * mod_scim_bearer.c. */
-    if (!scim_bearer_authenticate(r, conf)) {
+    token = scim_bearer_authenticate(r, conf);
+    if (!token) {
         ap_discard_request_body(r);
+        audit_rejected_token(r, conf);
         return send_error(r, HTTP_UNAUTHORIZED, NULL,
                           "A valid bearer token for this organization is "
                           "required");
@@ -264,10 +384,23 @@ int scim_handler(request_rec *r)
         return send_response(r, &resp);
     }
     req.store = store;
+    audit.actor = token->user;
+    audit.address = r->useragent_ip;
+    audit.event = write_event(r);
+    audit.retention_days = scim_conf_audit_retention(conf);
+    scim_store_set_audit(store, &audit);
+    note_token_use(r, store, conf, token);
 
     scim_service_handle(&req, &resp);
     /* The work a request did, so that operators (and the tests) can see
      * that a member change touched only its own rows. */
+    if (audit.event && !(r->method_number == M_POST
+                         && strstr(req.path, ".search"))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCIMLOGNO(2007)
+                      "%s %s of organization %s by %s from %s: %d",
+                      audit.event, r->uri, conf->organization, token->user,
+                      r->useragent_ip, resp.status);
+    }
     work = scim_store_stats(store);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SCIMLOGNO(2004)
                   "%s %s: %d; store: %d statements, %d rows read, "

@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* Shared by the Apache glue files of mod_scim (never by the core). */
@@ -30,8 +29,17 @@ APLOG_USE_MODULE(scim);
 /* mod_dbd's functions, found once at start-up (NULL without mod_dbd). */
 extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 
-/* mod_scim_handler.c: the "scim" handler. */
+/* mod_scim_handler.c: the "scim" handler, and its per-process state. */
 int scim_handler(request_rec *r);
+void scim_handler_child_init(apr_pool_t *p, server_rec *s);
+
+/* mod_scim_authz.c: Require scim-member / scim-group, the link of a first
+ * sign-in and the backend's SCIM_* environment. */
+void scim_authz_register_hooks(apr_pool_t *p);
+void scim_authz_retrieve_optional_fns(void);
+
+/* mod_scim_status.c: the "scim-status" handler. */
+int scim_status_handler(request_rec *r);
 
 /* mod_scim_handler.c: answers with a SCIM error document (no scimType). */
 int scim_send_error(request_rec *r, int status, const char *detail);

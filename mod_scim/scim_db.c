@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* The store's database layer (see scim_db.h).  Every difference between
@@ -280,6 +279,9 @@ static const struct {
       " version = version + 1"
       " WHERE org = %s AND rtype = 'User' AND id = %s AND seat = 0"
       " AND active = 1" },
+    [SCIM_STMT_HOLDS_SEAT] = { "scim_holds_seat",
+      "SELECT COUNT(*) FROM scim_resources WHERE org = %s AND rtype = 'User'"
+      " AND id = %s AND seat = 1 AND active = 1" },
     [SCIM_STMT_AUDIT_INSERT] = { "scim_audit_insert",
       "INSERT INTO scim_audit (org, at, event, actor, address, rtype,"
       " resource_id, name, outcome)"

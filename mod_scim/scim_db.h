@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* The store's database layer, private to the store's own files: apr_dbd
@@ -70,6 +69,7 @@ typedef enum {
     SCIM_STMT_SEAT_LOCK_ROW,
     SCIM_STMT_SEAT_LOCK,
     SCIM_STMT_TAKE_SEAT,
+    SCIM_STMT_HOLDS_SEAT,
     /* audit, tokens, status */
     SCIM_STMT_AUDIT_INSERT,
     SCIM_STMT_AUDIT_PRUNE,

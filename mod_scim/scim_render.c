@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <apr_strings.h>
 
 #include "scim_render.h"
+#include "scim_seat.h"
 
 const char *scim_render_etag(apr_pool_t *p, int version)
 {
@@ -153,13 +153,11 @@ static int schemas_list(json_t *schemas, const char *urn)
 static void add_membership(const scim_record_t *rec, json_t *res,
                            json_t *schemas)
 {
-    int active = !json_is_false(json_object_get(res, "active"));
-    int linked = rec->state && strcmp(rec->state, "linked") == 0;
+    scim_member_state_t state = scim_state_parse(rec->state);
     json_t *membership = json_pack("{s:s,s:b}", "state",
-                                   linked ? "linked" : "provisioned",
-                                   "seat", linked && active);
+                                   scim_state_name(state), "seat", rec->seat);
 
-    if (rec->linked) {
+    if (rec->linked && *rec->linked) {
         json_object_set_new(membership, "linked", json_string(rec->linked));
     }
     json_object_set_new(res, SCIM_SCHEMA_MEMBERSHIP, membership);

@@ -1,5 +1,7 @@
-/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
- * Licensed under the Apache License, Version 2.0; see LICENSE. */
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
+ */
 
 /* Membership states and seats: the one owner of the rules that decide
  * whether a provisioned member may enter an SSO-protected location.

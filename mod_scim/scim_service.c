@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* Routing of a request to its operation, and the writes: create, replace,
@@ -113,6 +112,7 @@ static scim_error_t *record_from_resource(const scim_request_t *req,
     rec->name = json_string_value(json_object_get(resource, ep->name_attr));
     rec->external_id = json_string_value(json_object_get(resource,
                                                          "externalId"));
+    rec->active = !json_is_false(json_object_get(resource, "active"));
     rec->resource = resource;
     *out = rec;
     if (rec->name && !rec->name[strspn(rec->name, " \t\r\n")]) {
@@ -309,9 +309,6 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
     rec->id = scim_new_id(req->pool);
     rec->created = rec->last_modified = scim_now(req->pool);
     rec->version = 1;
-    if (ep->rt == &scim_resource_type_user) {
-        rec->state = "provisioned";
-    }
     if (!rec->id) {
         err = scim_error_make(req->pool, 503, NULL,
                               "No randomness available for an id");
@@ -470,6 +467,7 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
         rec->version = old->version + 1;
         rec->state = old->state;
         rec->linked = old->linked;
+        rec->seat = old->seat && rec->active;
         err = scim_store_update(req->store, req->org, rec,
                                 changed || req->if_match ? old->version : -1,
                                 changed, ops);
@@ -511,6 +509,29 @@ static int is_method(const scim_request_t *req, const char *m)
     return strcmp(req->method, m) == 0;
 }
 
+/* A refused write is in the audit trail too, with its status (the
+ * store records the writes it makes, inside their transaction). */
+static void audit_refused_write(const scim_request_t *req,
+                                const scim_response_t *resp,
+                                const endpoint_t *ep, const char *id)
+{
+    const char *name = NULL;
+
+    if (resp->status < 400) {
+        return;
+    }
+    if (!id && req->body) {
+        json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+        const char *n = json_string_value(json_object_get(body,
+                                                          ep->name_attr));
+
+        name = n ? apr_pstrndup(req->pool, n, SCIM_STORE_MAX_KEY) : NULL;
+        json_decref(body);
+    }
+    scim_store_audit(req->store, req->org, NULL, ep->rt->name, id, name,
+                     apr_itoa(req->pool, resp->status));
+}
+
 static void route_resource_type(const scim_request_t *req,
                                 scim_response_t *resp, const endpoint_t *ep,
                                 const char *rest, apr_table_t *q)
@@ -529,6 +550,7 @@ static void route_resource_type(const scim_request_t *req,
         }
         else if (is_method(req, "POST")) {
             handle_create(req, resp, ep, q);
+            audit_refused_write(req, resp, ep, NULL);
         }
         else {
             method_not_allowed(req, resp, "GET, POST");
@@ -556,12 +578,15 @@ static void route_resource_type(const scim_request_t *req,
     }
     else if (is_method(req, "PUT")) {
         handle_modify(req, resp, ep, rest, q, 0);
+        audit_refused_write(req, resp, ep, rest);
     }
     else if (is_method(req, "PATCH")) {
         handle_modify(req, resp, ep, rest, q, 1);
+        audit_refused_write(req, resp, ep, rest);
     }
     else if (is_method(req, "DELETE")) {
         handle_delete(req, resp, ep, rest);
+        audit_refused_write(req, resp, ep, rest);
     }
     else {
         method_not_allowed(req, resp, "GET, PUT, PATCH, DELETE");

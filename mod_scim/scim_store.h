@@ -1,7 +1,6 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements; and licensed under the Apache License,
- * Version 2.0 (the "License"); you may not use this file except in
- * compliance with the License.  http://www.apache.org/licenses/LICENSE-2.0
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
 /* The store: SCIM resources of all organizations in one database, reached
@@ -252,7 +251,8 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
 /* ---- audit, tokens, status ---------------------------------------------- */
 
 /* One audit row on its own (a refusal, a failed write, a rejected token);
- * the actor and address come from scim_store_set_audit. */
+ * the actor, the address and (for a NULL event) the event come from
+ * scim_store_set_audit; nothing without an actor. */
 scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
                                const char *event, const char *rtype,
                                const char *id, const char *name,

@@ -1,5 +1,7 @@
-/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
- * Licensed under the Apache License, Version 2.0; see LICENSE. */
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
+ */
 
 /* Access: the user an SSO identity names, the e-mail index behind it, and
  * seats.  A seat is granted by a conditional UPDATE after taking the
@@ -163,6 +165,12 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
     if (!err && nrows == 1) {
         err = scim_store_audit_in_tx(st, org, "link", "User", id, user_name,
                                      "linked");
+    }
+    if (!err && nrows == 0) {
+        /* A request of the same member may have taken the seat first. */
+        const char *args[] = { org, id };
+
+        err = scim_db_select_count(st, SCIM_STMT_HOLDS_SEAT, args, 2, &nrows);
     }
     if (err) {
         scim_db_end(st, 1);

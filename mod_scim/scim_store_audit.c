@@ -1,5 +1,7 @@
-/* Copyright 2026 The mod_scim authors.  SPDX-License-Identifier: Apache-2.0
- * Licensed under the Apache License, Version 2.0; see LICENSE. */
+/* Copyright 2026 The mod_scim authors
+ * SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0; see LICENSE.
+ */
 
 /* The audit trail, the tokens' last use and an organization's figures for
  * the status page.  A write's audit row is part of the write's own
@@ -69,8 +71,12 @@ scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
                                const char *id, const char *name,
                                const char *outcome)
 {
+    if (!st->audit.actor) {
+        return NULL;
+    }
     /* One statement commits by itself. */
-    return insert_row(st, org, event, rtype, id, name, outcome);
+    return insert_row(st, org, event ? event : st->audit.event, rtype, id,
+                      name, outcome);
 }
 
 scim_error_t *scim_store_token_used(scim_store_t *st, const char *org,

@@ -36,7 +36,8 @@ class Guard:
     """A protected location: <Location path> with Basic auth and Require."""
     path: str                       # URL path, e.g. /app
     org: str                        # ScimOrganization
-    require: str = "scim-member"    # the Require line's argument
+    require: str = "scim-member"    # the Require line's argument (None:
+                                    # none; directives carry them)
     directives: list = field(default_factory=list)   # extra lines inside
 
 
@@ -56,6 +57,8 @@ class AppServer(HttpdServer):
         lines = [
             f"LoadModule auth_basic_module {m}/mod_auth_basic.so",
             f"LoadModule authn_file_module {m}/mod_authn_file.so",
+            f"LoadModule authz_user_module {m}/mod_authz_user.so",
+            f"LoadModule authz_host_module {m}/mod_authz_host.so",
             f"LoadModule alias_module {m}/mod_alias.so",
             f"LoadModule setenvif_module {m}/mod_setenvif.so",
             f"LoadModule cgi_module {m}/mod_cgi.so",
@@ -71,7 +74,7 @@ class AppServer(HttpdServer):
                 "    AuthzSendForbiddenOnFailure On",
                 f"    ScimOrganization {g.org}",
                 *[f"    {d}" for d in g.directives],
-                f"    Require {g.require}",
+                f"    Require {g.require}" if g.require else "",
                 "</Location>",
             ]
         base = super().conf_text()

@@ -310,11 +310,13 @@ class HttpdServer:
     """A generated ServerRoot with its own httpd.conf, port and database."""
 
     def __init__(self, name, orgs, mpm=MPM, dbd_params=None, extra_conf="",
-                 allow_log=(), module=None):
+                 allow_log=(), module=None, root=None):
         self.name = name
         self.orgs = {o.name: o for o in orgs}
         self.mpm = mpm
-        self.root = BUILD / "itest" / mpm / ITEST.name / name
+        # root: another place for the ServerRoot (the benchmark's lives
+        # under build/bench/); it is wiped by write_config().
+        self.root = Path(root) if root else BUILD / "itest" / mpm / ITEST.name / name
         self.conf = self.root / "httpd.conf"
         self.error_log = self.root / "error.log"
         self.pid_file = self.root / "httpd.pid"

@@ -550,11 +550,15 @@ printf 'Content-Type: text/plain\\n\\n'
 printf 'REMOTE_USER=%s\\n' "$REMOTE_USER"
 printf 'AUTH_TYPE=%s\\n' "$AUTH_TYPE"
 printf 'MELLON_mail=%s\\n' "$MELLON_mail"
+printf 'SCIM_ID=%s\\n' "$SCIM_ID"
+printf 'SCIM_USERNAME=%s\\n' "$SCIM_USERNAME"
+printf 'SCIM_ORGANIZATION=%s\\n' "$SCIM_ORGANIZATION"
 """
 
 
 def whoami_app(directory, url_path="/app/whoami"):
-    """Writes a CGI that prints REMOTE_USER (and AUTH_TYPE, MELLON_mail) as
+    """Writes a CGI that prints REMOTE_USER (and AUTH_TYPE, MELLON_mail and
+    mod_scim's SCIM_ID, SCIM_USERNAME, SCIM_ORGANIZATION) as
     text/plain lines NAME=value, and returns the httpd lines that serve it
     at url_path.  mod_cgi rather than mod_cgid: no daemon and no Unix
     socket whose path could outgrow sun_path under a deep ServerRoot."""

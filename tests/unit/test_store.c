@@ -507,6 +507,118 @@ START_TEST(groups_of_many_users_in_batches)
 }
 END_TEST
 
+
+/* ---- access: identities, seats, audit ---------------------------------- */
+
+static scim_record_t *active_user(const char *id, const char *user_name,
+                                  const char *email)
+{
+    scim_record_t *rec = user(id, user_name, NULL);
+
+    rec->active = 1;
+    if (email) {
+        json_object_set_new(rec->resource, "emails",
+                            json_pack("[{s:s}]", "value", email));
+    }
+    return rec;
+}
+
+static scim_access_member_t *member_by(scim_link_attr_t attr,
+                                       const char *identity)
+{
+    scim_access_member_t *m = NULL;
+
+    ck_assert_ptr_null(scim_store_access_member(store, "acme", attr,
+                                                identity, &m));
+    return m;
+}
+
+START_TEST(identity_found_by_each_link_attribute)
+{
+    scim_record_t *u = active_user("u1", "Ann", "Ann@Example.COM");
+
+    u->external_id = "obj-1";
+    ck_assert_ptr_null(scim_store_create(store, "acme", u, NULL));
+    ck_assert_str_eq(member_by(SCIM_LINK_USER_NAME, "ANN")->id, "u1");
+    ck_assert_str_eq(member_by(SCIM_LINK_EMAIL, "ann@example.com")->id,
+                     "u1");
+    ck_assert_str_eq(member_by(SCIM_LINK_EXTERNAL_ID, "obj-1")->id, "u1");
+    ck_assert_ptr_null(member_by(SCIM_LINK_EXTERNAL_ID, "OBJ-1"));
+    ck_assert_ptr_null(member_by(SCIM_LINK_USER_NAME, "nobody"));
+    /* an e-mail two users share names neither of them */
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         active_user("u2", "Bea",
+                                                     "ann@example.com"),
+                                         NULL));
+    ck_assert_ptr_null(member_by(SCIM_LINK_EMAIL, "ann@example.com"));
+    /* a deleted user's e-mail goes with it */
+    ck_assert_ptr_null(scim_store_delete(store, "acme", "User", "u2"));
+    ck_assert_str_eq(member_by(SCIM_LINK_EMAIL, "ann@example.com")->id,
+                     "u1");
+}
+END_TEST
+
+START_TEST(seats_granted_up_to_the_limit_and_freed_by_deactivation)
+{
+    scim_record_t *a = active_user("a", "a", NULL);
+    int taken = -1, used = -1;
+
+    ck_assert_ptr_null(scim_store_create(store, "acme", a, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         active_user("b", "b", NULL), NULL));
+    ck_assert_ptr_null(scim_store_take_seat(store, "acme", "a", "a", 1,
+                                            &taken));
+    ck_assert_int_eq(taken, 1);
+    ck_assert_ptr_null(scim_store_take_seat(store, "acme", "b", "b", 1,
+                                            &taken));
+    ck_assert_int_eq(taken, 0);
+    ck_assert_ptr_null(scim_store_seats_used(store, "acme", &used));
+    ck_assert_int_eq(used, 1);
+    ck_assert(member_by(SCIM_LINK_USER_NAME, "a")->linked);
+    ck_assert(!member_by(SCIM_LINK_USER_NAME, "b")->linked);
+    /* deactivating a frees its seat in the same update (the link made
+     * version 2) */
+    a->active = 0;
+    a->version = 3;
+    ck_assert_ptr_null(scim_store_update(store, "acme", a, 2, 1, NULL));
+    ck_assert_ptr_null(scim_store_seats_used(store, "acme", &used));
+    ck_assert_int_eq(used, 0);
+    ck_assert(member_by(SCIM_LINK_USER_NAME, "a")->linked);
+    ck_assert_ptr_null(scim_store_take_seat(store, "acme", "b", "b", 1,
+                                            &taken));
+    ck_assert_int_eq(taken, 1);
+    /* an inactive user never takes one */
+    ck_assert_ptr_null(scim_store_take_seat(store, "acme", "a", "a", 0,
+                                            &taken));
+    ck_assert_int_eq(taken, 0);
+}
+END_TEST
+
+START_TEST(writes_leave_audit_rows_in_their_transaction)
+{
+    scim_audit_ctx_t ctx = { "okta-prod", "192.0.2.7", "create", 90 };
+    json_t *status = NULL;
+
+    scim_store_set_audit(store, &ctx);
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         active_user("u1", "ann", NULL),
+                                         NULL));
+    /* a refused write leaves no row of its own */
+    ck_assert_ptr_nonnull(scim_store_create(store, "acme",
+                                            active_user("u2", "ANN", NULL),
+                                            NULL));
+    ck_assert_ptr_null(scim_store_status(store, "acme", 10, &status));
+    ck_assert_int_eq((int)json_array_size(json_object_get(status, "audit")),
+                     1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+        json_array_get(json_object_get(status, "audit"), 0), "actor")),
+        "okta-prod");
+    ck_assert_int_eq(json_integer_value(json_object_get(
+        json_object_get(status, "members"), "provisioned")), 1);
+    json_decref(status);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -528,6 +640,12 @@ Suite *store_suite(void)
     tcase_add_test(tc, membership_changes_move_versions);
     tcase_add_test(tc, scan_chunks_follow_the_default_order);
     tcase_add_test(tc, groups_of_many_users_in_batches);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("access");
+    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
+    tcase_add_test(tc, identity_found_by_each_link_attribute);
+    tcase_add_test(tc, seats_granted_up_to_the_limit_and_freed_by_deactivation);
+    tcase_add_test(tc, writes_leave_audit_rows_in_their_transaction);
     suite_add_tcase(s, tc);
     return s;
 }
