@@ -33,6 +33,7 @@ static void scim_register_hooks(apr_pool_t *p)
     ap_hook_check_access(scim_bearer_check_access, NULL, NULL,
                          APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(scim_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    scim_ratelimit_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(scim) = {

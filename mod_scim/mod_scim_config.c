@@ -58,6 +58,7 @@ void *scim_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     conf->max_results = add->max_results != -1 ? add->max_results
                                                : base->max_results;
+    conf->limits = scim_ratelimit_merge(p, base->limits, add->limits);
     return conf;
 }
 
@@ -338,6 +339,13 @@ const command_rec scim_config_directives[] = {
                   "Largest request body in bytes (default 1048576)"),
     AP_INIT_TAKE1("ScimMaxResults", set_max_results, NULL, ACCESS_CONF,
                   "Most resources in one list page (default 200)"),
+    /* mod_scim_ratelimit.c */
+    AP_INIT_TAKE12("ScimRateLimit", scim_ratelimit_set_rate, NULL,
+                   ACCESS_CONF, "Most requests one token may make per "
+                   "period: <requests> <seconds>, or off (default)"),
+    AP_INIT_TAKE1("ScimMaxConcurrent", scim_ratelimit_set_concurrent, NULL,
+                  ACCESS_CONF, "Most requests of one token served at once, "
+                  "or off (default)"),
     { NULL }
 };
 

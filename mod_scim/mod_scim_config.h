@@ -38,6 +38,8 @@ typedef struct scim_dir_conf {
     apr_array_header_t *tokens;     /* of scim_token_t; NULL: unset */
     apr_off_t max_body;             /* ScimMaxBodySize; -1: unset */
     int max_results;                /* ScimMaxResults; -1: unset */
+    struct scim_limits *limits;     /* ScimRateLimit, ScimMaxConcurrent
+                                     * (mod_scim_ratelimit.c); NULL: unset */
 } scim_dir_conf_t;
 
 extern const command_rec scim_config_directives[];

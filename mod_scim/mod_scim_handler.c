@@ -166,6 +166,7 @@ static int read_body(request_rec *r, apr_off_t max, const char **body,
 int scim_handler(request_rec *r)
 {
     const scim_dir_conf_t *conf;
+    const scim_token_t *token;
     scim_request_t req;
     scim_response_t resp;
     scim_store_t *store;
@@ -193,11 +194,17 @@ int scim_handler(request_rec *r)
     }
     /* Asked again here, not taken from the access hook: see
      * mod_scim_bearer.c. */
-    if (!scim_bearer_authenticate(r, conf)) {
+    if (!(token = scim_bearer_authenticate(r, conf))) {
         ap_discard_request_body(r);
         return send_error(r, HTTP_UNAUTHORIZED, NULL,
                           "A valid bearer token for this organization is "
                           "required");
+    }
+    if ((err = scim_ratelimit_admit(r, conf, token)) != NULL) {
+        ap_discard_request_body(r);
+        memset(&resp, 0, sizeof(resp));
+        scim_service_error(r->pool, &resp, err);
+        return send_response(r, &resp);
     }
 
     memset(&req, 0, sizeof(req));
