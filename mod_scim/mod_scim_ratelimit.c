@@ -331,12 +331,18 @@ scim_error_t *scim_ratelimit_admit(request_rec *r,
 /* ---- TRACE ------------------------------------------------------------ */
 
 /* Before http's own map_to_storage hook answers TRACE with the request,
- * its Authorization header included. */
+ * its Authorization header included.  The <Location> sections apply only
+ * after map_to_storage: they are walked here first (httpd caches the
+ * walk, so the one that follows costs nothing more). */
 static int refuse_trace(request_rec *r)
 {
-    const scim_dir_conf_t *conf = scim_config_of(r);
+    const scim_dir_conf_t *conf;
 
-    if (r->method_number != M_TRACE || !conf || !conf->organization) {
+    if (r->method_number != M_TRACE || ap_location_walk(r) != OK) {
+        return DECLINED;
+    }
+    conf = scim_config_of(r);
+    if (!conf || !conf->organization) {
         return DECLINED;
     }
     apr_table_setn(r->err_headers_out, "Allow",
