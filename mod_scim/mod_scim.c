@@ -38,6 +38,7 @@ static void scim_register_hooks(apr_pool_t *p)
     ap_hook_handler(scim_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     scim_authz_register_hooks(p);
     scim_admin_register_hooks();
+    scim_ratelimit_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(scim) = {

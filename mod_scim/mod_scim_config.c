@@ -109,6 +109,7 @@ void *scim_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->audit_retention = add->audit_retention != -1
                             ? add->audit_retention : base->audit_retention;
     merge_public_url(conf, base, add, other_org);
+    conf->limits = scim_ratelimit_merge(p, base->limits, add->limits);
     return conf;
 }
 
@@ -538,6 +539,13 @@ const command_rec scim_config_directives[] = {
     AP_INIT_FLAG("ScimTrustForwardedHeaders", set_trust_forwarded, NULL,
                  ACCESS_CONF, "Build URLs from the X-Forwarded-Proto and "
                  "X-Forwarded-Host headers of a trusted proxy (default Off)"),
+    /* mod_scim_ratelimit.c */
+    AP_INIT_TAKE12("ScimRateLimit", scim_ratelimit_set_rate, NULL,
+                   ACCESS_CONF, "Most requests one token may make per "
+                   "period: <requests> <seconds>, or off (default)"),
+    AP_INIT_TAKE1("ScimMaxConcurrent", scim_ratelimit_set_concurrent, NULL,
+                  ACCESS_CONF, "Most requests of one token served at once, "
+                  "or off (default)"),
     { NULL }
 };
 

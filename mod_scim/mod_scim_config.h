@@ -52,6 +52,8 @@ typedef struct scim_dir_conf {
                                      * unset; like tokens, never inherited
                                      * by another organization's section */
     int trust_forwarded;            /* ScimTrustForwardedHeaders; -1: unset */
+    struct scim_limits *limits;     /* ScimRateLimit, ScimMaxConcurrent
+                                     * (mod_scim_ratelimit.c); NULL: unset */
 } scim_dir_conf_t;
 
 /* A SCIM endpoint of the configuration, for the status page. */

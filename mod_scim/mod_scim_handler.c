@@ -287,12 +287,12 @@ static void note_token_use(request_rec *r, scim_store_t *store,
 int scim_handler(request_rec *r)
 {
     const scim_dir_conf_t *conf;
+    const scim_token_t *token;
     scim_request_t req;
     scim_response_t resp;
     scim_store_t *store;
     scim_store_stats_t work;
     scim_audit_ctx_t audit;
-    const scim_token_t *token;
     scim_error_t *err;
     ap_dbd_t *dbd;
     apr_size_t base_len;
@@ -323,6 +323,12 @@ int scim_handler(request_rec *r)
         return send_error(r, HTTP_UNAUTHORIZED, NULL,
                           "A valid bearer token for this organization is "
                           "required");
+    }
+    if ((err = scim_ratelimit_admit(r, conf, token)) != NULL) {
+        ap_discard_request_body(r);
+        memset(&resp, 0, sizeof(resp));
+        scim_service_error(r->pool, &resp, err);
+        return send_response(r, &resp);
     }
 
     memset(&req, 0, sizeof(req));

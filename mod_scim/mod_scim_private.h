@@ -16,6 +16,7 @@
 #include <mod_dbd.h>
 
 #include "mod_scim_config.h"
+#include "scim_error.h"
 
 extern module AP_MODULE_DECLARE_DATA scim_module;
 /* mod_scim.c declares the module itself, which includes this. */
@@ -66,5 +67,23 @@ const scim_token_t *scim_bearer_authenticate(request_rec *r,
 /* The access_checker hook that authenticates requests to SCIM endpoints
  * before authorization runs. */
 int scim_bearer_check_access(request_rec *r);
+
+/* mod_scim_ratelimit.c: ScimRateLimit and ScimMaxConcurrent, counted per
+ * token across the server's processes, and TRACE refused on SCIM
+ * locations. */
+const char *scim_ratelimit_set_rate(cmd_parms *cmd, void *dconf,
+                                    const char *requests,
+                                    const char *seconds);
+const char *scim_ratelimit_set_concurrent(cmd_parms *cmd, void *dconf,
+                                          const char *arg);
+struct scim_limits *scim_ratelimit_merge(apr_pool_t *p,
+                                         const struct scim_limits *base,
+                                         const struct scim_limits *add);
+void scim_ratelimit_register_hooks(apr_pool_t *p);
+/* NULL when the token may go on (a request in flight until r->pool
+ * goes), else the 429 to answer, Retry-After in its retry_after. */
+scim_error_t *scim_ratelimit_admit(request_rec *r,
+                                   const scim_dir_conf_t *conf,
+                                   const scim_token_t *token);
 
 #endif /* MOD_SCIM_PRIVATE_H */

@@ -3,6 +3,7 @@
  * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,9 +110,23 @@ static const scim_filter_t *without_conjunct(apr_pool_t *p,
 typedef struct match {
     scim_record_t *rec;
     json_t *full;               /* the served form, filters ran on it */
-    const json_t *sort_value;
     int seq;                    /* position among the matches */
 } match_t;
+
+typedef struct sort_spec {
+    const scim_attr_path_t *path;
+    const scim_attr_t *def;
+    int descending;
+} sort_spec_t;
+
+/* A match of a sorted list while the scan runs: only what ordering needs,
+ * held by jansson and malloc rather than a pool, so that an entry pushed
+ * out of the heap is given back at once. */
+typedef struct sort_entry {
+    json_t *key;                /* the sort value, NULL when absent */
+    char *id;
+    int seq;
+} sort_entry_t;
 
 typedef struct collector {
     const scim_request_t *req;
@@ -119,11 +134,140 @@ typedef struct collector {
     const scim_filter_t *filter;
     const scim_list_params_t *lp;
     int filter_needs_related;   /* filter names groups / members */
-    int keep_all;               /* sorting needs every match */
     int total;
-    apr_array_header_t *kept;   /* match_t */
+    apr_array_header_t *kept;   /* match_t: the page */
+    /* sortBy: the first heap_size matches in sort order (those up to the
+     * end of the page), a heap with the last of them on top; the page is
+     * read by id once the scan is over.  Memory is bounded by the page's
+     * end, not by the organization. */
+    const sort_spec_t *sort;
+    int heap_size;
+    apr_array_header_t *heap;   /* sort_entry_t */
     scim_error_t *err;
 } collector_t;
+
+/* Absent values sort last in ascending order (and first descending);
+ * ties keep the default order so pages stay stable. */
+static int compare_entries(const void *a, const void *b, void *arg)
+{
+    const sort_entry_t *x = a, *y = b;
+    const sort_spec_t *spec = arg;
+    int cmp;
+
+    if (!x->key || !y->key) {
+        cmp = !x->key - !y->key;
+    }
+    else {
+        cmp = scim_value_compare(spec->def, x->key, y->key);
+    }
+    if (spec->descending) {
+        cmp = -cmp;
+    }
+    return cmp ? cmp : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void heap_swap(sort_entry_t *h, int i, int j)
+{
+    sort_entry_t t = h[i];
+
+    h[i] = h[j];
+    h[j] = t;
+}
+
+/* Restores the heap order (the entry sorting last on top) from i down. */
+static void heap_sift_down(collector_t *c, int i)
+{
+    sort_entry_t *h = (sort_entry_t *)c->heap->elts;
+    int n = c->heap->nelts;
+
+    for (;;) {
+        int last = i, l = 2 * i + 1, r = l + 1;
+
+        if (l < n && compare_entries(&h[l], &h[last], (void *)c->sort) > 0) {
+            last = l;
+        }
+        if (r < n && compare_entries(&h[r], &h[last], (void *)c->sort) > 0) {
+            last = r;
+        }
+        if (last == i) {
+            return;
+        }
+        heap_swap(h, i, last);
+        i = last;
+    }
+}
+
+static void heap_sift_up(collector_t *c, int i)
+{
+    sort_entry_t *h = (sort_entry_t *)c->heap->elts;
+
+    while (i > 0
+           && compare_entries(&h[i], &h[(i - 1) / 2], (void *)c->sort) > 0) {
+        heap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Keeps a match in the heap if it sorts before the last one kept. */
+static void heap_offer(collector_t *c, const json_t *key, const char *id,
+                       int seq)
+{
+    sort_entry_t candidate = { (json_t *)key, NULL, seq }, *slot;
+    int full = c->heap->nelts == c->heap_size;
+
+    if (c->heap_size == 0) {
+        return;
+    }
+    if (full) {
+        slot = (sort_entry_t *)c->heap->elts;
+        if (compare_entries(&candidate, slot, (void *)c->sort) >= 0) {
+            return;
+        }
+        json_decref(slot->key);
+        free(slot->id);
+    }
+    else {
+        slot = apr_array_push(c->heap);
+    }
+    slot->key = json_incref(candidate.key);
+    slot->id = strdup(id);
+    slot->seq = seq;
+    if (!slot->id) {
+        c->err = scim_error_make(c->req->pool, 503, NULL,
+                                 "Out of memory sorting the matches");
+    }
+    if (full) {
+        heap_sift_down(c, 0);
+    }
+    else {
+        heap_sift_up(c, c->heap->nelts - 1);
+    }
+}
+
+static void heap_release(collector_t *c)
+{
+    int i;
+
+    for (i = 0; c->heap && i < c->heap->nelts; i++) {
+        sort_entry_t *e = &APR_ARRAY_IDX(c->heap, i, sort_entry_t);
+
+        json_decref(e->key);
+        free(e->id);
+    }
+    if (c->heap) {
+        c->heap->nelts = 0;
+    }
+}
+
+static void keep_match(collector_t *c, const scim_record_t *rec,
+                       json_t *full, int seq)
+{
+    match_t *m = apr_array_push(c->kept);
+
+    m->rec = scim_record_copy(c->req->pool, rec);
+    m->full = scim_json_pool_own(c->req->pool, json_incref(full));
+    m->seq = seq;
+}
 
 /* Considers one candidate, read into scratch pool p; a kept match is
  * copied to the request pool. */
@@ -131,7 +275,6 @@ static void collect(collector_t *c, apr_pool_t *p, const scim_record_t *rec)
 {
     json_t *full = NULL;
     int position;
-    match_t *m;
 
     if (c->err) {
         return;
@@ -142,15 +285,14 @@ static void collect(collector_t *c, apr_pool_t *p, const scim_record_t *rec)
         return;
     }
     position = ++c->total;
-    if (!c->keep_all && (position < c->lp->start_index
-                         || position >= c->lp->start_index + c->lp->count)) {
-        return;
+    if (c->sort) {
+        heap_offer(c, scim_sort_value(c->sort->path, full), rec->id,
+                   position);
     }
-    m = apr_array_push(c->kept);
-    m->rec = scim_record_copy(c->req->pool, rec);
-    m->full = scim_json_pool_own(c->req->pool, json_incref(full));
-    m->sort_value = NULL;
-    m->seq = position;
+    else if (position >= c->lp->start_index
+             && position < c->lp->start_index + c->lp->count) {
+        keep_match(c, rec, full, position);
+    }
 }
 
 static void collect_all(collector_t *c, apr_pool_t *p,
@@ -163,29 +305,36 @@ static void collect_all(collector_t *c, apr_pool_t *p,
     }
 }
 
-typedef struct sort_spec {
-    const scim_attr_t *def;
-    int descending;
-} sort_spec_t;
-
-/* Absent values sort last in ascending order (and first descending);
- * ties keep the default order so pages stay stable. */
-static int compare_matches(const void *a, const void *b, void *arg)
+/* The page of a sorted list: the heap in order, from startIndex on, each
+ * read again by id.  A resource deleted or changed so that it no longer
+ * matches since the scan read it is left out. */
+static scim_error_t *sorted_page(collector_t *c)
 {
-    const match_t *x = a, *y = b;
-    const sort_spec_t *spec = arg;
-    int cmp;
+    const scim_request_t *req = c->req;
+    int i;
 
-    if (!x->sort_value || !y->sort_value) {
-        cmp = !x->sort_value - !y->sort_value;
+    qsort_r(c->heap->elts, c->heap->nelts, sizeof(sort_entry_t),
+            compare_entries, (void *)c->sort);
+    for (i = c->lp->start_index - 1; i < c->heap->nelts; i++) {
+        const sort_entry_t *e = &APR_ARRAY_IDX(c->heap, i, sort_entry_t);
+        scim_record_t *rec = NULL;
+        json_t *full = NULL;
+        scim_error_t *err;
+
+        err = scim_store_get(req->store, req->org, c->ep->rt->name, e->id,
+                             &rec);
+        if (!err && rec) {
+            err = scim_render_full_resource(req, req->pool, c->ep, rec,
+                                            c->filter_needs_related, &full);
+        }
+        if (err) {
+            return err;
+        }
+        if (rec && (!c->filter || scim_filter_match(c->filter, full))) {
+            keep_match(c, rec, full, e->seq);
+        }
     }
-    else {
-        cmp = scim_value_compare(spec->def, x->sort_value, y->sort_value);
-    }
-    if (spec->descending) {
-        cmp = -cmp;
-    }
-    return cmp ? cmp : x->seq - y->seq;
+    return NULL;
 }
 
 /* Reads candidates in chunks, each into a scratch pool, so that memory is
@@ -220,7 +369,9 @@ static scim_error_t *scan(collector_t *c, const char *group_id)
             /* where the next chunk starts, kept beyond this chunk's pool */
             const scim_record_t *tail = APR_ARRAY_IDX(page, page->nelts - 1,
                                                       scim_record_t *);
-            last = apr_pcalloc(req->pool, sizeof(*last));
+            if (!last) {
+                last = apr_pcalloc(req->pool, sizeof(*last));
+            }
             last->id = apr_pstrdup(req->pool, tail->id);
             last->created = apr_pstrdup(req->pool, tail->created);
         }
@@ -259,7 +410,6 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
         match_t *m = apr_array_push(c->kept);
 
         m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
-        m->sort_value = NULL;
         m->seq = lp->start_index + i;
         err = scim_render_full_resource(req, req->pool, c->ep, m->rec, 0,
                                         &m->full);
@@ -278,6 +428,7 @@ static scim_error_t *query_resources(const scim_request_t *req,
                                      int *total, apr_array_header_t **out)
 {
     collector_t c;
+    sort_spec_t spec;
     scim_error_t *err = NULL;
     apr_array_header_t *recs = apr_array_make(req->pool, 1,
                                               sizeof(scim_record_t *));
@@ -290,9 +441,18 @@ static scim_error_t *query_resources(const scim_request_t *req,
     c.filter = filter;
     c.lp = lp;
     c.filter_needs_related = filter_mentions(filter, ep->related);
-    c.keep_all = sort_path != NULL;
     c.kept = apr_array_make(req->pool, lp->count ? lp->count : 1,
                             sizeof(match_t));
+    if (sort_path) {
+        long long page_end = (long long)lp->start_index - 1 + lp->count;
+
+        spec.path = sort_path;
+        spec.def = scim_attr_path_leaf(sort_path);
+        spec.descending = lp->descending;
+        c.sort = &spec;
+        c.heap_size = page_end > INT_MAX ? INT_MAX : (int)page_end;
+        c.heap = apr_array_make(req->pool, 16, sizeof(sort_entry_t));
+    }
 
     if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
         scim_record_t *rec = NULL;
@@ -346,30 +506,12 @@ static scim_error_t *query_resources(const scim_request_t *req,
     if (!err) {
         err = c.err;
     }
+    if (!err && sort_path) {
+        err = sorted_page(&c);
+    }
+    heap_release(&c);
     if (err) {
         return err;
-    }
-    if (sort_path) {
-        apr_array_header_t *page;
-        sort_spec_t spec;
-        int i;
-
-        for (i = 0; i < c.kept->nelts; i++) {
-            match_t *m = &APR_ARRAY_IDX(c.kept, i, match_t);
-            m->sort_value = scim_sort_value(sort_path, m->full);
-        }
-        spec.def = scim_attr_path_leaf(sort_path);
-        spec.descending = lp->descending;
-        qsort_r(c.kept->elts, c.kept->nelts, sizeof(match_t), compare_matches,
-                &spec);
-        page = apr_array_make(req->pool, lp->count ? lp->count : 1,
-                              sizeof(match_t));
-        for (i = lp->start_index - 1;
-             i < c.kept->nelts && i < lp->start_index - 1 + lp->count; i++) {
-            *(match_t *)apr_array_push(page) = APR_ARRAY_IDX(c.kept, i,
-                                                             match_t);
-        }
-        c.kept = page;
     }
     *total = c.total;
     *out = c.kept;
@@ -417,6 +559,9 @@ static scim_error_t *render_matches(const scim_request_t *req,
 {
     int with_related = scim_render_related_wanted(ep, lp->attributes,
                                                   lp->excluded);
+    const scim_projection_t *proj = scim_projection_make(req->pool, ep->rt,
+                                                         lp->attributes,
+                                                         lp->excluded);
     int members_shown = matches->nelts > LIST_MEMBERS_SHOWN / GROUP_MEMBERS_SHOWN
                         ? LIST_MEMBERS_SHOWN / matches->nelts
                         : GROUP_MEMBERS_SHOWN;
@@ -436,10 +581,7 @@ static scim_error_t *render_matches(const scim_request_t *req,
                                               members_shown))) {
             return err;
         }
-        json_array_append_new(resources,
-                              scim_schema_project(req->pool, ep->rt, m->full,
-                                                  lp->attributes,
-                                                  lp->excluded));
+        json_array_append_new(resources, scim_projection_apply(proj, m->full));
     }
     return NULL;
 }

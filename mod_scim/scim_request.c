@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include <apr_escape.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "scim_request.h"
@@ -34,14 +35,20 @@ static const char *url_decode(apr_pool_t *p, const char *s, apr_size_t len)
 scim_error_t *scim_request_parse_query(apr_pool_t *p, const char *query,
                                        apr_table_t **out)
 {
-    apr_table_t *params = apr_table_make(p, 8);
+    /* Repeated names are found through a hash of their folded spelling:
+     * apr_table_setn() would scan the table for each parameter, time
+     * quadratic in their number. */
+    apr_hash_t *last_value = apr_hash_make(p);
+    apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
+    apr_table_t *params;
     const char *s = query;
+    int i;
 
     while (s && *s) {
         const char *amp = strchr(s, '&');
         apr_size_t len = amp ? (apr_size_t)(amp - s) : strlen(s);
         const char *eq = memchr(s, '=', len);
-        const char *name, *value;
+        const char *name, *value, *folded;
 
         if (len) {
             name = url_decode(p, s, eq ? (apr_size_t)(eq - s) : len);
@@ -50,9 +57,21 @@ scim_error_t *scim_request_parse_query(apr_pool_t *p, const char *query,
                 return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
                                        "Invalid query string encoding");
             }
-            apr_table_setn(params, name, value);
+            folded = scim_fold_case(p, name);
+            if (!apr_hash_get(last_value, folded, APR_HASH_KEY_STRING)) {
+                APR_ARRAY_PUSH(names, const char *) = name;
+            }
+            apr_hash_set(last_value, folded, APR_HASH_KEY_STRING, value);
         }
         s = amp ? amp + 1 : NULL;
+    }
+    params = apr_table_make(p, names->nelts ? names->nelts : 1);
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        apr_table_addn(params, name,
+                       apr_hash_get(last_value, scim_fold_case(p, name),
+                                    APR_HASH_KEY_STRING));
     }
     *out = params;
     return NULL;
@@ -175,12 +194,14 @@ scim_error_t *scim_request_list_params(apr_pool_t *p, apr_table_t *query,
     return NULL;
 }
 
-/* "attributes": ["a", "b"] in a SearchRequest becomes "a,b". */
+/* "attributes": ["a", "b"] in a SearchRequest becomes "a,b", joined once:
+ * joining in a loop would copy the list so far for every name, memory
+ * quadratic in its length. */
 static scim_error_t *search_attr_list(apr_pool_t *p, const json_t *body,
                                       const char *name, const char **out)
 {
     json_t *v = scim_json_get_ci(body, name, NULL), *item;
-    const char *joined = NULL;
+    apr_array_header_t *names;
     size_t i;
 
     if (!v || json_is_null(v)) {
@@ -194,16 +215,18 @@ static scim_error_t *search_attr_list(apr_pool_t *p, const json_t *body,
         return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
                                "%s must be an array of strings", name);
     }
+    if (json_array_size(v) == 0) {
+        return NULL;
+    }
+    names = apr_array_make(p, (int)json_array_size(v), sizeof(const char *));
     json_array_foreach(v, i, item) {
         if (!json_is_string(item)) {
             return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
                                    "%s must be an array of strings", name);
         }
-        joined = joined ? apr_pstrcat(p, joined, ",", json_string_value(item),
-                                      NULL)
-                        : json_string_value(item);
+        APR_ARRAY_PUSH(names, const char *) = json_string_value(item);
     }
-    *out = joined;
+    *out = apr_array_pstrcat(p, names, ',');
     return NULL;
 }
 

@@ -769,40 +769,82 @@ scim_error_t *scim_schema_check_resource(apr_pool_t *p,
 
 /* ---- projection -------------------------------------------------------- */
 
-/* One entry of "attributes" or "excludedAttributes". */
+/* The paths of "attributes" or "excludedAttributes", parsed once per
+ * request into hashes keyed by their folded names: projecting a resource
+ * then costs time linear in its size, whatever the number of names the
+ * client sent (a scan of the list per attribute, per element, per
+ * resource of the page would not be), and a name repeated any number of
+ * times is one entry. */
 typedef struct {
-    const char *urn;     /* extension key, NULL for core */
-    const char *name;    /* NULL: the whole extension */
-    const char *sub;     /* NULL: the whole attribute */
-} proj_path_t;
+    apr_hash_t *whole;      /* extension URN: all of it */
+    apr_hash_t *attrs;      /* (urn, name): the whole attribute */
+    apr_hash_t *subs;       /* (urn, name, sub): that sub-attribute */
+    apr_hash_t *with_subs;  /* (urn, name): some sub-attribute of it */
+} proj_set_t;
 
-/* Is key a top-level extension object of resource rather than a core
- * attribute?  Sets *schema to its definition (NULL when undeclared). */
-static int is_extension_key(const scim_resource_type_t *rt,
-                            const json_t *resource, const char *key,
-                            const scim_schema_t **schema)
+struct scim_projection {
+    apr_pool_t *pool;
+    const scim_resource_type_t *rt;
+    const proj_set_t *selected;   /* NULL: no "attributes" */
+    const proj_set_t *excluded;   /* NULL: no "excludedAttributes" */
+};
+
+/* Hash keys of a path: the folded parts separated by NUL bytes, in buf
+ * when they fit (lookups run per value of the resource and allocate
+ * nothing), else in p. */
+typedef struct {
+    char buf[256];
+    const char *key;
+    apr_size_t len;
+} path_key_t;
+
+static const char *path_key(apr_pool_t *p, path_key_t *k, const char *urn,
+                            const char *name, const char *sub)
 {
-    json_t *schemas = json_object_get(resource, "schemas");
-    json_t *urn;
-    size_t i;
+    const char *parts[3] = { urn ? urn : "", name ? name : "",
+                             sub ? sub : "" };
+    apr_size_t lens[3], total = 0, at = 0;
+    char *out;
+    int i;
 
-    *schema = find_extension(rt, key);
-    if (*schema) {
-        return 1;
+    for (i = 0; i < 3; i++) {
+        lens[i] = strlen(parts[i]);
+        total += lens[i] + 1;
     }
-    if (find_core_attr(rt, key)) {
-        return 0;
-    }
-    if (is_urn(key)) {
-        return 1;
-    }
-    json_array_foreach(schemas, i, urn) {
-        if (json_is_string(urn)
-            && strcasecmp(json_string_value(urn), key) == 0) {
-            return 1;
+    out = total <= sizeof(k->buf) ? k->buf : apr_palloc(p, total);
+    for (i = 0; i < 3; i++) {
+        apr_size_t j;
+
+        for (j = 0; j < lens[i]; j++) {
+            out[at++] = scim_fold_ascii(parts[i][j]);
         }
+        out[at++] = '\0';
     }
-    return 0;
+    k->key = out;
+    k->len = total;
+    return out;
+}
+
+static void proj_add(apr_pool_t *p, apr_hash_t *set, const char *urn,
+                     const char *name, const char *sub)
+{
+    path_key_t k;
+
+    path_key(p, &k, urn, name, sub);
+    if (!apr_hash_get(set, k.key, (apr_ssize_t)k.len)) {
+        apr_hash_set(set, k.key == k.buf ? apr_pmemdup(p, k.buf, k.len)
+                                         : k.key,
+                     (apr_ssize_t)k.len, "");
+    }
+}
+
+static int proj_has(apr_pool_t *p, const apr_hash_t *set, const char *urn,
+                    const char *name, const char *sub)
+{
+    path_key_t k;
+
+    path_key(p, &k, urn, name, sub);
+    return apr_hash_get((apr_hash_t *)set, k.key, (apr_ssize_t)k.len) != NULL;
 }
 
 /* The next entry of an "attributes" list, cut out of *cursor in place, or
@@ -872,22 +914,26 @@ static void drop_value_filter(char *entry)
     }
 }
 
-static apr_array_header_t *parse_proj_paths(apr_pool_t *p,
-                                            const scim_resource_type_t *rt,
-                                            const json_t *resource,
-                                            const char *text)
+/* NULL when text is absent or holds only separators and blanks (as if
+ * the parameter were absent); unknown names still restrict the answer to
+ * what is always returned. */
+static const proj_set_t *parse_proj_paths(apr_pool_t *p,
+                                          const scim_resource_type_t *rt,
+                                          const char *text)
 {
-    apr_array_header_t *paths;
-    const scim_schema_t *schema;
+    proj_set_t *set;
     scim_attr_path_t resolved;
-    proj_path_t *path;
     char *cursor, *token;
     int named = 0;
 
     if (!text) {
         return NULL;
     }
-    paths = apr_array_make(p, 4, sizeof(proj_path_t));
+    set = apr_palloc(p, sizeof(*set));
+    set->whole = apr_hash_make(p);
+    set->attrs = apr_hash_make(p);
+    set->subs = apr_hash_make(p);
+    set->with_subs = apr_hash_make(p);
     cursor = apr_pstrdup(p, text);
     while ((token = next_proj_entry(&cursor)) != NULL) {
         drop_value_filter(token);
@@ -897,54 +943,81 @@ static apr_array_header_t *parse_proj_paths(apr_pool_t *p,
         }
         named = 1;
         /* A bare URN of an undeclared extension cannot be told from
-         * "urn:...:attribute" by syntax; the resource's keys decide. */
-        if (is_urn(token) && scim_json_get_ci(resource, token, NULL)
-            && is_extension_key(rt, resource, token, &schema)) {
-            path = apr_array_push(paths);
-            path->urn = token;
-            path->name = path->sub = NULL;
+         * "urn:...:attribute" by syntax: it names the whole extension of
+         * a resource that has it as a key (only extension keys are looked
+         * up in this set), and also what it reads as a path. */
+        if (is_urn(token)) {
+            proj_add(p, set->whole, token, NULL, NULL);
         }
-        else if (!scim_attr_path_resolve(p, rt, token, 0, &resolved)) {
-            path = apr_array_push(paths);
-            path->urn = resolved.schema_urn;
-            path->name = resolved.attr_name;
-            path->sub = resolved.sub_name;
+        if (scim_attr_path_resolve(p, rt, token, 0, &resolved)) {
+            continue;   /* an unknown path selects nothing */
         }
-        /* else: an unknown path selects nothing (header contract). */
+        if (!resolved.attr_name) {
+            proj_add(p, set->whole, resolved.schema_urn, NULL, NULL);
+        }
+        else if (!resolved.sub_name) {
+            proj_add(p, set->attrs, resolved.schema_urn, resolved.attr_name,
+                     NULL);
+        }
+        else {
+            proj_add(p, set->subs, resolved.schema_urn, resolved.attr_name,
+                     resolved.sub_name);
+            proj_add(p, set->with_subs, resolved.schema_urn,
+                     resolved.attr_name, NULL);
+        }
     }
-    /* Only separators and blanks: as if the parameter were absent.  Only
-     * unknown names still restrict the answer to what is always
-     * returned. */
-    return named ? paths : NULL;
+    return named ? set : NULL;
 }
 
-/* Does some path name (urn, name) as a whole (sub NULL) or, with
- * sub set, that very sub-attribute?  want_subs asks instead whether any
- * path names a sub-attribute of (urn, name). */
-static int paths_match(const apr_array_header_t *paths, const char *urn,
-                       const char *name, const char *sub, int want_subs)
+/* Does set name (urn, name) as a whole, or with sub set, that very
+ * sub-attribute?  A whole extension names each of its attributes, not
+ * their sub-attributes one by one. */
+static int paths_match(const scim_projection_t *proj, const proj_set_t *set,
+                       const char *urn, const char *name, const char *sub)
 {
-    const proj_path_t *path;
-    int i;
-
-    if (!paths) {
+    if (!set) {
         return 0;
     }
-    for (i = 0; i < paths->nelts; i++) {
-        path = &APR_ARRAY_IDX(paths, i, proj_path_t);
-        if (!scim_streq_ci(path->urn, urn)) {
-            continue;
-        }
-        if (!path->name) {
-            if (urn && !want_subs && !sub) {
-                return 1;    /* the whole extension */
-            }
-            continue;
-        }
-        if (!name || strcasecmp(path->name, name) != 0) {
-            continue;
-        }
-        if (want_subs ? path->sub != NULL : scim_streq_ci(path->sub, sub)) {
+    if (sub) {
+        return name && proj_has(proj->pool, set->subs, urn, name, sub);
+    }
+    if (urn && proj_has(proj->pool, set->whole, urn, NULL, NULL)) {
+        return 1;
+    }
+    return name && proj_has(proj->pool, set->attrs, urn, name, NULL);
+}
+
+/* Does set name some sub-attribute of (urn, name)? */
+static int paths_name_subs(const scim_projection_t *proj,
+                           const proj_set_t *set, const char *urn,
+                           const char *name)
+{
+    return set && proj_has(proj->pool, set->with_subs, urn, name, NULL);
+}
+
+/* Is key a top-level extension object of resource rather than a core
+ * attribute?  Sets *schema to its definition (NULL when undeclared). */
+static int is_extension_key(const scim_resource_type_t *rt,
+                            const json_t *resource, const char *key,
+                            const scim_schema_t **schema)
+{
+    json_t *schemas = json_object_get(resource, "schemas");
+    json_t *urn;
+    size_t i;
+
+    *schema = find_extension(rt, key);
+    if (*schema) {
+        return 1;
+    }
+    if (find_core_attr(rt, key)) {
+        return 0;
+    }
+    if (is_urn(key)) {
+        return 1;
+    }
+    json_array_foreach(schemas, i, urn) {
+        if (json_is_string(urn)
+            && strcasecmp(json_string_value(urn), key) == 0) {
             return 1;
         }
     }
@@ -953,10 +1026,11 @@ static int paths_match(const apr_array_header_t *paths, const char *urn,
 
 /* A copy of a complex value keeping the sub-attributes the request lets
  * through; NULL when none is left. */
-static json_t *project_complex(const scim_attr_t *def, const char *urn,
+static json_t *project_complex(const scim_projection_t *proj,
+                               const scim_attr_t *def, const char *urn,
                                const char *name, const json_t *value,
-                               const apr_array_header_t *selected,
-                               const apr_array_header_t *excluded)
+                               const proj_set_t *selected,
+                               const proj_set_t *excluded)
 {
     const scim_attr_t *sub_def;
     const char *key;
@@ -970,8 +1044,8 @@ static json_t *project_complex(const scim_attr_t *def, const char *urn,
         }
         always = sub_def && sub_def->returned == SCIM_RET_ALWAYS;
         if (!always
-            && ((selected && !paths_match(selected, urn, name, key, 0))
-                || paths_match(excluded, urn, name, key, 0))) {
+            && ((selected && !paths_match(proj, selected, urn, name, key))
+                || paths_match(proj, excluded, urn, name, key))) {
             continue;
         }
         json_object_set_new(result, key, json_deep_copy(sub_value));
@@ -985,16 +1059,18 @@ static json_t *project_complex(const scim_attr_t *def, const char *urn,
 
 /* A copy of an attribute's value; selected is NULL unless only some of its
  * sub-attributes were asked for. */
-static json_t *project_value(const scim_attr_t *def, const char *urn,
+static json_t *project_value(const scim_projection_t *proj,
+                             const scim_attr_t *def, const char *urn,
                              const char *name, const json_t *value,
-                             const apr_array_header_t *selected,
-                             const apr_array_header_t *excluded)
+                             const proj_set_t *selected,
+                             const proj_set_t *excluded)
 {
     json_t *result, *elem, *shaped;
     size_t i;
 
     if (json_is_object(value)) {
-        return project_complex(def, urn, name, value, selected, excluded);
+        return project_complex(proj, def, urn, name, value, selected,
+                               excluded);
     }
     if (!json_is_array(value)) {
         return json_deep_copy(value);
@@ -1002,7 +1078,8 @@ static json_t *project_value(const scim_attr_t *def, const char *urn,
     result = json_array();
     json_array_foreach((json_t *)value, i, elem) {
         shaped = json_is_object(elem)
-                 ? project_complex(def, urn, name, elem, selected, excluded)
+                 ? project_complex(proj, def, urn, name, elem, selected,
+                                   excluded)
                  : json_deep_copy(elem);
         if (shaped) {
             json_array_append_new(result, shaped);
@@ -1017,14 +1094,15 @@ static json_t *project_value(const scim_attr_t *def, const char *urn,
 
 /* Copies attribute (urn, name) into dst if the request returns it.
  * selected NULL means no "attributes" parameter applies here. */
-static void project_attr(const scim_attr_t *def, const char *urn,
+static void project_attr(const scim_projection_t *proj,
+                         const scim_attr_t *def, const char *urn,
                          const char *name, const json_t *value,
-                         const apr_array_header_t *selected,
-                         const apr_array_header_t *excluded, json_t *dst)
+                         const proj_set_t *selected,
+                         const proj_set_t *excluded, json_t *dst)
 {
     scim_returned_t returned = def ? def->returned : SCIM_RET_DEFAULT;
-    int whole = paths_match(selected, urn, name, NULL, 0);
-    int some_subs = paths_match(selected, urn, name, NULL, 1);
+    int whole = paths_match(proj, selected, urn, name, NULL);
+    int some_subs = paths_name_subs(proj, selected, urn, name);
     json_t *copy;
 
     if (returned == SCIM_RET_NEVER) {
@@ -1035,14 +1113,14 @@ static void project_attr(const scim_attr_t *def, const char *urn,
             && !some_subs) {
             return;
         }
-        if (paths_match(excluded, urn, name, NULL, 0)) {
+        if (paths_match(proj, excluded, urn, name, NULL)) {
             return;
         }
     }
     else {
         excluded = NULL;
     }
-    copy = project_value(def, urn, name, value,
+    copy = project_value(proj, def, urn, name, value,
                          whole || returned == SCIM_RET_ALWAYS ? NULL
                                                               : selected,
                          excluded);
@@ -1051,12 +1129,25 @@ static void project_attr(const scim_attr_t *def, const char *urn,
     }
 }
 
-json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
-                            const json_t *resource, const char *attributes,
-                            const char *excluded)
+scim_projection_t *scim_projection_make(apr_pool_t *p,
+                                        const scim_resource_type_t *rt,
+                                        const char *attributes,
+                                        const char *excluded)
 {
-    apr_array_header_t *selected, *excluded_paths;
-    const apr_array_header_t *ext_selected;
+    scim_projection_t *proj = apr_palloc(p, sizeof(*proj));
+
+    proj->pool = p;
+    proj->rt = rt;
+    proj->selected = parse_proj_paths(p, rt, attributes);
+    proj->excluded = parse_proj_paths(p, rt, excluded);
+    return proj;
+}
+
+json_t *scim_projection_apply(const scim_projection_t *proj,
+                              const json_t *resource)
+{
+    const proj_set_t *selected = proj->selected;
+    const proj_set_t *excluded = proj->excluded, *ext_selected;
     const scim_schema_t *schema;
     const char *key, *attr_name;
     json_t *result, *value, *attr_value, *ext;
@@ -1064,25 +1155,23 @@ json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
     if (!json_is_object(resource)) {
         return json_object();
     }
-    selected = parse_proj_paths(p, rt, resource, attributes);
-    excluded_paths = parse_proj_paths(p, rt, resource, excluded);
     result = json_object();
     json_object_foreach((json_t *)resource, key, value) {
         if (strcasecmp(key, "schemas") == 0) {
             json_object_set_new(result, key, json_deep_copy(value));
             continue;
         }
-        if (!is_extension_key(rt, resource, key, &schema)) {
-            project_attr(find_core_attr(rt, key), NULL, key, value,
-                         selected, excluded_paths, result);
+        if (!is_extension_key(proj->rt, resource, key, &schema)) {
+            project_attr(proj, find_core_attr(proj->rt, key), NULL, key,
+                         value, selected, excluded, result);
             continue;
         }
-        if (paths_match(excluded_paths, key, NULL, NULL, 0)) {
+        if (paths_match(proj, excluded, key, NULL, NULL)) {
             continue;
         }
         /* Asking for the bare URN asks for everything under it. */
-        ext_selected = paths_match(selected, key, NULL, NULL, 0) ? NULL
-                                                                 : selected;
+        ext_selected = paths_match(proj, selected, key, NULL, NULL)
+                       ? NULL : selected;
         if (!json_is_object(value)) {
             if (!ext_selected) {
                 json_object_set_new(result, key, json_deep_copy(value));
@@ -1091,10 +1180,11 @@ json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
         }
         ext = json_object();
         json_object_foreach(value, attr_name, attr_value) {
-            project_attr(schema ? scim_attr_find(schema->attrs, attr_name)
-                                : NULL,
-                         key, attr_name, attr_value, ext_selected,
-                         excluded_paths, ext);
+            project_attr(proj, schema ? scim_attr_find(schema->attrs,
+                                                       attr_name)
+                                      : NULL,
+                         key, attr_name, attr_value, ext_selected, excluded,
+                         ext);
         }
         if (json_object_size(ext)) {
             json_object_set_new(result, key, ext);
@@ -1104,6 +1194,14 @@ json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
         }
     }
     return result;
+}
+
+json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
+                            const json_t *resource, const char *attributes,
+                            const char *excluded)
+{
+    return scim_projection_apply(
+        scim_projection_make(p, rt, attributes, excluded), resource);
 }
 
 /* ---- discovery --------------------------------------------------------- */

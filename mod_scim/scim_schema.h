@@ -147,6 +147,18 @@ json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
                             const json_t *resource, const char *attributes,
                             const char *excluded);
 
+/* The same in two steps, for many resources shaped alike (a list page):
+ * the parameters are parsed once, in p, which must outlive the
+ * projection; applying it allocates nothing in p for names of ordinary
+ * length. */
+typedef struct scim_projection scim_projection_t;
+scim_projection_t *scim_projection_make(apr_pool_t *p,
+                                        const scim_resource_type_t *rt,
+                                        const char *attributes,
+                                        const char *excluded);
+json_t *scim_projection_apply(const scim_projection_t *proj,
+                              const json_t *resource);
+
 /* Discovery documents; base_url is the absolute URL of the SCIM root (no
  * trailing slash), used for meta.location. */
 json_t *scim_schema_to_json(const scim_schema_t *schema, const char *base_url);

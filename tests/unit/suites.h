@@ -15,5 +15,10 @@ Suite *seat_suite(void);
 Suite *request_suite(void);
 Suite *service_suite(void);
 Suite *logthrottle_suite(void);
+Suite *bounds_suite(void);
+
+/* Counts jansson's allocations for bounds_suite(); called before any
+ * JSON value exists. */
+void bounds_count_json_allocations(void);
 
 #endif

@@ -10,6 +10,7 @@ int main(void)
     SRunner *runner;
     int failed;
 
+    bounds_count_json_allocations();
     apr_initialize();
     atexit(apr_terminate);
 
@@ -23,6 +24,7 @@ int main(void)
     srunner_add_suite(runner, request_suite());
     srunner_add_suite(runner, service_suite());
     srunner_add_suite(runner, logthrottle_suite());
+    srunner_add_suite(runner, bounds_suite());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);
