@@ -144,6 +144,11 @@ static const struct {
     [SCIM_STMT_RES_BY_EXTERNAL] = { "scim_res_by_external",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND external_id = %s" },
+    [SCIM_STMT_RES_BY_EMAIL] = { "scim_res_by_email",
+      "SELECT " RECORD_COLUMNS_R " FROM scim_emails e"
+      " JOIN scim_resources r ON r.org = e.org AND r.rtype = 'User'"
+      " AND r.id = e.user_id WHERE e.org = %s AND e.value_ci = %s"
+      " ORDER BY r.created, r.id" },
     [SCIM_STMT_RES_COUNT] = { "scim_res_count",
       "SELECT COUNT(*) FROM scim_resources"
       " WHERE org = %s AND rtype = %s" },

@@ -579,6 +579,59 @@ const char *scim_filter_indexed_eq(const scim_filter_t *f,
     return NULL;
 }
 
+/* sub eq "x" inside a value path's inner filter (an "and" chain). */
+static const char *inner_sub_eq(const scim_filter_t *f, const char *sub_name)
+{
+    const char *found;
+
+    while (f && f->kind == SCIM_FILTER_AND) {
+        if ((found = inner_sub_eq(f->left, sub_name))) {
+            return found;
+        }
+        f = f->right;
+    }
+    if (f && f->kind == SCIM_FILTER_COMPARE && f->op == SCIM_OP_EQ
+        && scim_streq_ci(f->path.attr_name, sub_name)
+        && json_is_string(f->value)) {
+        return json_string_value(f->value);
+    }
+    return NULL;
+}
+
+const char *scim_filter_indexed_sub_eq(const scim_filter_t *f,
+                                       const char *attr_name,
+                                       const char *sub_name)
+{
+    const char *found;
+
+    while (f && f->kind == SCIM_FILTER_AND) {
+        if ((found = scim_filter_indexed_sub_eq(f->left, attr_name,
+                                                sub_name))) {
+            return found;
+        }
+        f = f->right;
+    }
+    if (!f || f->path.schema_urn || !f->path.attr
+        || !scim_streq_ci(f->path.attr_name, attr_name)) {
+        return NULL;
+    }
+    if (f->kind == SCIM_FILTER_COMPARE) {
+        return f->op == SCIM_OP_EQ && f->path.sub_name
+               && scim_streq_ci(f->path.sub_name, sub_name)
+               && json_is_string(f->value) ? json_string_value(f->value)
+                                           : NULL;
+    }
+    if (f->kind != SCIM_FILTER_VALUE_PATH) {
+        return NULL;
+    }
+    if (f->has_tail && f->op == SCIM_OP_EQ
+        && scim_streq_ci(f->tail_sub_name, sub_name)
+        && json_is_string(f->value)) {
+        return json_string_value(f->value);
+    }
+    return inner_sub_eq(f->left, sub_name);
+}
+
 const json_t *scim_sort_value(const scim_attr_path_t *path,
                               const json_t *resource)
 {

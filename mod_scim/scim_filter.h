@@ -67,6 +67,15 @@ scim_error_t *scim_filter_parse(apr_pool_t *p, const scim_resource_type_t *rt,
 /* True when resource (stored JSON shape, see scim_path.h) matches. */
 int scim_filter_match(const scim_filter_t *f, const json_t *resource);
 
+/* If f requires an element of the multi-valued core attribute attr_name
+ * whose sub-attribute sub_name equals a string (attr.sub eq "x",
+ * attr[... sub eq "x" ...] or attr[...].sub eq "x", alone or in an "and"
+ * chain), that string; otherwise NULL.  A superset of the matches can then
+ * be read from an index of those values; the filter still judges them. */
+const char *scim_filter_indexed_sub_eq(const scim_filter_t *f,
+                                       const char *attr_name,
+                                       const char *sub_name);
+
 /* If f is "path eq <string>" for the given core attribute name, or an "and"
  * whose operand (recursively) is, returns that string so the store can use
  * an index; NULL otherwise.  The whole filter must still be evaluated on the

@@ -476,6 +476,16 @@ static scim_error_t *query_resources(const scim_request_t *req,
             collect_all(&c, req->pool, recs);
         }
     }
+    else if (filter && ep->rt == &scim_resource_type_user
+             && (key = scim_filter_indexed_sub_eq(filter, "emails",
+                                                  "value"))) {
+        /* the e-mail index (Entra's and Okta's matching forms) */
+        err = scim_store_find(req->store, req->org, ep->rt->name,
+                              SCIM_STORE_BY_EMAIL, key, recs);
+        if (!err) {
+            collect_all(&c, req->pool, recs);
+        }
+    }
     else if (filter && (cond = membership_conjunct(filter, ep->related,
                                                    &key))) {
         /* The membership index answers that condition exactly, also for

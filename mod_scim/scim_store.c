@@ -73,6 +73,14 @@ scim_error_t *scim_store_find(scim_store_t *st, const char *org,
     else if (key == SCIM_STORE_BY_EXTERNAL_ID) {
         which = SCIM_STMT_RES_BY_EXTERNAL;
     }
+    else if (key == SCIM_STORE_BY_EMAIL) {
+        if (strcmp(rtype, "User") != 0) {
+            return NULL;            /* only users have e-mails indexed */
+        }
+        which = SCIM_STMT_RES_BY_EMAIL;
+        args[1] = scim_fold_case(st->pool, value);
+        return scim_db_select_records(st, st->pool, which, args, 2, out);
+    }
     return scim_db_select_records(st, st->pool, which, args, 3, out);
 }
 

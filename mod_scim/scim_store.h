@@ -70,7 +70,9 @@ typedef struct scim_record {
 typedef enum {
     SCIM_STORE_BY_ID,
     SCIM_STORE_BY_NAME,         /* case-insensitive */
-    SCIM_STORE_BY_EXTERNAL_ID
+    SCIM_STORE_BY_EXTERNAL_ID,
+    SCIM_STORE_BY_EMAIL         /* users carrying the value among their
+                                   emails, case-insensitively */
 } scim_store_key_t;
 
 /* The store for one request (allocated from p, which also holds its work
