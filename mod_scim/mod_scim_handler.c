@@ -284,7 +284,17 @@ static void note_token_use(request_rec *r, scim_store_t *store,
     }
 }
 
+static int serve(request_rec *r);
+
 int scim_handler(request_rec *r)
+{
+    int rv = serve(r);
+
+    scim_ratelimit_done(r);
+    return rv;
+}
+
+static int serve(request_rec *r)
 {
     const scim_dir_conf_t *conf;
     const scim_token_t *token;

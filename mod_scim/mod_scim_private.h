@@ -82,6 +82,8 @@ struct scim_limits *scim_ratelimit_merge(apr_pool_t *p,
 void scim_ratelimit_register_hooks(apr_pool_t *p);
 /* NULL when the token may go on (a request in flight until r->pool
  * goes), else the 429 to answer, Retry-After in its retry_after. */
+/* The end of a request counted by scim_ratelimit_admit (once). */
+void scim_ratelimit_done(request_rec *r);
 scim_error_t *scim_ratelimit_admit(request_rec *r,
                                    const scim_dir_conf_t *conf,
                                    const scim_token_t *token);

@@ -236,6 +236,8 @@ static slot_t *find_slot(apr_uint64_t key, apr_time_t now)
     return oldest;
 }
 
+#define HELD_KEY "scim-ratelimit-held"
+
 typedef struct in_flight {
     apr_uint64_t key;
 } in_flight_t;
@@ -258,6 +260,21 @@ static apr_status_t leave(void *data)
     }
     apr_global_mutex_unlock(mutex);
     return APR_SUCCESS;
+}
+
+/* Leaves the count as the handler returns, before httpd sends the last
+ * of the response: a client that waits for its answer and asks again
+ * must find its slot free (the pool cleanup alone would run after the
+ * client has read the answer). */
+void scim_ratelimit_done(request_rec *r)
+{
+    void *held = NULL;
+
+    apr_pool_userdata_get(&held, HELD_KEY, r->pool);
+    if (held) {
+        apr_pool_userdata_setn(NULL, HELD_KEY, NULL, r->pool);
+        apr_pool_cleanup_run(r->pool, held, leave);
+    }
 }
 
 static scim_error_t *too_many(request_rec *r, int retry_after,
@@ -316,6 +333,7 @@ scim_error_t *scim_ratelimit_admit(request_rec *r,
                 held->key = slot->key;
                 apr_pool_cleanup_register(r->pool, held, leave,
                                           apr_pool_cleanup_null);
+                apr_pool_userdata_setn(held, HELD_KEY, NULL, r->pool);
             }
         }
     }

@@ -9,6 +9,9 @@ import pytest
 
 from harness import assert_error, assert_list, describe, user_body
 
+# Refused tokens are logged (SCIM3002), as mod_auth_basic logs refusals.
+pytestmark = pytest.mark.expect_log(r"SCIM3002")
+
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 PATCHOP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
