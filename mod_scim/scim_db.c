@@ -1016,6 +1016,7 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback)
         /* The cause (disk full, ...) is read before the ROLLBACK that
          * ends whatever the failed COMMIT left open replaces it. */
         err = db_error(st, rv, "commit");
+        st->commit_failed = 1;
         run_sql(st, "ROLLBACK");
     }
     writer_unlock(st);
@@ -1023,6 +1024,17 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback)
 }
 
 /* ---- running a transaction again ---------------------------------------- */
+
+static scim_error_t *connection_init(scim_store_t *st);
+
+/* Connects again in place, as mod_dbd's check does before it hands a
+ * connection out (pgsql resets it), and sets the new session up. */
+static int reconnect(scim_store_t *st)
+{
+    return apr_dbd_check_conn(st->driver, st->pool, st->handle)
+               == APR_SUCCESS
+           && !connection_init(st);
+}
 
 /* How often a transaction that lost a lock race runs at most. */
 #define CONFLICT_ATTEMPTS 8
@@ -1052,6 +1064,14 @@ int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt)
     case SCIM_DB_STALE:
         limit = 2;
         break;
+    case SCIM_DB_LOST:
+        /* Once, on a new connection, unless the COMMIT itself went
+         * unanswered: it may have been applied. */
+        if (st->commit_failed) {
+            return 0;
+        }
+        limit = 2;
+        break;
     default:
         return 0;
     }
@@ -1059,6 +1079,9 @@ int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt)
         return 0;
     }
     if (st->failure == SCIM_DB_STALE && prepare_statements(st)) {
+        return 0;
+    }
+    if (st->failure == SCIM_DB_LOST && !reconnect(st)) {
         return 0;
     }
     st->failure = SCIM_DB_NONE;

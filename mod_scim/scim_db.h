@@ -44,6 +44,8 @@ struct scim_store {
     apr_dbd_t *handle;
     scim_db_conn_t *conn;             /* kept with the connection */
     int in_transaction;
+    int commit_failed;                /* a COMMIT went unanswered: it may
+                                       * have been applied */
     scim_db_failure_t failure;        /* the last failure's kind */
     scim_store_stats_t stats;         /* work done, see scim_store_stats */
     scim_audit_ctx_t audit;           /* who acts (scim_store_set_audit) */
@@ -151,8 +153,9 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback);
 
 /* After a write transaction failed with err (and was ended): should it run
  * again?  Yes, after a short pause with jitter, when it lost a lock race
- * (deadlock, serialization failure, SQLite busy) or its statements went
- * stale (prepared again first), a bounded number of times; *attempt
+ * (deadlock, serialization failure, SQLite busy), its statements went
+ * stale (prepared again first) or its connection was lost before COMMIT
+ * (connected again first), a bounded number of times; *attempt
  * (start at 0) counts.  Usage:
  *     do { err = write_once(st, ...); } while (scim_db_again(st, err, &n)); */
 int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt);

@@ -43,10 +43,6 @@ apr_dbd_t *store_fixture_connect(void)
     ck_assert_msg(apr_dbd_open_ex(driver, fixture_pool, db_path, &h, &error)
                   == APR_SUCCESS, "cannot open %s: %s", db_path,
                   error ? error : "");
-    if (pg_schema) {
-        run(h, apr_psprintf(fixture_pool, "SET search_path TO %s",
-                            pg_schema));
-    }
     return h;
 }
 
@@ -72,6 +68,9 @@ scim_store_t *store_fixture_open_driver(const char *name, apr_pool_t **pool)
         run(admin, apr_psprintf(fixture_pool, "CREATE SCHEMA %s",
                                 pg_schema));
         apr_dbd_close(driver, admin);
+        /* in the connection's options: a reconnect keeps it */
+        db_path = apr_psprintf(fixture_pool, "%s options=-csearch_path=%s",
+                               db_path, pg_schema);
     }
     else {
         char *path = apr_pstrdup(fixture_pool, "/tmp/scim-store-XXXXXX");

@@ -646,37 +646,47 @@ START_TEST(full_disk_named_as_such)
 END_TEST
 
 /* PostgreSQL drops the connection (a restart, a failover, a killed
- * backend): the write answers 503 with Retry-After and nothing crashes;
- * after mod_dbd's check reconnects, the next request prepares its
- * statements again and writes. */
+ * backend): a read that meets it answers 503 with Retry-After and nothing
+ * crashes.  A write that had not reached its COMMIT connects again and is
+ * applied; after a failed read, mod_dbd's check before the next request
+ * connects again and the statements are prepared again. */
 START_TEST(lost_connection_then_reconnect)
 {
-    apr_dbd_t *other = store_fixture_connect();
     const apr_dbd_driver_t *driver = store_fixture_driver();
-    const char *pid = query_value(store_fixture_handle(),
-                                  "SELECT pg_backend_pid()");
     scim_record_t *got = NULL;
-    scim_store_t *st;
+    scim_store_t *st = store;
     scim_error_t *err = NULL;
+    int round;
 
-    query_value(other, apr_psprintf(pool, "SELECT pg_terminate_backend(%s)",
-                                    pid));
-    apr_dbd_close(driver, other);
+    for (round = 0; round < 2; round++) {
+        apr_dbd_t *other = store_fixture_connect();
+        const char *pid = query_value(store_fixture_handle(),
+                                      "SELECT pg_backend_pid()");
 
-    err = scim_store_create(store, "acme", user("u1", "tess", NULL), NULL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_int_eq(err->status, 503);
-    ck_assert_int_eq(err->retry_after, SCIM_STORE_RETRY_AFTER);
-
-    /* what mod_dbd does before it hands the connection out again */
-    ck_assert_int_eq(apr_dbd_check_conn(driver, pool, store_fixture_handle()),
-                     APR_SUCCESS);
-    st = next_request(&err);
-    ck_assert_msg(err == NULL, "%s", err ? err->internal : "");
-    ck_assert_ptr_null(scim_store_create(st, "acme",
-                                         user("u1", "tess", NULL), NULL));
-    ck_assert_ptr_null(scim_store_get(st, "acme", "User", "u1", &got));
-    ck_assert_ptr_nonnull(got);
+        query_value(other, apr_psprintf(pool,
+                    "SELECT pg_terminate_backend(%s)", pid));
+        apr_dbd_close(driver, other);
+        err = scim_store_get(st, "acme", "User", "u1", &got);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->status, 503);
+        ck_assert_int_eq(err->retry_after, SCIM_STORE_RETRY_AFTER);
+        if (round == 0) {
+            ck_assert_ptr_null(scim_store_create(st, "acme",
+                               user("u1", "tess", NULL), NULL));
+        }
+        else {
+            /* what mod_dbd does before it hands the connection out */
+            ck_assert_int_eq(apr_dbd_check_conn(driver, pool,
+                                                store_fixture_handle()),
+                             APR_SUCCESS);
+        }
+        st = next_request(&err);
+        ck_assert_msg(err == NULL, "%s", err ? err->internal : "");
+        err = scim_store_get(st, "acme", "User", "u1", &got);
+        ck_assert_msg(err == NULL, "round %d: %s", round,
+                      err ? err->internal : "");
+        ck_assert_ptr_nonnull(got);
+    }
 }
 END_TEST
 
