@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -659,6 +660,59 @@ static scim_error_t *check_same_file(scim_store_t *st)
     return err;
 }
 
+/* The database's file name, from the libsqlite3 that the sqlite3 driver
+ * loaded (mod_scim does not link it): asking SQLite in SQL would read the
+ * schema, which a new database's first writer may have locked. */
+static const char *sqlite_file_name(scim_store_t *st)
+{
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    const char *(*db_filename)(void *db, const char *name) = NULL;
+    const char *path = NULL;
+
+    if (lib) {
+        *(void **)&db_filename = dlsym(lib, "sqlite3_db_filename");
+        if (db_filename) {
+            path = db_filename(apr_dbd_native_handle(st->driver, st->handle),
+                               "main");
+            path = apr_pstrdup(st->pool, path ? path : "");
+        }
+        dlclose(lib);
+    }
+    return path;
+}
+
+/* The file each database path named when this process first opened it:
+ * a connection made after the file was removed must not take the new,
+ * empty one for it either. */
+#define FIRST_FILES 8
+static struct {
+    char path[1024];
+    dev_t dev;
+    ino_t ino;
+} first_files[FIRST_FILES];
+static pthread_mutex_t first_files_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void first_file(const char *path, dev_t *dev, ino_t *ino)
+{
+    int i;
+
+    pthread_mutex_lock(&first_files_lock);
+    for (i = 0; i < FIRST_FILES && first_files[i].path[0]; i++) {
+        if (strcmp(first_files[i].path, path) == 0) {
+            *dev = first_files[i].dev;
+            *ino = first_files[i].ino;
+            break;
+        }
+    }
+    if (i < FIRST_FILES && !first_files[i].path[0]
+        && strlen(path) < sizeof(first_files[i].path)) {
+        strcpy(first_files[i].path, path);
+        first_files[i].dev = *dev;
+        first_files[i].ino = *ino;
+    }
+    pthread_mutex_unlock(&first_files_lock);
+}
+
 /* Where the database is, the writers' lock file beside it, and the file's
  * identity. */
 static scim_error_t *sqlite_find_file(scim_store_t *st)
@@ -666,16 +720,15 @@ static scim_error_t *sqlite_find_file(scim_store_t *st)
     scim_db_conn_t *conn = st->conn;
     const char *path = NULL;
     struct stat sb;
-    scim_error_t *err;
 
     if (conn->path) {
         return NULL;                    /* found at the first set-up */
     }
-    if ((err = setup_step(st, "SELECT file FROM pragma_database_list"
-                          " WHERE name = 'main'", &path, "database file"))) {
-        return err;
+    if (!(path = sqlite_file_name(st))) {
+        return failure_error(st, SCIM_DB_FAILED, "cannot find the database"
+                             " file: sqlite3_db_filename is missing");
     }
-    if (!path || !*path) {
+    if (!*path) {
         return NULL;                    /* in memory: nothing to share */
     }
     if (stat(path, &sb) != 0) {
@@ -694,6 +747,7 @@ static scim_error_t *sqlite_find_file(scim_store_t *st)
     conn->path = apr_pstrdup(conn->pool, path);
     conn->dev = sb.st_dev;
     conn->ino = sb.st_ino;
+    first_file(conn->path, &conn->dev, &conn->ino);
     return NULL;
 }
 

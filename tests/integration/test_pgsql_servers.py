@@ -29,8 +29,9 @@ def two_servers(pg, make_server):
 
 def clients(servers, n):
     """n clients, alternating between the servers (one session each)."""
-    return [ScimClient(servers[i % len(servers)].base_url(), 
-                       servers[i % len(servers)].orgs["acme"].tokens[0])
+    return [ScimClient(servers[i % len(servers)].base_url(),
+                       servers[i % len(servers)].orgs["acme"].tokens[0],
+                       headers={"Connection": "close"})
             for i in range(n)]
 
 
