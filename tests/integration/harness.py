@@ -346,11 +346,16 @@ class PgCluster:
     @classmethod
     def restart(cls, mode="fast"):
         """Restarts the server (its connections are cut)."""
+        # the new postmaster logs to a file: were its output our pipe, the
+        # pipe would stay open as long as the server runs
+        log = os.path.join(os.path.dirname(PG_DATA), "server.log")
         res = subprocess.run(cls._as_owner(
-            [f"{PG_BIN}/pg_ctl", "-D", PG_DATA, "-m", mode, "-w", "restart"]),
-            capture_output=True, text=True, timeout=120)
+            [f"{PG_BIN}/pg_ctl", "-D", PG_DATA, "-m", mode, "-l", log, "-w",
+             "restart"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, timeout=120)
         if res.returncode != 0:
-            raise RuntimeError(f"pg_ctl restart: {res.stdout}{res.stderr}")
+            raise RuntimeError(f"pg_ctl restart failed ({res.returncode}),"
+                               f" see {log}")
 
     @staticmethod
     def params(dbname):
