@@ -1085,9 +1085,16 @@ static scim_error_t *connection_init(scim_store_t *st);
  * connection out (pgsql resets it), and sets the new session up. */
 static int reconnect(scim_store_t *st)
 {
-    return apr_dbd_check_conn(st->driver, st->pool, st->handle)
-               == APR_SUCCESS
-           && !connection_init(st);
+    int ok;
+
+    if (st->reconnecting) {
+        return 0;               /* the set-up of a new connection failed */
+    }
+    st->reconnecting = 1;
+    ok = apr_dbd_check_conn(st->driver, st->pool, st->handle) == APR_SUCCESS
+         && !connection_init(st);
+    st->reconnecting = 0;
+    return ok;
 }
 
 /* How often a transaction that lost a lock race runs at most. */

@@ -46,6 +46,8 @@ struct scim_store {
     int in_transaction;
     int commit_failed;                /* a COMMIT went unanswered: it may
                                        * have been applied */
+    int reconnecting;                 /* connecting again (once at a
+                                       * time) */
     scim_db_failure_t failure;        /* the last failure's kind */
     scim_store_stats_t stats;         /* work done, see scim_store_stats */
     scim_audit_ctx_t audit;           /* who acts (scim_store_set_audit) */
