@@ -4,7 +4,9 @@
 #                        to build/scim-token
 #   ./build.sh test      unit tests, then integration tests against real httpd
 #   ./build.sh run       a local demo httpd with a demo organization
-#   ./build.sh unit      unit tests only
+#   ./build.sh unit      unit tests only (on PostgreSQL too when
+#                        SCIM_TEST_PGSQL_PARAMS names a server)
+#   ./build.sh pgsql-unit unit tests with a throw-away PostgreSQL server
 #   ./build.sh fuzz [s]  libFuzzer targets of the core, s seconds each (60)
 #   ./build.sh bench [--users N] [--duration S] [--mpm event|prefork]
 #                        wrk against a real httpd: build/bench/results.{json,md}
@@ -18,7 +20,8 @@ build="$top/build"
 src="$top/mod_scim"
 PYTHON=/usr/bin/python3
 
-packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libjansson-dev
+packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
+          postgresql libjansson-dev
           libssl-dev check libsubunit-dev pkg-config gcc make sqlite3
           python3-pytest python3-requests curl valgrind wrk
           libapache2-mod-auth-mellon simplesamlphp php-cli php-xml chromium)
@@ -131,14 +134,74 @@ do_unit_valgrind() {
         --errors-for-leak-kinds=definite --error-exitcode=1 ./unit-tests)
 }
 
+# The suite on SQLite under each MPM, then on PostgreSQL under the first
+# (SCIM_TEST_DBS=sqlite skips PostgreSQL; SCIM_TEST_DBS=pgsql runs only it).
 do_integration() {
-    local mpm rc=0
-    for mpm in ${SCIM_TEST_MPMS:-event prefork}; do
-        echo "== integration tests, mpm_$mpm =="
-        SCIM_TEST_MPM=$mpm $PYTHON -m pytest -q -p no:cacheprovider \
-            "$top/tests/integration" "$@" || rc=$?
-        [ $rc -eq 0 ] || return $rc
-    done
+    local mpm rc=0 dbs=${SCIM_TEST_DBS:-sqlite pgsql}
+    local mpms=(${SCIM_TEST_MPMS:-event prefork})
+    if [[ " $dbs " == *" sqlite "* ]]; then
+        for mpm in "${mpms[@]}"; do
+            echo "== integration tests, mpm_$mpm, sqlite3 =="
+            SCIM_TEST_DB=sqlite SCIM_TEST_MPM=$mpm $PYTHON -m pytest -q \
+                -p no:cacheprovider "$top/tests/integration" "$@" || rc=$?
+            [ $rc -eq 0 ] || return $rc
+        done
+    fi
+    if [[ " $dbs " == *" pgsql "* ]]; then
+        pg_start
+        echo "== integration tests, mpm_${mpms[0]}, pgsql =="
+        SCIM_TEST_DB=pgsql SCIM_TEST_MPM=${mpms[0]} $PYTHON -m pytest -q \
+            -p no:cacheprovider "$top/tests/integration" "$@" || rc=$?
+    fi
+    return $rc
+}
+
+# ---- PostgreSQL for the tests ---------------------------------------------
+# A throw-away cluster: initdb in a temporary folder (as the unprivileged
+# "postgres" user when we are root), listening on 127.0.0.1 on a free port
+# and a socket in that folder only, trust authentication for the role
+# "scim", stopped and removed when this script exits.  fsync=off: every
+# test server gets a database of its own, and syncing their thousands of
+# files made each restart take a minute; a restart or a killed httpd loses
+# nothing without it (only an operating system crash would).  The tests find it
+# through SCIM_TEST_PGSQL_PARAMS (apr_dbd's parameters) and SCIM_TEST_PG_*.
+pg_dir=""
+
+pg_as_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg_stop() {
+    [ -n "$pg_dir" ] || return 0
+    pg_as_owner "$SCIM_TEST_PG_BIN/pg_ctl" -D "$pg_dir/data" -m immediate \
+        -w stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+    pg_dir=""
+}
+
+pg_start() {
+    [ -z "$pg_dir" ] || return 0
+    local bin port
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    port=$($PYTHON -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    pg_dir=$(mktemp -d /tmp/scim-pg.XXXXXX)
+    trap pg_stop EXIT
+    [ "$(id -u)" != 0 ] || chown postgres: "$pg_dir"
+    pg_as_owner "$bin/initdb" -D "$pg_dir/data" -U scim --auth=trust \
+        -E UTF8 --no-locale >"$pg_dir/initdb.log" 2>&1 \
+        || { cat "$pg_dir/initdb.log" >&2; return 1; }
+    export SCIM_TEST_PG_BIN=$bin SCIM_TEST_PG_DATA=$pg_dir/data
+    export SCIM_TEST_PG_PORT=$port SCIM_TEST_PG_SOCKETS=$pg_dir
+    pg_as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=off" \
+        start >/dev/null || { cat "$pg_dir/server.log" >&2; return 1; }
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U scim scim_unit
+    export SCIM_TEST_PGSQL_PARAMS="host=127.0.0.1 port=$port dbname=scim_unit user=scim"
+    echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') for the tests on 127.0.0.1:$port"
 }
 
 # libFuzzer targets of the core (tests/fuzz), under AddressSanitizer and
@@ -345,9 +408,10 @@ case "${1:-build}" in
     # debian/rules' build, inside build/deb/: Build-Depends installed it all
     deb-build) do_build ;;
     test)  shift; deps; SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
-           do_unit; do_unit_valgrind; do_integration "$@"
+           pg_start; do_unit; do_unit_valgrind; do_integration "$@"
            do_bench --users 200 --duration 1 --out "$build/bench-smoke" ;;
     integration) shift; do_build; do_integration "$@" ;;
+    pgsql-unit) deps; build_core; build_unit; pg_start; do_unit ;;
     bench) shift; deps; do_build; do_bench "$@" ;;
     run)   shift; deps; build_if_needed; do_run "$@" ;;
     clean) rm -rf "$build" ;;

@@ -49,6 +49,10 @@ static int send_response(request_rec *r, const scim_response_t *resp)
         /* the server's own failures; 501 only says what is not offered */
         int level = resp->status >= 500 && resp->status != 501 ? APLOG_ERR
                                                                 : APLOG_DEBUG;
+
+        if (resp->error->critical) {
+            level = APLOG_CRIT;
+        }
         ap_log_rerror(APLOG_MARK, level, 0, r, SCIMLOGNO(2001)
                       "%s %s: %d %s%s%s", r->method, r->uri, resp->status,
                       resp->error->detail,

@@ -7,11 +7,20 @@
  * the sqlite3 and pgsql drivers is behind the small functions of the
  * "drivers" section below. */
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "scim_db.h"
 
@@ -307,34 +316,246 @@ static const struct {
       " WHERE org = %s AND rtype = 'User' GROUP BY state, active, seat" },
 };
 
+/* ---- the drivers: every difference between sqlite3 and pgsql ------------ */
+
+/* libpq's functions the pgsql driver does not pass on, borrowed from the
+ * libpq that driver has loaded into the process (mod_scim does not link
+ * it): whether the connection is alive, which server process serves it
+ * (a reconnect changes it), and error messages with their SQLSTATE. */
+struct scim_db_libpq {
+    int (*status)(const void *conn);                    /* PQstatus */
+    int (*backend_pid)(const void *conn);               /* PQbackendPID */
+    int (*set_error_verbosity)(void *conn, int verbosity);
+};
+#define PQ_CONNECTION_OK 0
+#define PQ_ERRORS_VERBOSE 2
+
+/* What a connection keeps from one request to the next, allocated from
+ * its pool and found in mod_dbd's table of its prepared statements. */
+struct scim_db_conn {
+    apr_pool_t *pool;                   /* lives as long as the connection */
+    apr_dbd_prepared_t *stmts[SCIM_STMT_COUNT];
+    int ready;                          /* set up: settings, schema,
+                                         * statements */
+    /* sqlite3 */
+    const char *path;                   /* the database file, or NULL */
+    int lock_fd;                        /* the writers' lock file, or -1 */
+    int lock_depth;
+    dev_t dev;                          /* the file that was opened: a */
+    ino_t ino;                          /* write checks it is still there */
+    /* pgsql */
+    const scim_db_libpq_t *pq;          /* NULL: libpq not found */
+    int backend;                        /* server process that holds our
+                                         * named statements */
+};
+
+#define CONN_KEY "scim_db_connection"
+
+static int is_sqlite(const scim_store_t *st)
+{
+    return strcmp(apr_dbd_name(st->driver), "sqlite3") == 0;
+}
+
+static const scim_db_libpq_t *find_libpq(apr_pool_t *p)
+{
+    void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD);
+    scim_db_libpq_t *pq;
+
+    if (!lib) {
+        return NULL;
+    }
+    pq = apr_pcalloc(p, sizeof(*pq));
+    *(void **)&pq->status = dlsym(lib, "PQstatus");
+    *(void **)&pq->backend_pid = dlsym(lib, "PQbackendPID");
+    *(void **)&pq->set_error_verbosity = dlsym(lib, "PQsetErrorVerbosity");
+    /* the driver keeps libpq loaded; this only drops our reference */
+    dlclose(lib);
+    return pq->status && pq->backend_pid && pq->set_error_verbosity ? pq
+                                                                     : NULL;
+}
+
+static void *pg_conn(const scim_store_t *st)
+{
+    return apr_dbd_native_handle(st->driver, st->handle);
+}
+
+/* The label a statement is prepared under.  pgsql then keeps a named,
+ * planned statement in the server process; a reconnect (mod_dbd resets a
+ * broken connection in place) loses them, which the server process id
+ * reveals, so without libpq's functions statements stay unnamed. */
+static const char *prepare_label(const scim_store_t *st, scim_stmt_t which)
+{
+    return is_sqlite(st) || st->conn->pq ? statements[which].label : NULL;
+}
+
+/* A column's value, NULL for SQL NULL on both drivers (apr_dbd_get_entry
+ * gives "" for NULL on pgsql).  Every value read goes through here. */
+static const char *raw_entry(const scim_store_t *st, apr_dbd_row_t *row,
+                             int col)
+{
+    const char *v = NULL;
+
+    if (apr_dbd_datum_get(st->driver, row, col, APR_DBD_TYPE_STRING, &v)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    return v;
+}
+
+/* How the transactions begin: SQLite's IMMEDIATE takes the write lock at
+ * once, so a transaction never has to upgrade from reader to writer. */
+static const char *begin_sql(const scim_store_t *st)
+{
+    return is_sqlite(st) ? "BEGIN IMMEDIATE" : "BEGIN";
+}
+
+/* SQLite's messages are fixed English text; its result codes as apr_dbd
+ * passes them on are often the generic SQLITE_ERROR. */
+static scim_db_failure_t sqlite_failure(int rv, const char *msg)
+{
+    static const struct {
+        int code;
+        const char *text;
+        scim_db_failure_t kind;
+    } known[] = {
+        { 5, "database is locked", SCIM_DB_BUSY },
+        { 6, "database table is locked", SCIM_DB_BUSY },
+        { 17, "database schema has changed", SCIM_DB_STALE },
+        { 13, "database or disk is full", SCIM_DB_FULL },
+        { 8, "attempt to write a readonly database", SCIM_DB_READONLY },
+        { 11, "database disk image is malformed", SCIM_DB_CORRUPT },
+        { 26, "file is not a database", SCIM_DB_CORRUPT },
+        /* what a statement that expired with the schema says next */
+        { -1, "not an error", SCIM_DB_STALE },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (rv == known[i].code || (msg && strstr(msg, known[i].text))) {
+            return known[i].kind;
+        }
+    }
+    return SCIM_DB_FAILED;
+}
+
+/* The SQLSTATE in a verbose libpq message ("ERROR:  40P01: deadlock
+ * detected"; the severity word may be translated, the code never is). */
+static int pg_sqlstate(const char *msg, char state[6])
+{
+    const char *p = msg ? strstr(msg, ":  ") : NULL;
+    int i;
+
+    if (!p) {
+        return 0;
+    }
+    p += 3;
+    for (i = 0; i < 5; i++) {
+        if (!p[i] || !strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", p[i])) {
+            return 0;
+        }
+        state[i] = p[i];
+    }
+    state[5] = '\0';
+    return p[5] == ':';
+}
+
+static scim_db_failure_t pgsql_failure(const scim_store_t *st,
+                                       const char *msg)
+{
+    char state[6];
+
+    if (st->conn->pq
+        && st->conn->pq->status(pg_conn(st)) != PQ_CONNECTION_OK) {
+        return SCIM_DB_LOST;
+    }
+    if (!pg_sqlstate(msg, state)) {
+        return SCIM_DB_FAILED;
+    }
+    if (!strcmp(state, "40P01") || !strcmp(state, "40001")) {
+        return SCIM_DB_CONFLICT;     /* deadlock, serialization failure */
+    }
+    /* a named statement the session lost; a cached plan whose result
+     * changed with the schema */
+    if (!strcmp(state, "26000") || !strcmp(state, "0A000")) {
+        return SCIM_DB_STALE;
+    }
+    if (!strcmp(state, "53100")) {
+        return SCIM_DB_FULL;
+    }
+    if (!strcmp(state, "25006")) {
+        return SCIM_DB_READONLY;
+    }
+    if (!strncmp(state, "XX", 2)) {
+        return SCIM_DB_CORRUPT;
+    }
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)) {
+        return SCIM_DB_LOST;
+    }
+    return SCIM_DB_FAILED;
+}
+
+static scim_db_failure_t classify(const scim_store_t *st, int rv,
+                                  const char *msg)
+{
+    return is_sqlite(st) ? sqlite_failure(rv, msg) : pgsql_failure(st, msg);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
-static scim_error_t *unavailable(scim_store_t *st, const char *detail,
-                                 int rv, const char *what)
-{
-    scim_error_t *err = scim_error_make(st->pool, 503, NULL, "%s", detail);
-    const char *msg = st->handle ? apr_dbd_error(st->driver, st->handle, rv)
-                                 : NULL;
+/* What the client is told for each kind of failure, and the cause the log
+ * names first. */
+static const struct {
+    int status;
+    const char *detail;
+    const char *cause;
+} answers[] = {
+    [SCIM_DB_NONE] = { 503, "The directory store is unavailable; retry later",
+                       "failure" },
+    [SCIM_DB_FAILED] = { 503, "The directory store is busy or unavailable;"
+                         " retry later", "failure" },
+    [SCIM_DB_BUSY] = { 503, "The directory store is busy; retry later",
+                       "locked" },
+    [SCIM_DB_CONFLICT] = { 503, "The directory store is busy; retry later",
+                           "lock conflict" },
+    [SCIM_DB_STALE] = { 503, "The directory store is busy; retry later",
+                        "schema changed" },
+    [SCIM_DB_LOST] = { 503, "The directory store is unavailable; retry"
+                       " later", "connection lost" },
+    [SCIM_DB_FULL] = { 507, "The directory store is out of space; retry"
+                       " later", "disk full" },
+    [SCIM_DB_READONLY] = { 503, "The directory store is read-only; retry"
+                           " later", "read-only" },
+    [SCIM_DB_CORRUPT] = { 500, "The directory store is damaged",
+                          "database corrupt" },
+    [SCIM_DB_MOVED] = { 503, "The directory store is unavailable; retry"
+                        " later", "database file gone" },
+};
 
-    err->internal = apr_psprintf(st->pool, "%s failed (%d): %s", what, rv,
-                                 msg ? msg : "no message");
-    err->retry_after = SCIM_STORE_RETRY_AFTER;
+static scim_error_t *failure_error(scim_store_t *st, scim_db_failure_t kind,
+                                   const char *internal)
+{
+    scim_error_t *err = scim_error_make(st->pool, answers[kind].status, NULL,
+                                        "%s", answers[kind].detail);
+
+    st->failure = kind;
+    err->internal = apr_psprintf(st->pool, "%s: %s", answers[kind].cause,
+                                 internal);
+    if (err->status != 500) {
+        err->retry_after = SCIM_STORE_RETRY_AFTER;
+    }
     return err;
 }
 
-/* A database failure during a request: the IdP should retry later, the
- * log gets the driver's message. */
+/* A database failure, classified; the log gets the driver's message, read
+ * before anything else can replace it. */
 static scim_error_t *db_error(scim_store_t *st, int rv, const char *what)
 {
-    return unavailable(st, "The directory store is busy or unavailable;"
-                       " retry later", rv, what);
-}
+    const char *msg = apr_dbd_error(st->driver, st->handle, rv);
 
-/* A failure while setting the connection up. */
-static scim_error_t *setup_error(scim_store_t *st, int rv, const char *what)
-{
-    return unavailable(st, "The directory store is unavailable; retry later",
-                       rv, what);
+    msg = msg ? apr_pstrdup(st->pool, msg) : "no message";
+    return failure_error(st, classify(st, rv, msg),
+                         apr_psprintf(st->pool, "%s failed (%d): %s", what,
+                                      rv, msg));
 }
 
 static scim_error_t *missing_statement(scim_store_t *st, scim_stmt_t which)
@@ -370,28 +591,171 @@ static int setup_query(scim_store_t *st, const char *sql, const char **value)
     return rv;
 }
 
-/* ---- the drivers: every difference between sqlite3 and pgsql ------------ */
-
-static int is_sqlite(const scim_store_t *st)
+static scim_error_t *setup_step(scim_store_t *st, const char *sql,
+                                const char **value, const char *what)
 {
-    return strcmp(apr_dbd_name(st->driver), "sqlite3") == 0;
+    int rv = setup_query(st, sql, value);
+
+    return rv != 0 ? db_error(st, rv, what) : NULL;
 }
 
-/* The label a statement is prepared under.  pgsql gets none: a named
- * server-side statement would not survive the reconnect mod_dbd does after
- * a database restart. */
-static const char *prepare_label(const scim_store_t *st, scim_stmt_t which)
+/* ---- SQLite's writers' lock --------------------------------------------- */
+
+/* Writers of every process queue on a lock file beside the database
+ * (flock, one open file per connection), so that BEGIN IMMEDIATE finds
+ * SQLite's write lock free.  Waiting here blocks only this thread: apr_dbd's
+ * sqlite3 driver instead sleeps 100 ms at a time while the lock is taken,
+ * gives up after 15 tries, and SQLite's own busy_timeout would sleep
+ * inside the driver's process-wide mutex. */
+static scim_error_t *writer_lock(scim_store_t *st)
 {
-    return is_sqlite(st) ? statements[which].label : NULL;
+    scim_db_conn_t *conn = st->conn;
+
+    if (conn->lock_fd < 0 || conn->lock_depth++ > 0) {
+        return NULL;
+    }
+    while (flock(conn->lock_fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            conn->lock_depth = 0;
+            return failure_error(st, SCIM_DB_FAILED, apr_psprintf(st->pool,
+                                 "locking %s-lock: %s", conn->path,
+                                 strerror(errno)));
+        }
+    }
+    return NULL;
 }
 
-/* A column's value as the driver hands it: NULL for SQL NULL on sqlite3
- * but "" on pgsql, and on pgsql valid only until the next row.  Every
- * value read goes through here. */
-static const char *raw_entry(const scim_store_t *st, apr_dbd_row_t *row,
-                             int col)
+static void writer_unlock(scim_store_t *st)
 {
-    return apr_dbd_get_entry(st->driver, row, col);
+    scim_db_conn_t *conn = st->conn;
+
+    if (conn->lock_fd >= 0 && conn->lock_depth > 0
+        && --conn->lock_depth == 0) {
+        flock(conn->lock_fd, LOCK_UN);
+    }
+}
+
+static apr_status_t close_lock_file(void *data)
+{
+    scim_db_conn_t *conn = data;
+
+    if (conn->lock_fd >= 0) {
+        close(conn->lock_fd);
+        conn->lock_fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* Is the file DBDParams names still the one this connection opened?  A
+ * removed or replaced database would take acknowledged writes into a file
+ * nobody will read again. */
+static scim_error_t *check_same_file(scim_store_t *st)
+{
+    scim_db_conn_t *conn = st->conn;
+    struct stat now;
+    scim_error_t *err;
+
+    if (!conn->path || (stat(conn->path, &now) == 0
+                        && now.st_dev == conn->dev
+                        && now.st_ino == conn->ino)) {
+        return NULL;
+    }
+    err = failure_error(st, SCIM_DB_MOVED, apr_psprintf(st->pool,
+        "%s was removed or replaced since it was opened; writes are refused"
+        " (restore the file and restart httpd)", conn->path));
+    err->critical = 1;
+    return err;
+}
+
+/* The database's file name, from the libsqlite3 that the sqlite3 driver
+ * loaded (mod_scim does not link it): asking SQLite in SQL would read the
+ * schema, which a new database's first writer may have locked. */
+static const char *sqlite_file_name(scim_store_t *st)
+{
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    const char *(*db_filename)(void *db, const char *name) = NULL;
+    const char *path = NULL;
+
+    if (lib) {
+        *(void **)&db_filename = dlsym(lib, "sqlite3_db_filename");
+        if (db_filename) {
+            path = db_filename(apr_dbd_native_handle(st->driver, st->handle),
+                               "main");
+            path = apr_pstrdup(st->pool, path ? path : "");
+        }
+        dlclose(lib);
+    }
+    return path;
+}
+
+/* The file each database path named when this process first opened it:
+ * a connection made after the file was removed must not take the new,
+ * empty one for it either. */
+#define FIRST_FILES 8
+static struct {
+    char path[1024];
+    dev_t dev;
+    ino_t ino;
+} first_files[FIRST_FILES];
+static pthread_mutex_t first_files_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void first_file(const char *path, dev_t *dev, ino_t *ino)
+{
+    int i;
+
+    pthread_mutex_lock(&first_files_lock);
+    for (i = 0; i < FIRST_FILES && first_files[i].path[0]; i++) {
+        if (strcmp(first_files[i].path, path) == 0) {
+            *dev = first_files[i].dev;
+            *ino = first_files[i].ino;
+            break;
+        }
+    }
+    if (i < FIRST_FILES && !first_files[i].path[0]
+        && strlen(path) < sizeof(first_files[i].path)) {
+        strcpy(first_files[i].path, path);
+        first_files[i].dev = *dev;
+        first_files[i].ino = *ino;
+    }
+    pthread_mutex_unlock(&first_files_lock);
+}
+
+/* Where the database is, the writers' lock file beside it, and the file's
+ * identity. */
+static scim_error_t *sqlite_find_file(scim_store_t *st)
+{
+    scim_db_conn_t *conn = st->conn;
+    const char *path = NULL;
+    struct stat sb;
+
+    if (conn->path) {
+        return NULL;                    /* found at the first set-up */
+    }
+    if (!(path = sqlite_file_name(st))) {
+        return failure_error(st, SCIM_DB_FAILED, "cannot find the database"
+                             " file: sqlite3_db_filename is missing");
+    }
+    if (!*path) {
+        return NULL;                    /* in memory: nothing to share */
+    }
+    if (stat(path, &sb) != 0) {
+        return failure_error(st, SCIM_DB_MOVED, apr_psprintf(st->pool,
+                             "%s: %s", path, strerror(errno)));
+    }
+    conn->lock_fd = open(apr_pstrcat(st->pool, path, "-lock", NULL),
+                         O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+    if (conn->lock_fd < 0) {
+        return failure_error(st, SCIM_DB_READONLY, apr_psprintf(st->pool,
+                             "cannot create %s-lock: %s", path,
+                             strerror(errno)));
+    }
+    apr_pool_cleanup_register(conn->pool, conn, close_lock_file,
+                              apr_pool_cleanup_null);
+    conn->path = apr_pstrdup(conn->pool, path);
+    conn->dev = sb.st_dev;
+    conn->ino = sb.st_ino;
+    first_file(conn->path, &conn->dev, &conn->ino);
+    return NULL;
 }
 
 /* SQLite's per-connection settings.  WAL lets readers proceed beside the
@@ -401,79 +765,127 @@ static const char *raw_entry(const scim_store_t *st, apr_dbd_row_t *row,
 static scim_error_t *sqlite_settings(scim_store_t *st)
 {
     const char *mode = NULL;
-    int rv;
+    scim_error_t *err;
 
-    if ((rv = setup_query(st, "PRAGMA journal_mode=WAL", &mode)) != 0) {
-        return setup_error(st, rv, "PRAGMA journal_mode");
-    }
-    if (!mode || strcasecmp(mode, "wal") != 0) {
-        scim_error_t *err = scim_error_make(st->pool, 503, NULL,
-            "The directory store is unavailable; retry later");
-        /* "memory": DBDParams named no file (empty, ":memory:") */
-        err->internal = apr_psprintf(st->pool, "SQLite stays in journal mode"
-                                     " %s, not WAL%s", mode ? mode : "unknown",
-                                     mode && strcasecmp(mode, "memory") == 0
-                                     ? " (DBDParams names no database file)"
-                                     : "");
-        err->retry_after = SCIM_STORE_RETRY_AFTER;
+    if ((err = setup_step(st, "PRAGMA journal_mode=WAL", &mode,
+                          "PRAGMA journal_mode"))) {
         return err;
     }
-    if ((rv = setup_query(st, "PRAGMA synchronous=FULL", NULL)) != 0) {
-        return setup_error(st, rv, "PRAGMA synchronous");
+    if (!mode || strcasecmp(mode, "wal") != 0) {
+        /* "memory": DBDParams named no file (empty, ":memory:") */
+        return failure_error(st, SCIM_DB_READONLY, apr_psprintf(st->pool,
+                             "SQLite stays in journal mode %s, not WAL%s",
+                             mode ? mode : "unknown",
+                             mode && strcasecmp(mode, "memory") == 0
+                             ? " (DBDParams names no database file)" : ""));
+    }
+    return setup_step(st, "PRAGMA synchronous=FULL", NULL,
+                      "PRAGMA synchronous");
+}
+
+/* pgsql: error messages that carry their SQLSTATE, and the server process
+ * the statements are about to be prepared in. */
+static void pgsql_settings(scim_store_t *st)
+{
+    if (st->conn->pq) {
+        st->conn->pq->set_error_verbosity(pg_conn(st), PQ_ERRORS_VERBOSE);
+        st->conn->backend = st->conn->pq->backend_pid(pg_conn(st));
+    }
+}
+
+/* Has mod_dbd reconnected the connection in place (pgsql's check resets a
+ * broken one)?  Then the session lost our statements. */
+static int reconnected(const scim_store_t *st)
+{
+    return !is_sqlite(st) && st->conn->pq
+           && st->conn->pq->backend_pid(pg_conn(st)) != st->conn->backend;
+}
+
+/* Inside the migration's transaction, makes the connections of every
+ * process migrate one after the other.  On SQLite the writers' lock and
+ * BEGIN IMMEDIATE already do; PostgreSQL takes an advisory lock. */
+static scim_error_t *migration_lock(scim_store_t *st)
+{
+    if (is_sqlite(st)) {
+        return NULL;
+    }
+    return setup_step(st, "SELECT pg_advisory_xact_lock(7368270)", NULL,
+                      "migration lock");
+}
+
+/* Forgets the statements a session holds before they are prepared again
+ * (pgsql keeps named ones until the session ends). */
+static scim_error_t *forget_statements(scim_store_t *st)
+{
+    int n;
+
+    if (is_sqlite(st) || !st->conn->pq) {
+        return NULL;                /* sqlite3: finalized with the handle */
+    }
+    n = apr_dbd_query(st->driver, st->handle, &n, "DEALLOCATE ALL");
+    return n != 0 ? db_error(st, n, "DEALLOCATE ALL") : NULL;
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+/* Prepares every statement (again) into the connection's table. */
+static scim_error_t *prepare_statements(scim_store_t *st)
+{
+    scim_db_conn_t *conn = st->conn;
+    scim_error_t *err;
+    int i, rv;
+
+    if ((err = forget_statements(st))) {
+        return err;
+    }
+    for (i = 0; i < SCIM_STMT_COUNT; i++) {
+        apr_dbd_prepared_t *stmt = NULL;
+
+        conn->stmts[i] = NULL;
+        rv = apr_dbd_prepare(st->driver, conn->pool, st->handle,
+                             statements[i].sql, prepare_label(st, i), &stmt);
+        if (rv != 0) {
+            return db_error(st, rv, statements[i].label);
+        }
+        conn->stmts[i] = stmt;
     }
     return NULL;
 }
 
-/* What a connection needs before its first statement. */
-static scim_error_t *connection_settings(scim_store_t *st)
+/* After a statement failed outside a transaction: when its statements
+ * went stale (another connection changed the schema), prepares them again
+ * so that it can run once more. */
+static int prepared_again(scim_store_t *st)
 {
-    return is_sqlite(st) ? sqlite_settings(st) : NULL;
-}
-
-/* Inside the migration's transaction, makes the connections of every
- * process migrate one after the other.  SQLite's BEGIN IMMEDIATE (how
- * apr_dbd's sqlite3 driver begins) already holds the write lock;
- * PostgreSQL takes an advisory lock. */
-static scim_error_t *migration_lock(scim_store_t *st)
-{
-    int rv;
-
-    if (is_sqlite(st)) {
-        return NULL;
-    }
-    rv = setup_query(st, "SELECT pg_advisory_xact_lock(7368270)", NULL);
-    return rv != 0 ? setup_error(st, rv, "migration lock") : NULL;
-}
-
-/* ---- running statements ------------------------------------------------- */
-
-static apr_dbd_prepared_t *find_prepared(scim_store_t *st,
-                                          scim_stmt_t which)
-{
-    return apr_hash_get(st->prepared, statements[which].label,
-                        APR_HASH_KEY_STRING);
+    return !st->in_transaction && st->failure == SCIM_DB_STALE
+           && !prepare_statements(st);
 }
 
 scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
                            const char **args, int nargs, int *nrows)
 {
-    apr_dbd_prepared_t *stmt = find_prepared(st, which);
-    int rv, n = 0;
+    scim_error_t *err;
+    int rv, n = 0, tries = 0;
 
-    if (!stmt) {
-        return missing_statement(st, which);
-    }
-    st->stats.statements++;
-    rv = apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt,
-                        nargs, args);
-    if (rv != 0) {
-        return db_error(st, rv, statements[which].label);
-    }
-    st->stats.rows_written += n;
-    if (nrows) {
-        *nrows = n;
-    }
-    return NULL;
+    do {
+        apr_dbd_prepared_t *stmt = st->conn->stmts[which];
+
+        if (!stmt) {
+            return missing_statement(st, which);
+        }
+        st->stats.statements++;
+        rv = apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt,
+                            nargs, args);
+        if (rv == 0) {
+            st->stats.rows_written += n;
+            if (nrows) {
+                *nrows = n;
+            }
+            return NULL;
+        }
+        err = db_error(st, rv, statements[which].label);
+    } while (tries++ == 0 && prepared_again(st));
+    return err;
 }
 
 /* Every row is read to the end: pgsql needs it to clean the result up. */
@@ -481,28 +893,33 @@ scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
                              scim_stmt_t which, const char **args, int nargs,
                              scim_db_row_fn fn, void *baton)
 {
-    apr_dbd_prepared_t *stmt = find_prepared(st, which);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rv;
+    scim_error_t *err;
+    int rv, tries = 0;
 
-    if (!stmt) {
-        return missing_statement(st, which);
-    }
-    st->stats.statements++;
-    /* Random access (1): pgsql then runs the statement synchronously and
-     * reports its errors; sequential access waits 100 ms on an empty
-     * result and turns a failed statement into "no rows". */
-    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
-                         nargs, args);
-    if (rv != 0) {
-        return db_error(st, rv, statements[which].label);
-    }
-    while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
-        st->stats.rows_read++;
-        fn(st, p, row, baton);
-    }
-    return NULL;
+    do {
+        apr_dbd_prepared_t *stmt = st->conn->stmts[which];
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+
+        if (!stmt) {
+            return missing_statement(st, which);
+        }
+        st->stats.statements++;
+        /* Random access (1): pgsql then runs the statement synchronously
+         * and reports its errors; sequential access waits 100 ms on an
+         * empty result and turns a failed statement into "no rows". */
+        rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
+                             nargs, args);
+        if (rv == 0) {
+            while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
+                st->stats.rows_read++;
+                fn(st, p, row, baton);
+            }
+            return NULL;
+        }
+        err = db_error(st, rv, statements[which].label);
+    } while (tries++ == 0 && prepared_again(st));
+    return err;
 }
 
 const char *scim_db_entry(scim_store_t *st, apr_pool_t *p,
@@ -590,45 +1007,56 @@ scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
     return err;
 }
 
+
 /* ---- transactions ------------------------------------------------------- */
 
-/* Rolls back and ends a transaction the driver handed out. */
-static int roll_back(scim_store_t *st, apr_dbd_transaction_t *trans)
+/* Transactions are plain BEGIN / COMMIT / ROLLBACK statements rather than
+ * apr_dbd_transaction_start: pgsql's driver writes through the transaction
+ * pointer it is given even when BEGIN fails (a crash on a dead
+ * connection), and sqlite3's hands out a transaction that the connection
+ * remembers after a failed BEGIN. */
+static int run_sql(scim_store_t *st, const char *sql)
 {
-    apr_dbd_transaction_mode_set(st->driver, trans,
-                                 APR_DBD_TRANSACTION_ROLLBACK);
-    return apr_dbd_transaction_end(st->driver, st->pool, trans);
+    int n;
+
+    return apr_dbd_query(st->driver, st->handle, &n, sql);
 }
 
 /* Ends a transaction the request forgot (an error path, an aborted
- * request): a pooled connection must never keep an open transaction. */
+ * request): a pooled connection must never keep an open transaction or
+ * the writers' lock. */
 static apr_status_t transaction_cleanup(void *data)
 {
     scim_store_t *st = data;
 
-    if (st->trans) {
-        roll_back(st, st->trans);
-        st->trans = NULL;
+    if (st->in_transaction) {
+        run_sql(st, "ROLLBACK");
+        st->in_transaction = 0;
+        writer_unlock(st);
     }
     return APR_SUCCESS;
 }
 
 scim_error_t *scim_db_begin(scim_store_t *st)
 {
-    apr_dbd_transaction_t *trans = NULL;
-    int rv = apr_dbd_transaction_start(st->driver, st->pool, st->handle,
-                                       &trans);
+    scim_error_t *err;
+    int rv;
 
-    if (rv != 0) {
-        /* sqlite3 hands out a transaction even when BEGIN failed (busy),
-         * and the connection remembers it; ending it keeps the pooled
-         * connection from pointing into this request's pool. */
-        if (trans) {
-            roll_back(st, trans);
-        }
-        return db_error(st, rv, "begin transaction");
+    st->failure = SCIM_DB_NONE;
+    if ((err = writer_lock(st))) {
+        return err;
     }
-    st->trans = trans;
+    if ((err = check_same_file(st))) {
+        writer_unlock(st);
+        return err;
+    }
+    if ((rv = run_sql(st, begin_sql(st))) != 0) {
+        err = db_error(st, rv, "begin transaction");
+        run_sql(st, "ROLLBACK");    /* whatever BEGIN left behind */
+        writer_unlock(st);
+        return err;
+    }
+    st->in_transaction = 1;
     apr_pool_cleanup_register(st->pool, st, transaction_cleanup,
                               apr_pool_cleanup_null);
     return NULL;
@@ -636,27 +1064,99 @@ scim_error_t *scim_db_begin(scim_store_t *st)
 
 scim_error_t *scim_db_end(scim_store_t *st, int rollback)
 {
-    apr_dbd_transaction_t *trans = st->trans;
+    scim_error_t *err = NULL;
     int rv;
 
-    if (!trans) {
+    if (!st->in_transaction) {
         return NULL;
     }
-    st->trans = NULL;
+    st->in_transaction = 0;
     apr_pool_cleanup_kill(st->pool, st, transaction_cleanup);
-    rv = rollback ? roll_back(st, trans)
-                  : apr_dbd_transaction_end(st->driver, st->pool, trans);
-    if (rv != 0) {
-        int n;
-
-        /* The driver forgets the transaction even when COMMIT failed; the
-         * database may still be in it, holding the write lock. */
-        apr_dbd_query(st->driver, st->handle, &n, "ROLLBACK");
-        if (!rollback) {
-            return db_error(st, rv, "commit");
-        }
+    if (rollback) {
+        run_sql(st, "ROLLBACK");
     }
-    return NULL;
+    else if ((rv = run_sql(st, "COMMIT")) != 0) {
+        /* The cause (disk full, ...) is read before the ROLLBACK that
+         * ends whatever the failed COMMIT left open replaces it. */
+        err = db_error(st, rv, "commit");
+        st->commit_failed = 1;
+        run_sql(st, "ROLLBACK");
+    }
+    writer_unlock(st);
+    return err;
+}
+
+/* ---- running a transaction again ---------------------------------------- */
+
+static scim_error_t *connection_init(scim_store_t *st);
+
+/* Connects again in place, as mod_dbd's check does before it hands a
+ * connection out (pgsql resets it), and sets the new session up. */
+static int reconnect(scim_store_t *st)
+{
+    int ok;
+
+    if (st->reconnecting) {
+        return 0;               /* the set-up of a new connection failed */
+    }
+    st->reconnecting = 1;
+    ok = apr_dbd_check_conn(st->driver, st->pool, st->handle) == APR_SUCCESS
+         && !connection_init(st);
+    st->reconnecting = 0;
+    return ok;
+}
+
+/* How often a transaction that lost a lock race runs at most. */
+#define CONFLICT_ATTEMPTS 8
+
+void scim_store_pause(int attempt)
+{
+    apr_uint32_t r = 0;
+    apr_interval_time_t base = 2000 << (attempt < 6 ? attempt : 6);
+
+    /* jitter, so that the writers that collided do not collide again */
+    apr_generate_random_bytes((unsigned char *)&r, sizeof(r));
+    apr_sleep(base / 2 + r % base);
+}
+
+int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt)
+{
+    int limit;
+
+    if (!err || err->status < 500 || st->in_transaction) {
+        return 0;
+    }
+    switch (st->failure) {
+    case SCIM_DB_CONFLICT:
+        limit = CONFLICT_ATTEMPTS;
+        break;
+    case SCIM_DB_BUSY:      /* the sqlite3 driver waited 1.5 s already */
+    case SCIM_DB_STALE:
+        limit = 2;
+        break;
+    case SCIM_DB_LOST:
+        /* Once, on a new connection, unless the COMMIT itself went
+         * unanswered: it may have been applied. */
+        if (st->commit_failed) {
+            return 0;
+        }
+        limit = 2;
+        break;
+    default:
+        return 0;
+    }
+    if (++*attempt >= limit) {
+        return 0;
+    }
+    if (st->failure == SCIM_DB_STALE && prepare_statements(st)) {
+        return 0;
+    }
+    if (st->failure == SCIM_DB_LOST && !reconnect(st)) {
+        return 0;
+    }
+    st->failure = SCIM_DB_NONE;
+    scim_store_pause(*attempt);
+    return 1;
 }
 
 /* ---- connection set-up -------------------------------------------------- */
@@ -690,9 +1190,9 @@ static scim_error_t *too_new(scim_store_t *st, int version)
 static scim_error_t *migration_step(scim_store_t *st, const char *sql,
                                     const char *what)
 {
-    int n, rv = apr_dbd_query(st->driver, st->handle, &n, sql);
+    int rv = run_sql(st, sql);
 
-    return rv != 0 ? setup_error(st, rv, what) : NULL;
+    return rv != 0 ? db_error(st, rv, what) : NULL;
 }
 
 /* Brings the schema to SCHEMA_VERSION.  Connections of every process may
@@ -744,33 +1244,67 @@ static scim_error_t *migrate(scim_store_t *st)
     return scim_db_end(st, 0);
 }
 
-/* Sets the connection up once: driver settings, schema migration, and
- * every statement prepared into st->prepared from conn_pool, which lives
- * as long as the connection.  Cheap when already done. */
-static scim_error_t *connection_init(scim_store_t *st, apr_pool_t *conn_pool)
+/* Driver settings, schema migration, every statement prepared.  On SQLite
+ * it all happens holding the writers' lock: set-up then never meets
+ * another connection's write or migration (PRAGMA journal_mode busy,
+ * "database schema has changed"). */
+static scim_error_t *set_up_once(scim_store_t *st)
+{
+    scim_error_t *err = NULL;
+
+    st->conn->ready = 0;
+    if (is_sqlite(st)) {
+        if ((err = sqlite_find_file(st)) || (err = writer_lock(st))) {
+            return err;
+        }
+        err = sqlite_settings(st);
+    }
+    else {
+        pgsql_settings(st);
+    }
+    if (!err) {
+        err = migrate(st);
+    }
+    if (!err) {
+        err = prepare_statements(st);
+    }
+    writer_unlock(st);
+    st->conn->ready = !err;
+    return err;
+}
+
+/* Sets the connection up the first time, and again after a reconnect;
+ * waits out other connections' set-up and schema changes. */
+static scim_error_t *connection_init(scim_store_t *st)
 {
     scim_error_t *err;
-    int i, rv;
+    int attempt = 0;
 
-    /* The last statement is prepared last: its presence means done. */
-    if (find_prepared(st, SCIM_STMT_COUNT - 1)) {
+    if (st->conn->ready && !reconnected(st)) {
         return NULL;
     }
-    if ((err = connection_settings(st)) || (err = migrate(st))) {
-        return err;
-    }
-    for (i = 0; i < SCIM_STMT_COUNT; i++) {
-        apr_dbd_prepared_t *stmt = NULL;
+    do {
+        err = set_up_once(st);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
+}
 
-        rv = apr_dbd_prepare(st->driver, conn_pool, st->handle,
-                             statements[i].sql, prepare_label(st, i), &stmt);
-        if (rv != 0) {
-            return setup_error(st, rv, statements[i].label);
-        }
-        apr_hash_set(st->prepared, statements[i].label, APR_HASH_KEY_STRING,
-                     stmt);
+/* The connection's own state, made the first time it is seen. */
+static scim_db_conn_t *connection_state(apr_hash_t *prepared,
+                                        apr_pool_t *conn_pool,
+                                        const scim_store_t *st)
+{
+    scim_db_conn_t *conn = apr_hash_get(prepared, CONN_KEY,
+                                        APR_HASH_KEY_STRING);
+
+    if (!conn) {
+        conn = apr_pcalloc(conn_pool, sizeof(*conn));
+        conn->pool = conn_pool;
+        conn->lock_fd = -1;
+        conn->pq = is_sqlite(st) ? NULL : find_libpq(conn_pool);
+        apr_hash_set(prepared, CONN_KEY, APR_HASH_KEY_STRING, conn);
     }
-    return NULL;
+    return conn;
 }
 
 /* ---- opening the store ------------------------------------------------- */
@@ -786,9 +1320,9 @@ scim_error_t *scim_store_open(apr_pool_t *p, const apr_dbd_driver_t *driver,
     st->pool = p;
     st->driver = driver;
     st->handle = handle;
-    st->prepared = prepared;
+    st->conn = connection_state(prepared, conn_pool, st);
     *out = NULL;
-    if ((err = connection_init(st, conn_pool))) {
+    if ((err = connection_init(st))) {
         return err;
     }
     *out = st;

@@ -13,14 +13,41 @@
 
 #include "scim_store.h"
 
+/* What went wrong with the database, as far as a caller must know: what
+ * to answer, and whether running the transaction again can help. */
+typedef enum {
+    SCIM_DB_NONE,
+    SCIM_DB_FAILED,         /* anything else */
+    SCIM_DB_BUSY,           /* SQLite's lock stayed taken */
+    SCIM_DB_CONFLICT,       /* deadlock, serialization failure: run the
+                             * transaction again */
+    SCIM_DB_STALE,          /* prepared statements outdated by a schema
+                             * change or a reconnect: prepare, run again */
+    SCIM_DB_LOST,           /* the connection is gone */
+    SCIM_DB_FULL,           /* disk full */
+    SCIM_DB_READONLY,
+    SCIM_DB_CORRUPT,
+    SCIM_DB_MOVED           /* the database file was removed or replaced */
+} scim_db_failure_t;
+
+/* libpq's functions that mod_scim uses without linking libpq. */
+typedef struct scim_db_libpq scim_db_libpq_t;
+
+/* What one database connection keeps between requests (scim_db.c). */
+typedef struct scim_db_conn scim_db_conn_t;
+
 /* One request's use of one database connection. */
 struct scim_store {
     apr_pool_t *pool;                 /* the request's pool */
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
-    apr_hash_t *prepared;             /* label -> apr_dbd_prepared_t *,
-                                       * kept with the connection */
-    apr_dbd_transaction_t *trans;     /* the open transaction, or NULL */
+    scim_db_conn_t *conn;             /* kept with the connection */
+    int in_transaction;
+    int commit_failed;                /* a COMMIT went unanswered: it may
+                                       * have been applied */
+    int reconnecting;                 /* connecting again (once at a
+                                       * time) */
+    scim_db_failure_t failure;        /* the last failure's kind */
     scim_store_stats_t stats;         /* work done, see scim_store_stats */
     scim_audit_ctx_t audit;           /* who acts (scim_store_set_audit) */
 };
@@ -126,5 +153,14 @@ scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
  * forgets is rolled back when st->pool is cleaned up. */
 scim_error_t *scim_db_begin(scim_store_t *st);
 scim_error_t *scim_db_end(scim_store_t *st, int rollback);
+
+/* After a write transaction failed with err (and was ended): should it run
+ * again?  Yes, after a short pause with jitter, when it lost a lock race
+ * (deadlock, serialization failure, SQLite busy), its statements went
+ * stale (prepared again first) or its connection was lost before COMMIT
+ * (connected again first), a bounded number of times; *attempt
+ * (start at 0) counts.  Usage:
+ *     do { err = write_once(st, ...); } while (scim_db_again(st, err, &n)); */
+int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt);
 
 #endif /* SCIM_DB_H */

@@ -35,6 +35,7 @@ typedef struct scim_error {
     const char *internal;    /* for the error log only (database messages);
                                 never sent to the client; may be NULL */
     int retry_after;         /* seconds for a Retry-After header, 0: none */
+    int critical;            /* log at crit: the operator must act */
 } scim_error_t;
 
 /* Allocates an error in pool p; detail is printf-formatted. */

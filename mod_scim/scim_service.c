@@ -34,9 +34,11 @@ static const endpoint_t *const endpoints[] = {
     &user_endpoint, &group_endpoint, NULL
 };
 
-/* A PATCH or PUT racing another writer is retried this often before the
- * client is told (412). */
-#define WRITE_ATTEMPTS 3
+/* A PATCH or PUT without If-Match that lost a race with another writer
+ * is read and applied again, this often at most, before the client is
+ * asked to retry later (503; 412 only answers a precondition the client
+ * sent). */
+#define WRITE_ATTEMPTS 16
 
 /* ---- responses and request bodies -------------------------------------- */
 
@@ -475,9 +477,17 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
             respond_modified(req, resp, ep, rec, q, is_patch);
             return;
         }
-        if (err->status != 412 || req->if_match || attempt >= WRITE_ATTEMPTS) {
+        if (err->status != 412 || req->if_match) {
             break;
         }
+        if (attempt >= WRITE_ATTEMPTS) {
+            err = scim_error_make(req->pool, 503, NULL, "The resource is"
+                                  " being changed by other requests; retry"
+                                  " later");
+            err->retry_after = SCIM_STORE_RETRY_AFTER;
+            break;
+        }
+        scim_store_pause(attempt);
     }
     scim_service_error(req->pool, resp, err);
 }

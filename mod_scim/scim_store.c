@@ -169,9 +169,9 @@ static const char *dump_resource(apr_pool_t *p, const json_t *resource)
     return copy;
 }
 
-scim_error_t *scim_store_create(scim_store_t *st, const char *org,
-                                const scim_record_t *rec,
-                                const apr_array_header_t *member_ops)
+static scim_error_t *create_once(scim_store_t *st, const char *org,
+                                 const scim_record_t *rec,
+                                 const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
@@ -244,10 +244,10 @@ static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
                            now->version, expected_version);
 }
 
-scim_error_t *scim_store_update(scim_store_t *st, const char *org,
-                                scim_record_t *rec,
-                                int expected_version, int resource_changed,
-                                const apr_array_header_t *member_ops)
+static scim_error_t *update_once(scim_store_t *st, const char *org,
+                                 scim_record_t *rec, int expected_version,
+                                 int resource_changed,
+                                 const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
@@ -332,8 +332,8 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
     return NULL;
 }
 
-scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
-                                const char *rtype, const char *id)
+static scim_error_t *delete_once(scim_store_t *st, const char *org,
+                                 const char *rtype, const char *id)
 {
     const char *args[] = { org, rtype, id };
     const char *name = NULL;
@@ -368,4 +368,46 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
         return err;
     }
     return scim_db_end(st, 0);
+}
+
+/* ---- each write, run again when it lost a lock race --------------------- */
+
+scim_error_t *scim_store_create(scim_store_t *st, const char *org,
+                                const scim_record_t *rec,
+                                const apr_array_header_t *member_ops)
+{
+    scim_error_t *err;
+    int attempt = 0;
+
+    do {
+        err = create_once(st, org, rec, member_ops);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
+}
+
+scim_error_t *scim_store_update(scim_store_t *st, const char *org,
+                                scim_record_t *rec,
+                                int expected_version, int resource_changed,
+                                const apr_array_header_t *member_ops)
+{
+    scim_error_t *err;
+    int attempt = 0;
+
+    do {
+        err = update_once(st, org, rec, expected_version, resource_changed,
+                          member_ops);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
+}
+
+scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
+                                const char *rtype, const char *id)
+{
+    scim_error_t *err;
+    int attempt = 0;
+
+    do {
+        err = delete_once(st, org, rtype, id);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
 }

@@ -94,6 +94,10 @@ void scim_store_set_audit(scim_store_t *st, const scim_audit_ctx_t *ctx);
 /* The schema version this build creates and reads. */
 int scim_store_schema_version(void);
 
+/* Sleeps before attempt (1, 2, ...) of a write that lost a race with
+ * another writer: a few milliseconds, growing, with jitter. */
+void scim_store_pause(int attempt);
+
 /* ---- resources ---------------------------------------------------------- */
 
 /* Reads.  *out is NULL when not found (not an error). */

@@ -6,6 +6,7 @@
 /* Group memberships: one row each in scim_members, read by page, by chunk
  * or by batch, and changed inside the writes of scim_store.c. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -202,16 +203,63 @@ static scim_error_t *add_member(scim_store_t *st, const char *org,
     return err;
 }
 
+/* Member changes in the order the request gave, except that between two
+ * clears (which touch every row of the group) they go by member id: two
+ * writers then lock the rows they share in the same order and cannot
+ * deadlock each other.  Changes to one id keep their order. */
+typedef struct {
+    const scim_member_op_t *op;
+    int run;                    /* how many clears come before it */
+    int pos;                    /* where the request had it */
+} ordered_op_t;
+
+static int compare_ordered(const void *a, const void *b)
+{
+    const ordered_op_t *x = a, *y = b;
+    int c;
+
+    if (x->run != y->run) {
+        return x->run - y->run;
+    }
+    if (x->op->kind != SCIM_MEMBER_CLEAR && y->op->kind != SCIM_MEMBER_CLEAR
+        && (c = strcmp(x->op->member_id, y->op->member_id)) != 0) {
+        return c;
+    }
+    return x->pos - y->pos;
+}
+
+static ordered_op_t *lock_order(apr_pool_t *p, const apr_array_header_t *ops)
+{
+    ordered_op_t *order = apr_palloc(p, sizeof(*order) * ops->nelts);
+    int i, run = 0;
+
+    for (i = 0; i < ops->nelts; i++) {
+        order[i].op = &APR_ARRAY_IDX(ops, i, scim_member_op_t);
+        if (order[i].op->kind == SCIM_MEMBER_CLEAR) {
+            run++;              /* a clear opens its own run */
+        }
+        order[i].run = run;
+        order[i].pos = i;
+    }
+    qsort(order, ops->nelts, sizeof(*order), compare_ordered);
+    return order;
+}
+
 scim_error_t *scim_store_apply_member_ops(scim_store_t *st, const char *org,
                                           const char *group_id,
                                           const apr_array_header_t *ops)
 {
     const char *now = scim_now(st->pool);
+    ordered_op_t *order;
     scim_error_t *err = NULL;
     int i;
 
-    for (i = 0; !err && ops && i < ops->nelts; i++) {
-        const scim_member_op_t *op = &APR_ARRAY_IDX(ops, i, scim_member_op_t);
+    if (!ops || !ops->nelts) {
+        return NULL;
+    }
+    order = lock_order(st->pool, ops);
+    for (i = 0; !err && i < ops->nelts; i++) {
+        const scim_member_op_t *op = order[i].op;
 
         switch (op->kind) {
         case SCIM_MEMBER_CLEAR:

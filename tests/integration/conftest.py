@@ -9,6 +9,10 @@ Fixtures for test modules:
                 make_server(name, orgs=[Org(...)], start=True, ...)
   expect_log    callable: expect_log(regex) allows matching warn/error lines
                 (also: @pytest.mark.expect_log(regex, ...))
+  pg            the PostgreSQL cluster (harness.PgCluster); skips the test
+                unless the suite runs on PostgreSQL (SCIM_TEST_DB=pgsql)
+@pytest.mark.sqlite_only skips a test about the SQLite file when the suite
+runs on PostgreSQL.
 The autouse fixture log_guard fails a test whose run left warn-or-worse
 lines or crash notices in the error log of any server it touched (and
 restarts a server whose children crashed); time_limit bounds each test
@@ -39,12 +43,32 @@ def pytest_configure(config):
         "markers", "expect_log(*regex): error-log lines matching these "
         "regexes do not fail the test")
     config.addinivalue_line(
+        "markers", "sqlite_only: about the SQLite database file; skipped "
+        "when the suite runs on PostgreSQL")
+    config.addinivalue_line(
         "markers", "scim_timeout(seconds): per-test time limit (setup and "
         f"call; default {TEST_TIMEOUT}s, env SCIM_TEST_TIMEOUT)")
 
 
 def pytest_sessionstart(session):
     harness.prepare_itest()
+
+
+def pytest_collection_modifyitems(config, items):
+    if harness.DB != "pgsql":
+        return
+    skip = pytest.mark.skip(reason="about the SQLite file; the suite runs on "
+                            "PostgreSQL")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def pg():
+    if harness.DB != "pgsql" or not harness.PG_PORT:
+        pytest.skip("needs the PostgreSQL run (SCIM_TEST_DB=pgsql)")
+    return harness.PgCluster
 
 
 class ScimTestTimeout(Exception):

@@ -2,8 +2,13 @@
 
 A real Apache httpd (Debian's /usr/sbin/apache2) is started on loopback from a
 generated ServerRoot under build/itest/<mpm>/run<pid>/<name>/, with mod_dbd
-(sqlite3) and a copy of build/mod_scim.so loaded.  Tests talk HTTP to it
-through ScimClient.
+and a copy of build/mod_scim.so loaded.  Tests talk HTTP to it through
+ScimClient.
+
+The database: SCIM_TEST_DB=sqlite (default; a file in the ServerRoot) or
+pgsql (a database of its own in the PostgreSQL cluster that build.sh starts,
+named by SCIM_TEST_PG_PORT / SCIM_TEST_PG_BIN; servers given the same
+database= share it).  PgCluster restarts that cluster for the fault tests.
 
 Nothing here depends on pytest, so later suites (benchmarks, authz tests) can
 reuse it.
@@ -41,6 +46,11 @@ ITEST = ITEST_MPM / f"run{os.getpid()}"
 PYTHON = "/usr/bin/python3"
 RUN_AS_ROOT = os.geteuid() == 0
 RUN_USER = "www-data"
+DB = os.environ.get("SCIM_TEST_DB", "sqlite")
+PG_PORT = os.environ.get("SCIM_TEST_PG_PORT")
+PG_BIN = os.environ.get("SCIM_TEST_PG_BIN")
+PG_DATA = os.environ.get("SCIM_TEST_PG_DATA")
+PG_ROLE = "scim"
 
 # ---- SCIM constants ------------------------------------------------------
 
@@ -306,11 +316,69 @@ class Org:
 ALL_SERVERS = []   # every HttpdServer created in this process (log guard)
 
 
+# ---- PostgreSQL ------------------------------------------------------------
+
+class PgCluster:
+    """The PostgreSQL cluster build.sh started for the tests."""
+
+    @staticmethod
+    def _as_owner(args):
+        # the cluster belongs to "postgres" when the tests run as root
+        return (["runuser", "-u", "postgres", "--"] + args) if RUN_AS_ROOT else args
+
+    @staticmethod
+    def psql(sql, dbname="postgres", timeout=60):
+        """Runs SQL; returns the rows as lists of strings."""
+        res = subprocess.run(
+            [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", PG_PORT, "-U", PG_ROLE,
+             "-d", dbname, "-X", "-q", "-A", "-t", "-F", "\t",
+             "-v", "ON_ERROR_STOP=1", "-c", sql],
+            capture_output=True, text=True, timeout=timeout)
+        if res.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {res.stderr}")
+        return [line.split("\t") for line in res.stdout.splitlines() if line]
+
+    @classmethod
+    def create_database(cls, dbname):
+        if not cls.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'"):
+            cls.psql(f'CREATE DATABASE "{dbname}"')
+
+    @classmethod
+    def restart(cls, mode="fast"):
+        """Restarts the server (its connections are cut)."""
+        # the new postmaster logs to a file: were its output our pipe, the
+        # pipe would stay open as long as the server runs
+        log = os.path.join(os.path.dirname(PG_DATA), "server.log")
+        res = subprocess.run(cls._as_owner(
+            [f"{PG_BIN}/pg_ctl", "-D", PG_DATA, "-m", mode, "-l", log, "-w",
+             "restart"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed ({res.returncode}),"
+                               f" see {log}")
+
+    @staticmethod
+    def params(dbname):
+        return f"host=127.0.0.1 port={PG_PORT} dbname={dbname} user={PG_ROLE}"
+
+
+def sql_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 class HttpdServer:
-    """A generated ServerRoot with its own httpd.conf, port and database."""
+    """A generated ServerRoot with its own httpd.conf, port and database.
+
+    db: "sqlite" or "pgsql" (default: SCIM_TEST_DB); database: the pgsql
+    database's name (default: one of the server's own)."""
 
     def __init__(self, name, orgs, mpm=MPM, dbd_params=None, extra_conf="",
-                 allow_log=(), module=None, root=None):
+                 allow_log=(), module=None, root=None, db=None,
+                 database=None):
         self.name = name
         self.orgs = {o.name: o for o in orgs}
         self.mpm = mpm
@@ -321,6 +389,11 @@ class HttpdServer:
         self.error_log = self.root / "error.log"
         self.pid_file = self.root / "httpd.pid"
         self.db = self.root / "scim.db"
+        self.db_driver = "sqlite3" if (db or DB) == "sqlite" or dbd_params else "pgsql"
+        self.database = database or \
+            f"scim_{os.getpid()}_{hashlib.sha1(name.encode()).hexdigest()[:16]}"
+        if self.db_driver == "pgsql":
+            dbd_params = PgCluster.params(self.database)
         self.dbd_params = dbd_params or str(self.db)
         self.extra_conf = extra_conf
         self.allow_log = list(allow_log)   # regexes always allowed in this log
@@ -373,7 +446,7 @@ class HttpdServer:
         elif self.mpm == "prefork":
             lines += ["StartServers 10", "MinSpareServers 5", "MaxSpareServers 20",
                       "ServerLimit 32", "MaxRequestWorkers 32"]
-        lines += ["DBDriver sqlite3", f'DBDParams "{self.dbd_params}"']
+        lines += [f"DBDriver {self.db_driver}", f'DBDParams "{self.dbd_params}"']
         for o in self.orgs.values():
             lines.append(f"<Location {o.path}>")
             lines.append("    SetHandler scim")
@@ -401,6 +474,24 @@ class HttpdServer:
             shutil.copy2(self.module, self.root / self.module.name)
         self.conf.write_text(self.conf_text())
         self._chown()
+        if self.db_driver == "pgsql":
+            PgCluster.create_database(self.database)
+
+    def sql(self, query, *args):
+        """Runs SQL (? placeholders) on the server's database, as the
+        server's user; returns the rows (tuples; on pgsql of strings)."""
+        if self.db_driver == "pgsql":
+            parts = query.split("?")
+            assert len(parts) == len(args) + 1, query
+            text = parts[0] + "".join(sql_literal(a) + p
+                                      for a, p in zip(args, parts[1:]))
+            return [tuple(r) for r in PgCluster.psql(text, self.database)]
+        import sqlite3
+        con = sqlite3.connect(str(self.db), timeout=30)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
 
     def _chown(self):
         if not RUN_AS_ROOT:

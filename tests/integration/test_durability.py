@@ -50,6 +50,7 @@ print("released", flush=True)
 """
 
 
+@pytest.mark.sqlite_only     # locks the database file
 @pytest.mark.expect_log(ANY_EXCEPT_CRASH)
 def test_busy_database_gives_503_then_recovers(httpd, acme):
     acme.create_user()          # the schema exists, the db file is there

@@ -98,7 +98,8 @@ def fill_group(server, org, group_id, n):
 def scale_server(make_server, name):
     server = make_server(name, orgs=[Org("acme", [new_token()],
                                          directives=[f"ScimMaxResults {PAGE}"])],
-                         extra_conf="LogLevel warn scim:debug")
+                         extra_conf="LogLevel warn scim:debug",
+                         db="sqlite")   # filled through the sqlite3 module
     c = server.client("acme")
     c.total_users()             # any authenticated request creates the schema
     assert server.db.exists()

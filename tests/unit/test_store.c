@@ -1,8 +1,12 @@
-/* The store against a real SQLite database through apr_dbd's sqlite3
- * driver: schema creation, indexed lookups, uniqueness, versions. */
+/* The store against a real database through apr_dbd: schema creation,
+ * indexed lookups, uniqueness, versions, and what happens to the database
+ * underneath (another connection changes the schema, the file goes, the
+ * disk fills, the server drops the connection).  Every test runs on
+ * SQLite, and on PostgreSQL when SCIM_TEST_PGSQL_PARAMS names a server. */
 
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 
@@ -13,11 +17,56 @@
 static apr_pool_t *pool;
 static scim_store_t *store;
 
-/* A fresh SQLite database file, opened through apr_dbd's sqlite3 driver
- * as mod_dbd would, and the store over it. */
+/* A fresh database, opened through apr_dbd as mod_dbd would, and the
+ * store over it. */
 static void open_store(void)
 {
     store = store_fixture_open(&pool);
+}
+
+static void open_store_pgsql(void)
+{
+    store = store_fixture_open_driver("pgsql", &pool);
+}
+
+/* A statement on the fixture's connection, or on another one. */
+static void run_sql(apr_dbd_t *handle, const char *sql)
+{
+    int n;
+
+    ck_assert_msg(apr_dbd_query(store_fixture_driver(), handle, &n, sql)
+                  == 0, "%s: %s", sql,
+                  apr_dbd_error(store_fixture_driver(), handle, 0));
+}
+
+/* The first column of a query's last row (a PRAGMA, a process id). */
+static const char *query_value(apr_dbd_t *handle, const char *sql)
+{
+    const apr_dbd_driver_t *driver = store_fixture_driver();
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *value = NULL;
+
+    ck_assert_msg(apr_dbd_select(driver, pool, handle, &res, sql, 1) == 0,
+                  "%s: %s", sql, apr_dbd_error(driver, handle, 0));
+    while (apr_dbd_get_row(driver, pool, res, &row, -1) == 0) {
+        value = apr_pstrdup(pool, apr_dbd_get_entry(driver, row, 0));
+    }
+    return value;
+}
+
+/* The store of the next request over the fixture's connection (and its
+ * table of prepared statements, as mod_dbd keeps it). */
+static scim_store_t *next_request(scim_error_t **err)
+{
+    apr_pool_t *request;
+    scim_store_t *st = NULL;
+
+    apr_pool_create(&request, pool);
+    *err = scim_store_open(request, store_fixture_driver(),
+                           store_fixture_handle(), store_fixture_prepared(),
+                           pool, &st);
+    return st;
 }
 
 static scim_record_t *user(const char *id, const char *user_name,
@@ -619,18 +668,148 @@ START_TEST(writes_leave_audit_rows_in_their_transaction)
 }
 END_TEST
 
-Suite *store_suite(void)
+/* SQL NULL comes back as NULL on every driver (pgsql's apr_dbd_get_entry
+ * says ""), so that an absent externalId or link stays absent. */
+START_TEST(null_stays_null)
 {
-    Suite *s = suite_create("store");
-    TCase *tc = tcase_create("sqlite3");
+    scim_record_t *got = NULL;
 
-    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u1", "nora", NULL), NULL));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
+    ck_assert_ptr_nonnull(got);
+    ck_assert_ptr_null(got->external_id);
+    ck_assert_ptr_null(got->linked);
+    ck_assert_str_eq(got->state, "provisioned");
+}
+END_TEST
+
+/* Another connection changes the schema (an index, statistics, on SQLite a
+ * VACUUM): the statements prepared once for this connection are prepared
+ * again, reads and writes go on. */
+START_TEST(survives_schema_change_by_another_connection)
+{
+    apr_dbd_t *other = store_fixture_connect();
+    scim_record_t *got = NULL;
+    scim_store_t *st;
+    scim_error_t *err = NULL;
+
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u1", "olga", NULL), NULL));
+    run_sql(other, "CREATE INDEX scim_test_index ON scim_resources"
+                   " (last_modified)");
+    run_sql(other, "ANALYZE");
+    if (store_fixture_is_sqlite()) {
+        run_sql(other, "VACUUM");
+    }
+    apr_dbd_close(store_fixture_driver(), other);
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
+    ck_assert_ptr_nonnull(got);
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u2", "paul", NULL), NULL));
+    /* and the next request on the same connection */
+    st = next_request(&err);
+    ck_assert_msg(err == NULL, "%s", err ? err->internal : "");
+    ck_assert_ptr_null(scim_store_get(st, "acme", "User", "u2", &got));
+    ck_assert_ptr_nonnull(got);
+}
+END_TEST
+
+/* The database file is removed under a running server: writes are refused
+ * (503, logged at crit) instead of going into a file nobody will read. */
+START_TEST(removed_database_refuses_writes)
+{
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u1", "quinn", NULL), NULL));
+    ck_assert_int_eq(unlink(store_fixture_path()), 0);
+    err = scim_store_create(store, "acme", user("u2", "rita", NULL), NULL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 503);
+    ck_assert_int_eq(err->critical, 1);
+    ck_assert_ptr_nonnull(strstr(err->internal, store_fixture_path()));
+}
+END_TEST
+
+/* A full disk is reported as such (not as the failed ROLLBACK after it),
+ * with 507; the store writes again once there is room. */
+START_TEST(full_disk_named_as_such)
+{
+    scim_record_t *big = user("u1", "sam", NULL);
+    scim_error_t *err;
+    char *filler = apr_palloc(pool, 200001);
+
+    memset(filler, 'x', 200000);
+    filler[200000] = '\0';
+    json_object_set_new(big->resource, "title", json_string(filler));
+    /* the database may not grow past its current size */
+    query_value(store_fixture_handle(), "PRAGMA max_page_count = 1");
+    err = scim_store_create(store, "acme", big, NULL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->status, 507);
+    ck_assert_int_eq(err->retry_after, SCIM_STORE_RETRY_AFTER);
+    ck_assert_msg(strstr(err->internal, "disk full")
+                  && strstr(err->internal, "database or disk is full"),
+                  "%s", err->internal);
+    query_value(store_fixture_handle(), "PRAGMA max_page_count = 1000000");
+    ck_assert_ptr_null(scim_store_create(store, "acme", big, NULL));
+}
+END_TEST
+
+/* PostgreSQL drops the connection (a restart, a failover, a killed
+ * backend): a read that meets it answers 503 with Retry-After and nothing
+ * crashes.  A write that had not reached its COMMIT connects again and is
+ * applied; after a failed read, mod_dbd's check before the next request
+ * connects again and the statements are prepared again. */
+START_TEST(lost_connection_then_reconnect)
+{
+    const apr_dbd_driver_t *driver = store_fixture_driver();
+    scim_record_t *got = NULL;
+    scim_store_t *st = store;
+    scim_error_t *err = NULL;
+    int round;
+
+    for (round = 0; round < 2; round++) {
+        apr_dbd_t *other = store_fixture_connect();
+        const char *pid = query_value(store_fixture_handle(),
+                                      "SELECT pg_backend_pid()");
+
+        query_value(other, apr_psprintf(pool,
+                    "SELECT pg_terminate_backend(%s)", pid));
+        apr_dbd_close(driver, other);
+        err = scim_store_get(st, "acme", "User", "u1", &got);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->status, 503);
+        ck_assert_int_eq(err->retry_after, SCIM_STORE_RETRY_AFTER);
+        if (round == 0) {
+            ck_assert_ptr_null(scim_store_create(st, "acme",
+                               user("u1", "tess", NULL), NULL));
+        }
+        else {
+            /* what mod_dbd does before it hands the connection out */
+            ck_assert_int_eq(apr_dbd_check_conn(driver, pool,
+                                                store_fixture_handle()),
+                             APR_SUCCESS);
+        }
+        st = next_request(&err);
+        ck_assert_msg(err == NULL, "%s", err ? err->internal : "");
+        err = scim_store_get(st, "acme", "User", "u1", &got);
+        ck_assert_msg(err == NULL, "round %d: %s", round,
+                      err ? err->internal : "");
+        ck_assert_ptr_nonnull(got);
+    }
+}
+END_TEST
+
+/* The tests that hold for every driver. */
+static void add_common_tests(TCase *tc)
+{
     tcase_add_test(tc, creates_schema_and_reads_back);
     tcase_add_test(tc, organizations_are_separate);
     tcase_add_test(tc, user_name_unique_ignoring_case);
     tcase_add_test(tc, update_checks_version);
     tcase_add_test(tc, delete_removes_and_reports_absent);
-    tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, open_sets_a_connection_up_once);
     tcase_add_test(tc, group_members_are_rows);
@@ -640,12 +819,30 @@ Suite *store_suite(void)
     tcase_add_test(tc, membership_changes_move_versions);
     tcase_add_test(tc, scan_chunks_follow_the_default_order);
     tcase_add_test(tc, groups_of_many_users_in_batches);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("access");
-    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
+    tcase_add_test(tc, null_stays_null);
+    tcase_add_test(tc, survives_schema_change_by_another_connection);
     tcase_add_test(tc, identity_found_by_each_link_attribute);
     tcase_add_test(tc, seats_granted_up_to_the_limit_and_freed_by_deactivation);
     tcase_add_test(tc, writes_leave_audit_rows_in_their_transaction);
+}
+
+Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("sqlite3");
+
+    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
+    add_common_tests(tc);
+    tcase_add_test(tc, busy_database_then_next_request_writes);
+    tcase_add_test(tc, removed_database_refuses_writes);
+    tcase_add_test(tc, full_disk_named_as_such);
     suite_add_tcase(s, tc);
+    if (store_fixture_pgsql_params()) {
+        tc = tcase_create("pgsql");
+        tcase_add_checked_fixture(tc, open_store_pgsql, store_fixture_close);
+        add_common_tests(tc);
+        tcase_add_test(tc, lost_connection_then_reconnect);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }
