@@ -137,9 +137,9 @@ scim_error_t *scim_store_seats_used(scim_store_t *st, const char *org,
     return scim_db_select_count(st, SCIM_STMT_SEATS_USED, args, 1, used);
 }
 
-scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
-                                   const char *id, const char *user_name,
-                                   int seat_limit, int *taken)
+static scim_error_t *take_seat_once(scim_store_t *st, const char *org,
+                                    const char *id, const char *user_name,
+                                    int seat_limit, int *taken)
 {
     const char *org_arg[] = { org };
     const char *now = scim_now(st->pool);
@@ -181,4 +181,18 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
     }
     *taken = nrows == 1;
     return NULL;
+}
+
+scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
+                                   const char *id, const char *user_name,
+                                   int seat_limit, int *taken)
+{
+    scim_error_t *err;
+    int attempt = 0;
+
+    /* a lost lock race or a deadlock runs the grant again */
+    do {
+        err = take_seat_once(st, org, id, user_name, seat_limit, taken);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
 }
