@@ -109,9 +109,18 @@ static const char *const migration_v2[] = {
     NULL
 };
 
+/* A user's displayName beside its userName: what a group's members show
+ * (RFC 7643 8.4: "Babs Jensen") without reading each member's JSON.
+ * Users written before it show their userName until their next write. */
+static const char *const migration_v3[] = {
+    "ALTER TABLE scim_resources ADD COLUMN display_name VARCHAR(1024)",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
+    migration_v3,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -175,12 +184,12 @@ static const struct {
     [SCIM_STMT_RES_INSERT] = { "scim_res_insert",
       "INSERT INTO scim_resources (org, rtype, id,"
       " name, name_ci, external_id, created, last_modified, version, state,"
-      " linked, resource, active, seat) VALUES (%s, %s, %s, %s, %s, %s, %s,"
-      " %s, %d, %s, %s, %s, %d, 0)" },
+      " linked, resource, active, seat, display_name) VALUES (%s, %s, %s, %s,"
+      " %s, %s, %s, %s, %d, %s, %s, %s, %d, 0, %s)" },
     [SCIM_STMT_RES_UPDATE] = { "scim_res_update",
       "UPDATE scim_resources SET name = %s, name_ci = %s,"
       " external_id = %s, last_modified = %s, version = %d, resource = %s,"
-      " active = %d, seat = seat * %d"
+      " active = %d, seat = seat * %d, display_name = %s"
       " WHERE org = %s AND rtype = %s AND id = %s AND version = %d" },
     [SCIM_STMT_RES_TOUCH_ANY] = { "scim_res_touch_any",
       "UPDATE scim_resources SET last_modified = %s,"
@@ -221,7 +230,8 @@ static const struct {
       " AND r.rtype = 'Group' AND r.id = m.group_id"
       " WHERE m.org = %s AND m.member_id = %s ORDER BY r.created, r.id" },
     [SCIM_STMT_MEM_PAGE] = { "scim_mem_page",
-      "SELECT m.member_id, m.member_type, r.name"
+      "SELECT m.member_id, m.member_type,"
+      " COALESCE(r.display_name, r.name)"
       " FROM scim_members m JOIN scim_resources r ON r.org = m.org"
       " AND r.rtype = m.member_type AND r.id = m.member_id"
       " WHERE m.org = %s AND m.group_id = %s ORDER BY m.member_id"

@@ -115,6 +115,14 @@ static scim_error_t *record_from_resource(const scim_request_t *req,
     rec->external_id = json_string_value(json_object_get(resource,
                                                          "externalId"));
     rec->active = !json_is_false(json_object_get(resource, "active"));
+    if (ep->rt == &scim_resource_type_user) {
+        const char *display = json_string_value(json_object_get(resource,
+                                                               "displayName"));
+
+        rec->display_name = display && *display
+                            ? apr_pstrndup(req->pool, display,
+                                           SCIM_STORE_MAX_KEY) : NULL;
+    }
     rec->resource = resource;
     *out = rec;
     if (rec->name && !rec->name[strspn(rec->name, " \t\r\n")]) {

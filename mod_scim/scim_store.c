@@ -33,6 +33,8 @@ scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
     copy->last_modified = apr_pstrdup(p, rec->last_modified);
     copy->state = rec->state ? apr_pstrdup(p, rec->state) : NULL;
     copy->linked = rec->linked ? apr_pstrdup(p, rec->linked) : NULL;
+    copy->display_name = rec->display_name
+                         ? apr_pstrdup(p, rec->display_name) : NULL;
     copy->resource = scim_json_pool_own(p, json_incref(rec->resource));
     return copy;
 }
@@ -198,9 +200,9 @@ static scim_error_t *create_once(scim_store_t *st, const char *org,
             rec->created, rec->last_modified,
             apr_itoa(st->pool, rec->version),
             is_user(rec) ? scim_state_name(SCIM_STATE_PROVISIONED) : NULL,
-            NULL, json, rec->active ? "1" : "0"
+            NULL, json, rec->active ? "1" : "0", rec->display_name
         };
-        err = scim_db_exec(st, SCIM_STMT_RES_INSERT, args, 13, NULL);
+        err = scim_db_exec(st, SCIM_STMT_RES_INSERT, args, 14, NULL);
     }
     if (!err && is_user(rec)) {
         err = scim_store_index_emails(st, org, rec->id, rec->resource, 0);
@@ -278,10 +280,10 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
                 rec->name, name_ci, rec->external_id, rec->last_modified,
                 apr_itoa(st->pool, rec->version), json,
                 rec->active ? "1" : "0", rec->active ? "1" : "0",
-                org, rec->rtype, rec->id,
+                rec->display_name, org, rec->rtype, rec->id,
                 apr_itoa(st->pool, expected_version)
             };
-            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 12, &nrows);
+            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 13, &nrows);
         }
         if (!err && nrows && is_user(rec)) {
             err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);

@@ -60,6 +60,8 @@ typedef struct scim_record {
     int version;
     const char *state;          /* users: "provisioned" or "linked" */
     const char *linked;         /* users: first link time, or NULL */
+    const char *display_name;   /* users: displayName, what a group's
+                                   members show; NULL: none (userName) */
     int active;                 /* users: not deactivated by the IdP */
     int seat;                   /* users: holds a seat (read only: the
                                    store alone grants and frees seats) */

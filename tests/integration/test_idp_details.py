@@ -1,7 +1,7 @@
 """Details the public IdP test suites check (Microsoft's SCIM reference
 tests, RFC 7643/7644) beyond the request sequences of test_idp_sequences."""
 
-from harness import assert_list, scim_json, user_body
+from harness import CORE_GROUP, assert_list, scim_json, user_body
 
 
 def test_attributes_with_a_value_filter_returns_the_attribute(acme):
@@ -26,3 +26,23 @@ def test_patch_of_a_user_answers_200_with_the_resource(acme):
     resp = acme.patch_ops(user["id"], {"op": "replace", "path": "displayName",
                                        "value": "Babs"})
     assert scim_json(resp, 200)["displayName"] == "Babs"
+
+
+def test_group_member_display_is_the_users_display_name(acme):
+    """RFC 7643 8.4: a member's display is "Babs Jensen", the user's
+    displayName; a user without one shows its userName."""
+    babs = acme.create_user(user_body(displayName="Babs Jensen"))
+    plain = acme.create_user(user_body())
+    group = scim_json(acme.post("/Groups", {
+        "schemas": [CORE_GROUP], "displayName": f"g-{plain['id'][:8]}",
+        "members": [{"value": babs["id"]}, {"value": plain["id"]}]}), 201)
+    members = {m["value"]: m.get("display") for m in
+               scim_json(acme.get(f"/Groups/{group['id']}"), 200)["members"]}
+    assert members == {babs["id"]: "Babs Jensen",
+                       plain["id"]: plain["userName"]}
+    # a rename shows on the next read
+    acme.patch_ops(babs["id"], {"op": "replace", "path": "displayName",
+                                "value": "Barbara Jensen"})
+    got = scim_json(acme.get(f"/Groups/{group['id']}"), 200)["members"]
+    assert {m["value"]: m.get("display") for m in got}[babs["id"]] \
+        == "Barbara Jensen"
