@@ -178,3 +178,42 @@ def test_postgresql_restart_under_load_gives_503s_only(pg, two_servers):
     b.create_user()
     for s in two_servers:
         assert not [l for l in s.log_since(0) if "exit signal" in l]
+
+
+# ---- seats across servers ---------------------------------------------------
+
+@pytest.mark.expect_log(r"AH01631|AH01630", r"\[scim:warn\].*no free seat")
+def test_seat_limit_holds_across_both_servers(pg):
+    """8 first sign-ins at once, alternating between two servers on one
+    database, with 2 seats: exactly 2 admitted."""
+    from appserver import AppServer, Guard
+    token = new_token()
+    shared = f"scim_seats_{uuid.uuid4().hex[:12]}"
+    servers = [AppServer(f"seats-{name}-{uuid.uuid4().hex[:6]}",
+                         [Org("acme", [token])],
+                         [Guard("/app", "acme", directives=["ScimSeatLimit 2"])],
+                         database=shared,
+                         allow_log=[r"AH01631|AH01630",
+                                    r"\[scim:warn\].*no free seat"])
+               for name in ("a", "b")]
+    try:
+        for s in servers:
+            s.write_config()
+            s.start()
+        logins = []
+        for i in range(8):
+            user = servers[0].client().create_user()
+            login = user["userName"]
+            for s in servers:
+                s.add_login(login)
+            logins.append((servers[i % 2], login, user["id"]))
+        codes = in_parallel(lambda t: t[0].visit("/app", t[1]).status_code,
+                            logins, workers=8)
+        assert sorted(codes) == [200] * 2 + [403] * 6, codes
+        seats = [servers[1].client().get_user(uid)[
+            "urn:modscim:schemas:extension:membership:2.0:User"]["seat"]
+            for _, _, uid in logins]
+        assert seats.count(True) == 2, seats
+    finally:
+        for s in servers:
+            s.stop()
