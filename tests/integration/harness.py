@@ -489,7 +489,9 @@ class HttpdServer:
         import sqlite3
         con = sqlite3.connect(str(self.db), timeout=30)
         try:
-            return con.execute(query, args).fetchall()
+            rows = con.execute(query, args).fetchall()
+            con.commit()        # a write is kept, as on pgsql
+            return rows
         finally:
             con.close()
 
