@@ -471,6 +471,7 @@ def test_failed_write_is_audited_with_its_status(app):
 
 
 def test_audit_rows_past_retention_are_pruned_by_writes(app):
+    new_member(app)         # the schema exists
     old = "2000-01-01T00:00:00.000Z"
     for _ in range(5):
         app.sql("INSERT INTO scim_audit (org, at, event, actor, outcome) "
