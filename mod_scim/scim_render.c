@@ -135,19 +135,6 @@ scim_error_t *scim_render_add_related(const scim_request_t *req,
 
 /* ---- the full resource -------------------------------------------------- */
 
-static int schemas_list(json_t *schemas, const char *urn)
-{
-    size_t i;
-    json_t *s;
-
-    json_array_foreach(schemas, i, s) {
-        if (scim_streq_ci(json_string_value(s), urn)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The read-only membership extension of a user, from the record's link
  * state. */
 static void add_membership(const scim_record_t *rec, json_t *res,
@@ -161,7 +148,7 @@ static void add_membership(const scim_record_t *rec, json_t *res,
         json_object_set_new(membership, "linked", json_string(rec->linked));
     }
     json_object_set_new(res, SCIM_SCHEMA_MEMBERSHIP, membership);
-    if (!schemas_list(schemas, SCIM_SCHEMA_MEMBERSHIP)) {
+    if (!scim_json_array_has_ci(schemas, SCIM_SCHEMA_MEMBERSHIP)) {
         json_array_append_new(schemas, json_string(SCIM_SCHEMA_MEMBERSHIP));
     }
 }

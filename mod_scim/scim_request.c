@@ -260,19 +260,6 @@ static scim_error_t *search_int(apr_pool_t *p, const json_t *body,
     return NULL;
 }
 
-static int lists_search_schema(const json_t *schemas)
-{
-    size_t i;
-    json_t *s;
-
-    json_array_foreach(schemas, i, s) {
-        if (scim_streq_ci(json_string_value(s), SCIM_SCHEMA_SEARCH)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 scim_error_t *scim_request_search_params(apr_pool_t *p, const json_t *body,
                                          int max_results,
                                          scim_list_params_t *lp)
@@ -281,7 +268,7 @@ scim_error_t *scim_request_search_params(apr_pool_t *p, const json_t *body,
     const char *order = NULL;
     scim_error_t *err;
 
-    if (schemas && !lists_search_schema(schemas)) {
+    if (schemas && !scim_json_array_has_ci(schemas, SCIM_SCHEMA_SEARCH)) {
         return scim_error_make(p, 400, SCIM_TYPE_INVALID_SYNTAX,
                                "schemas must list " SCIM_SCHEMA_SEARCH);
     }

@@ -157,6 +157,34 @@ static scim_error_t *explain_write_failure(scim_store_t *st, const char *org,
     return err;
 }
 
+/* The end of a create or update: its membership changes and its audit
+ * row in the same transaction, then the commit.  Any failure rolls all of
+ * it back; a database failure is explained (a name taken meanwhile is a
+ * 409, not a 503). */
+static scim_error_t *finish_write(scim_store_t *st, const char *org,
+                                  const scim_record_t *rec,
+                                  const char *name_ci,
+                                  const apr_array_header_t *member_ops,
+                                  scim_error_t *err)
+{
+    if (!err) {
+        err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
+    }
+    if (!err) {
+        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
+                                     rec->name, "ok");
+    }
+    if (err) {
+        scim_db_end(st, 1);
+        return err->status >= 500
+               ? explain_write_failure(st, org, rec, name_ci, err) : err;
+    }
+    if ((err = scim_db_end(st, 0))) {
+        return explain_write_failure(st, org, rec, name_ci, err);
+    }
+    return NULL;
+}
+
 static int is_user(const scim_record_t *rec)
 {
     return strcmp(rec->rtype, "User") == 0;
@@ -207,22 +235,7 @@ static scim_error_t *create_once(scim_store_t *st, const char *org,
     if (!err && is_user(rec)) {
         err = scim_store_index_emails(st, org, rec->id, rec->resource, 0);
     }
-    if (!err) {
-        err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
-    }
-    if (!err) {
-        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
-                                     rec->name, "ok");
-    }
-    if (err) {
-        scim_db_end(st, 1);
-        return err->status >= 500
-               ? explain_write_failure(st, org, rec, name_ci, err) : err;
-    }
-    if ((err = scim_db_end(st, 0))) {
-        return explain_write_failure(st, org, rec, name_ci, err);
-    }
-    return NULL;
+    return finish_write(st, org, rec, name_ci, member_ops, err);
 }
 
 /* After an update matched no row: gone (404) or changed (412)? */
@@ -316,22 +329,7 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
         scim_db_end(st, 1);
         return explain_missed_update(st, org, rec, expected_version);
     }
-    if (!err) {
-        err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
-    }
-    if (!err) {
-        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
-                                     rec->name, "ok");
-    }
-    if (err) {
-        scim_db_end(st, 1);
-        return err->status >= 500
-               ? explain_write_failure(st, org, rec, name_ci, err) : err;
-    }
-    if ((err = scim_db_end(st, 0))) {
-        return explain_write_failure(st, org, rec, name_ci, err);
-    }
-    return NULL;
+    return finish_write(st, org, rec, name_ci, member_ops, err);
 }
 
 static scim_error_t *delete_once(scim_store_t *st, const char *org,

@@ -255,3 +255,16 @@ const char *scim_new_id(apr_pool_t *p)
         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
         b[11], b[12], b[13], b[14], b[15]);
 }
+
+int scim_json_array_has_ci(const json_t *array, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(array, i, v) {
+        if (scim_streq_ci(json_string_value(v), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}

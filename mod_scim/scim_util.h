@@ -39,6 +39,10 @@ const char *scim_fold_case(apr_pool_t *p, const char *s);
  * NULL. */
 int scim_streq_ci(const char *a, const char *b);
 
+/* Whether a JSON array holds the string s, ignoring ASCII case (a
+ * "schemas" list naming a URN). */
+int scim_json_array_has_ci(const json_t *array, const char *s);
+
 /* Object member lookup ignoring ASCII case (SCIM attribute names are
  * case-insensitive).  If key_out is given it receives the stored key.
  * Borrowed; NULL when absent or obj is no object. */
