@@ -34,6 +34,7 @@ def test_version_is_logged_at_start_up(httpd):
     assert "[scim:notice]" in lines[-1]
 
 
+@pytest.mark.sqlite_only
 def test_database_file_is_private_to_the_server_user(make_server):
     server = make_server("dbmode")
     assert_list(server.client().get("/Users"))      # WAL files exist now
@@ -43,6 +44,7 @@ def test_database_file_is_private_to_the_server_user(make_server):
         assert pwd.getpwuid(st.st_uid).pw_name == server_user(), path
 
 
+@pytest.mark.sqlite_only
 def test_an_existing_database_file_keeps_its_mode(make_server):
     server = make_server("dbkeep", start=False)
     server.db.touch()
@@ -55,6 +57,7 @@ def test_an_existing_database_file_keeps_its_mode(make_server):
 
 
 @pytest.mark.expect_log(STORE_LINE, r"SCIM2001: .* 503 ")
+@pytest.mark.sqlite_only
 def test_unwritable_database_folder_names_folder_and_user(make_server):
     folder = ITEST / "read-only-folder"
     shutil.rmtree(folder, ignore_errors=True)
@@ -78,6 +81,7 @@ def test_unwritable_database_folder_names_folder_and_user(make_server):
 
 @pytest.mark.expect_log(STORE_LINE, r"SCIM2001: .* 503 ", r"SCIM2003",
                         r"SCIM1011", r"\[dbd:(error|crit)\]")
+@pytest.mark.sqlite_only
 def test_missing_database_folder_names_folder_and_user(make_server):
     missing = ITEST / "no-such-folder" / "scim.db"
     server = make_server("dbmissing", dbd_params=str(missing))
