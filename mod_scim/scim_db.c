@@ -260,6 +260,11 @@ static const struct {
       " AND g.rtype = 'Group' AND g.id = m.group_id"
       " WHERE m.org = %s AND m.member_id IN (" TEN_IDS ", " TEN_IDS ", "
       TEN_IDS ", " TEN_IDS ", " TEN_IDS ") ORDER BY g.name_ci, g.id" },
+    [SCIM_STMT_MEM_GROUPS_OF_ONE] = { "scim_mem_groups_of_one",
+      "SELECT m.member_id, g.id, g.name"
+      " FROM scim_members m JOIN scim_resources g ON g.org = m.org"
+      " AND g.rtype = 'Group' AND g.id = m.group_id"
+      " WHERE m.org = %s AND m.member_id = %s ORDER BY g.name_ci, g.id" },
     [SCIM_STMT_MEM_INSERT] = { "scim_mem_insert",
       "INSERT INTO scim_members (org, group_id,"
       " member_type, member_id) VALUES (%s, %s, %s, %s)"

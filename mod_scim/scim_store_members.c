@@ -115,6 +115,13 @@ scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
     int start, i;
 
     args[0] = org;
+    if (n == 1) {
+        /* one member (a user's own groups, an access check): the plain
+         * equality, without 49 NULL places */
+        args[1] = member_ids[0];
+        return scim_db_select(st, st->pool, SCIM_STMT_MEM_GROUPS_OF_ONE,
+                              args, 2, push_group_of, out);
+    }
     for (start = 0; !err && start < n; start += SCIM_DB_GROUPS_BATCH) {
         for (i = 0; i < SCIM_DB_GROUPS_BATCH; i++) {
             args[1 + i] = start + i < n ? member_ids[start + i] : NULL;
