@@ -172,6 +172,26 @@ static int read_body(request_rec *r, apr_off_t max, const char **body,
     return OK;
 }
 
+/* ---- the store ----------------------------------------------------------- */
+
+scim_error_t *scim_request_store(request_rec *r, scim_store_t **out)
+{
+    ap_dbd_t *dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
+    scim_error_t *err;
+
+    *out = NULL;
+    if (!dbd) {
+        err = scim_error_make(r->pool, HTTP_SERVICE_UNAVAILABLE, NULL,
+                              "The directory store is unavailable; retry "
+                              "later");
+        err->internal = "no database connection (check DBDriver/DBDParams)";
+        err->retry_after = SCIM_STORE_RETRY_AFTER;
+        return err;
+    }
+    return scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
+                           dbd->pool, out);
+}
+
 /* ---- the audit trail and the tokens' last use ---------------------------- */
 
 /* What a write request is, in the audit trail. */
@@ -197,22 +217,20 @@ static void audit_rejected_token(request_rec *r, const scim_dir_conf_t *conf)
 {
     scim_audit_ctx_t audit = { "-", r->useragent_ip, NULL,
                                scim_conf_audit_retention(conf) };
-    ap_dbd_t *dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
     scim_store_t *store = NULL;
     scim_error_t *err;
 
-    if (!dbd) {
+    if (!scim_dbd_acquire) {
         return;
     }
-    err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
-                          dbd->pool, &store);
+    err = scim_request_store(r, &store);
     if (!err) {
         scim_store_set_audit(store, &audit);
         err = scim_store_audit(store, conf->organization, "token-rejected",
                                NULL, NULL, NULL, "401");
     }
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2005)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2008)
                       "audit of a rejected token: %s%s%s", err->detail,
                       err->internal ? ": " : "",
                       err->internal ? err->internal : "");
@@ -281,7 +299,7 @@ static void note_token_use(request_rec *r, scim_store_t *store,
     err = scim_store_token_used(store, conf->organization, token->fingerprint,
                                 r->useragent_ip);
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCIMLOGNO(2006)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SCIMLOGNO(2009)
                       "recording the token's use: %s%s%s", err->detail,
                       err->internal ? ": " : "",
                       err->internal ? err->internal : "");
@@ -308,7 +326,6 @@ static int serve(request_rec *r)
     scim_store_stats_t work;
     scim_audit_ctx_t audit;
     scim_error_t *err;
-    ap_dbd_t *dbd;
     apr_size_t base_len;
     int rv;
 
@@ -386,18 +403,7 @@ static int serve(request_rec *r)
         return rv;
     }
 
-    dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
-    if (!dbd) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(2003)
-                      "no database connection (check DBDriver/DBDParams)");
-        scim_admin_explain_store_failure(r);
-        apr_table_setn(r->headers_out, "Retry-After", "5");
-        return send_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
-                          "The directory store is unavailable; retry later");
-    }
-    err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
-                          dbd->pool, &store);
-    if (err) {
+    if ((err = scim_request_store(r, &store))) {
         scim_admin_explain_store_failure(r);
         memset(&resp, 0, sizeof(resp));
         scim_service_error(r->pool, &resp, err);

@@ -16,6 +16,7 @@
 #include <mod_dbd.h>
 
 #include "mod_scim_config.h"
+#include "scim_store.h"
 #include "scim_error.h"
 
 extern module AP_MODULE_DECLARE_DATA scim_module;
@@ -33,6 +34,9 @@ extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 /* mod_scim_handler.c: the "scim" handler, and its per-process state. */
 int scim_handler(request_rec *r);
 void scim_handler_child_init(apr_pool_t *p, server_rec *s);
+/* The store over the request's mod_dbd connection (held until the request
+ * ends); a 503 error when there is no connection. */
+scim_error_t *scim_request_store(request_rec *r, scim_store_t **out);
 
 /* mod_scim_authz.c: Require scim-member / scim-group, the link of a first
  * sign-in and the backend's SCIM_* environment. */

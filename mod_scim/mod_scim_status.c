@@ -234,7 +234,6 @@ int scim_status_handler(request_rec *r)
     scim_store_t *st = NULL;
     scim_error_t *err;
     json_t *doc;
-    ap_dbd_t *dbd;
 
     if (!r->handler || strcmp(r->handler, "scim-status") != 0) {
         return DECLINED;
@@ -243,15 +242,7 @@ int scim_status_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    dbd = scim_dbd_acquire ? scim_dbd_acquire(r) : NULL;
-    if (!dbd) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SCIMLOGNO(5001)
-                      "scim-status: no database connection (check "
-                      "DBDriver/DBDParams)");
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    err = scim_store_open(r->pool, dbd->driver, dbd->handle, dbd->prepared,
-                          dbd->pool, &st);
+    err = scim_request_store(r, &st);
     doc = err ? NULL : scim_json_pool_own(r->pool,
                                           status_document(r, st, &err));
     if (err) {

@@ -17,6 +17,14 @@
 
 /* ---- the e-mail index --------------------------------------------------- */
 
+scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
+                                       const char *user_id)
+{
+    const char *args[] = { org, user_id };
+
+    return scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL);
+}
+
 scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
                                       const char *user_id,
                                       const json_t *resource, int replace)
@@ -26,12 +34,8 @@ scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
     scim_error_t *err = NULL;
     size_t i;
 
-    if (replace) {
-        const char *args[] = { org, user_id };
-
-        if ((err = scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL))) {
-            return err;
-        }
+    if (replace && (err = scim_store_forget_emails(st, org, user_id))) {
+        return err;
     }
     json_array_foreach(emails, i, email) {
         const char *value = json_string_value(
@@ -51,13 +55,6 @@ scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
     return NULL;
 }
 
-scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
-                                       const char *user_id)
-{
-    const char *args[] = { org, user_id };
-
-    return scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL);
-}
 
 /* ---- who an identity is ------------------------------------------------- */
 
