@@ -197,7 +197,9 @@ static scim_error_t *load_state(request_rec *r, scim_store_t *st,
 }
 
 /* The request's state for the organization of its location, read from
- * the store once per request (several requirements share it). */
+ * the store once per request (several requirements share it).  When *out
+ * stays NULL the answer is the returned status (no user yet, mellon's own
+ * endpoint, a store failure); otherwise the caller decides from *out. */
 static authz_status find_state(request_rec *r, access_state_t **out)
 {
     const scim_dir_conf_t *conf = scim_config_of(r);

@@ -113,6 +113,14 @@ static const char *text_of(request_rec *r, const json_t *v)
     return "";
 }
 
+/* A value's text, or fallback when there is none ("never"). */
+static const char *text_or(request_rec *r, const json_t *v,
+                           const char *fallback)
+{
+    return json_is_string(v) || json_is_integer(v) ? text_of(r, v)
+                                                   : fallback;
+}
+
 /* A figure in a cell the eye (and a test) can find by id. */
 static void figure_row(request_rec *r, const char *org, const char *key,
                        const char *label, const char *value)
@@ -148,12 +156,11 @@ static void html_organization(request_rec *r, const json_t *o)
     figure_row(r, org, "seats-used", "Seats used",
                text_of(r, json_object_get(seats, "used")));
     figure_row(r, org, "seats-limit", "Seat limit",
-               json_is_integer(limit) ? text_of(r, limit) : "unlimited");
+               text_or(r, limit, "unlimited"));
     figure_row(r, org, "groups", "Groups",
                text_of(r, json_object_get(o, "groups")));
     figure_row(r, org, "last-call", "Last call of the IdP",
-               json_is_string(json_object_get(o, "lastIdpCall"))
-               ? text_of(r, json_object_get(o, "lastIdpCall")) : "never");
+               text_or(r, json_object_get(o, "lastIdpCall"), "never"));
     ap_rputs("</table>\n<h3>Tokens</h3>\n<table>\n<tr><th>Fingerprint</th>"
              "<th>Label</th><th>Last used</th><th>From</th></tr>\n", r);
     json_array_foreach(json_object_get(o, "tokens"), i, t) {
@@ -161,8 +168,7 @@ static void html_organization(request_rec *r, const json_t *o)
                    "<td>%s</td></tr>\n",
                    text_of(r, json_object_get(t, "fingerprint")),
                    text_of(r, json_object_get(t, "label")),
-                   json_object_get(t, "lastUsed")
-                   ? text_of(r, json_object_get(t, "lastUsed")) : "never",
+                   text_or(r, json_object_get(t, "lastUsed"), "never"),
                    text_of(r, json_object_get(t, "address")));
     }
     ap_rputs("</table>\n<h3>Latest events</h3>\n<table>\n<tr><th>When</th>"
