@@ -26,6 +26,24 @@ packages=(apache2 apache2-dev libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
           python3-pytest python3-requests curl valgrind wrk
           libapache2-mod-auth-mellon simplesamlphp php-cli php-xml chromium)
 
+# As root, the httpd children of the tests, the benchmark and the demo run
+# as www-data and must reach their ServerRoots under build/.  A clone in a
+# private folder (mktemp -d makes it 0700) gets the search bit (o+x, never
+# read) on each folder above build/ that www-data cannot pass.
+server_user_can_reach_build() {
+    [ "$(id -u)" = 0 ] || return 0
+    local d="" part
+    mkdir -p "$build"
+    IFS=/ read -r -a parts <<< "${build#/}"
+    for part in "${parts[@]}"; do
+        d="$d/$part"
+        if ! runuser -u www-data -- test -x "$d" 2>/dev/null; then
+            echo "giving www-data passage (o+x) through $d"
+            chmod o+x "$d"
+        fi
+    done
+}
+
 deps() {
     local missing=()
     for pkg in "${packages[@]}"; do
@@ -407,13 +425,17 @@ case "${1:-build}" in
     deb)   packages+=("${deb_packages[@]}"); deps; do_deb ;;
     # debian/rules' build, inside build/deb/: Build-Depends installed it all
     deb-build) do_build ;;
-    test)  shift; deps; SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
+    test)  shift; deps; server_user_can_reach_build
+           SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
            pg_start; do_unit; do_unit_valgrind; do_integration "$@"
            do_bench --users 200 --duration 1 --out "$build/bench-smoke" ;;
-    integration) shift; do_build; do_integration "$@" ;;
+    integration) shift; server_user_can_reach_build; do_build
+           do_integration "$@" ;;
     pgsql-unit) deps; build_core; build_unit; pg_start; do_unit ;;
-    bench) shift; deps; do_build; do_bench "$@" ;;
-    run)   shift; deps; build_if_needed; do_run "$@" ;;
+    bench) shift; deps; server_user_can_reach_build; do_build
+           do_bench "$@" ;;
+    run)   shift; deps; server_user_can_reach_build; build_if_needed
+           do_run "$@" ;;
     clean) rm -rf "$build" ;;
     *) echo "usage: $0 [build|test|run|unit|fuzz|bench|deb|deps|clean]" >&2; exit 2 ;;
 esac
