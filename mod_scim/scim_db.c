@@ -117,10 +117,22 @@ static const char *const migration_v3[] = {
     NULL
 };
 
+/* A group's members of one type in member id order, from the index
+ * alone: their count (totalResults of "groups.value eq G") without a read
+ * of each membership row, and a page of them sought by the last member id
+ * of the page before rather than stepped over (100,000 members: the count
+ * took 230 ms, the last page 310 ms more, through the primary key). */
+static const char *const migration_v4[] = {
+    "CREATE INDEX IF NOT EXISTS scim_members_type"
+    " ON scim_members (org, group_id, member_type, member_id)",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
     migration_v3,
+    migration_v4,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -174,10 +186,14 @@ static const struct {
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s ORDER BY created, id"
       " LIMIT %d OFFSET %d" },
+    /* created >= first: the range the index seeks to.  SQLite plans a
+     * statement before its parameters are bound, so in "created > %s OR
+     * (created = %s AND ...)" it cannot know both are one value and
+     * stepped over every row before the key (23 ms at 100,000 users). */
     [SCIM_STMT_RES_AFTER] = { "scim_res_after",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
-      " WHERE org = %s AND rtype = %s AND (created > %s"
-      " OR (created = %s AND id > %s)) ORDER BY created, id LIMIT %d" },
+      " WHERE org = %s AND rtype = %s AND created >= %s"
+      " AND (created > %s OR id > %s) ORDER BY created, id LIMIT %d" },
     [SCIM_STMT_RES_NAME_OWNER] = { "scim_res_name_owner",
       "SELECT id FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND name_ci = %s" },

@@ -103,6 +103,16 @@ scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
     return scim_db_select_records(st, p, SCIM_STMT_RES_PAGE, args, 4, out);
 }
 
+scim_error_t *scim_store_page_after(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const char *created, const char *id,
+                                    int limit, apr_array_header_t *out)
+{
+    const char *args[] = { org, rtype, created, created, id,
+                           apr_itoa(p, limit) };
+    return scim_db_select_records(st, p, SCIM_STMT_RES_AFTER, args, 6, out);
+}
+
 scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
                                     const char *org, const char *rtype,
                                     const scim_record_t *after, int limit,

@@ -123,6 +123,15 @@ scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
                               int offset, int limit, apr_array_header_t *out);
 
+/* The page that follows the resource (created, id) in the default order,
+ * whether or not that resource still exists: found by the index, whatever
+ * its position (a walk's next page without stepping over the rows before
+ * it). */
+scim_error_t *scim_store_page_after(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const char *created, const char *id,
+                                    int limit, apr_array_header_t *out);
+
 /* Chunks for reading every resource of a type in the default order: the
  * chunk after the record given, or the first chunk when it is NULL.  Each
  * chunk is found by the index, whatever its position. */
