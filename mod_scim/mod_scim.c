@@ -39,6 +39,7 @@ static void scim_register_hooks(apr_pool_t *p)
     scim_authz_register_hooks(p);
     scim_admin_register_hooks();
     scim_ratelimit_register_hooks(p);
+    scim_walk_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(scim) = {

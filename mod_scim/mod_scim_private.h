@@ -92,4 +92,8 @@ scim_error_t *scim_ratelimit_admit(request_rec *r,
                                    const scim_dir_conf_t *conf,
                                    const scim_token_t *token);
 
+/* mod_scim_walk.c: the shared table of startIndex walks' continuations
+ * (scim_walk.h). */
+void scim_walk_register_hooks(apr_pool_t *p);
+
 #endif /* MOD_SCIM_PRIVATE_H */

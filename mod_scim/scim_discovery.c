@@ -16,7 +16,8 @@ json_t *scim_discovery_service_provider_config(apr_pool_t *p,
 {
     return json_pack(
         "{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},"
-        "s:{s:b},s:{s:b},s:[{s:s,s:s,s:s,s:s,s:b}],s:{s:s,s:s}}",
+        "s:{s:b},s:{s:b},s:{s:b,s:b,s:s,s:i,s:i},"
+        "s:[{s:s,s:s,s:s,s:s,s:b}],s:{s:s,s:s}}",
         "schemas", SCIM_SCHEMA_SPC,
         "documentationUri", "https://github.com/mod-scim/mod_scim#readme",
         "patch", "supported", 1,
@@ -25,6 +26,11 @@ json_t *scim_discovery_service_provider_config(apr_pool_t *p,
         "changePassword", "supported", 0,
         "sort", "supported", 1,
         "etag", "supported", 1,
+        /* RFC 9865 4: cursors hold a key, not server state, so they do
+         * not expire (no cursorTimeout); index stays the default */
+        "pagination", "cursor", 1, "index", 1,
+            "defaultPaginationMethod", "index",
+            "defaultPageSize", max_results, "maxPageSize", max_results,
         "authenticationSchemes",
             "type", "oauthbearertoken",
             "name", "OAuth Bearer Token",

@@ -15,7 +15,8 @@
 
 #include "scim_error.h"
 
-/* max_results: the page size limit announced as filter.maxResults. */
+/* max_results: the page size limit announced as filter.maxResults and
+ * as pagination.defaultPageSize and maxPageSize (RFC 9865 4). */
 json_t *scim_discovery_service_provider_config(apr_pool_t *p,
                                                const char *base_url,
                                                int max_results);

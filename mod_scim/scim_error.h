@@ -25,6 +25,8 @@
 #define SCIM_TYPE_INVALID_VALUE   "invalidValue"
 #define SCIM_TYPE_INVALID_VERS    "invalidVers"
 #define SCIM_TYPE_SENSITIVE       "sensitive"
+/* RFC 9865 2.1 */
+#define SCIM_TYPE_INVALID_CURSOR  "invalidCursor"
 
 #define SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
 

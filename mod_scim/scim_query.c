@@ -13,6 +13,7 @@
 #include "scim_filter.h"
 #include "scim_query.h"
 #include "scim_render.h"
+#include "scim_walk.h"
 
 /* Members listed in one list response of groups, all groups together: a
  * page of many large groups shows fewer members of each (a page of 100
@@ -144,6 +145,9 @@ typedef struct collector {
     int heap_size;
     apr_array_header_t *heap;   /* sort_entry_t */
     scim_error_t *err;
+    /* cursor pagination (RFC 9865): the page's nextCursor (NULL: the last
+     * page); total is -1 when the walk cannot tell it */
+    const char *next_cursor;
 } collector_t;
 
 /* Absent values sort last in ascending order (and first descending);
@@ -382,29 +386,127 @@ static scim_error_t *scan(collector_t *c, const char *group_id)
     }
 }
 
+/* ---- walks that seek each page by key (scim_walk.h) --------------------- */
+
+/* The list a page of c belongs to, for its cursor and continuations. */
+static scim_walk_list_t walk_list(const collector_t *c, const char *group_id)
+{
+    scim_walk_list_t list;
+
+    list.org = c->req->org;
+    list.rtype = c->ep->rt->name;
+    list.filter = c->lp->filter;
+    list.group_id = group_id;
+    list.order = group_id ? SCIM_WALK_MEMBERS : SCIM_WALK_RESOURCES;
+    return list;
+}
+
+/* The key of a record in the order of list. */
+static scim_walk_key_t record_key(const scim_walk_list_t *list,
+                                  const scim_record_t *rec)
+{
+    scim_walk_key_t key;
+
+    key.created = list->order == SCIM_WALK_MEMBERS ? "" : rec->created;
+    key.id = rec->id;
+    return key;
+}
+
+/* Where a page of c starts: *has_key 0 for the first row of the list.  A
+ * cursor says it; a startIndex walk's page may continue where the walk's
+ * page before ended (*has_key 0: step over start_index - 1 rows). */
+static scim_error_t *page_start(collector_t *c, const scim_walk_list_t *list,
+                                int *has_key, scim_walk_key_t *key)
+{
+    const scim_list_params_t *lp = c->lp;
+
+    *has_key = 0;
+    if (lp->cursor && *lp->cursor) {
+        scim_error_t *err = scim_walk_cursor_key(c->req->pool, list,
+                                                 lp->cursor, key);
+        *has_key = !err;
+        return err;
+    }
+    if (!lp->cursor) {
+        *has_key = scim_walk_recall(c->req->pool, list, lp->start_index,
+                                    c->total, key);
+    }
+    return NULL;
+}
+
+/* After a page was read (limit rows asked): a cursor walk's nextCursor
+ * when a row beyond the page came back (and that row dropped), or a
+ * startIndex walk's continuation. */
+static void page_end(collector_t *c, const scim_walk_list_t *list,
+                     apr_array_header_t *recs)
+{
+    const scim_list_params_t *lp = c->lp;
+    scim_walk_key_t last;
+
+    if (lp->cursor) {
+        if (recs->nelts > lp->count) {
+            recs->nelts = lp->count;
+            last = record_key(list, APR_ARRAY_IDX(recs, recs->nelts - 1,
+                                                  scim_record_t *));
+            c->next_cursor = scim_walk_cursor(c->req->pool, list, &last);
+        }
+    }
+    else if (recs->nelts > 0) {
+        last = record_key(list, APR_ARRAY_IDX(recs, recs->nelts - 1,
+                                              scim_record_t *));
+        scim_walk_remember(list, lp->start_index + recs->nelts, c->total,
+                           &last);
+    }
+}
+
 /* A page read straight from an index: no filter beyond the index's own
- * condition, no sorting.  group_id: a group's user members. */
+ * condition, no sorting.  group_id: a group's user members.  Pages after
+ * the first are sought by key (a cursor's, or where a startIndex walk's
+ * page before ended) rather than stepped to by OFFSET, so that the last
+ * page of a long walk costs what the first does. */
 static scim_error_t *indexed_page(collector_t *c, const char *group_id)
 {
     const scim_request_t *req = c->req;
     const scim_list_params_t *lp = c->lp;
+    scim_walk_list_t list = walk_list(c, group_id);
     apr_array_header_t *recs = apr_array_make(req->pool, lp->count + 1,
                                               sizeof(scim_record_t *));
+    /* a cursor page reads one row more: is there a next page? */
+    int limit = lp->cursor ? lp->count + 1 : lp->count;
+    scim_walk_key_t key;
     scim_error_t *err;
-    int i;
+    int i, has_key = 0;
 
     err = group_id
         ? scim_store_member_records_count(req->store, req->org, group_id,
                                           "User", &c->total)
         : scim_store_count(req->store, req->org, c->ep->rt->name, &c->total);
+    if (!err) {
+        err = page_start(c, &list, &has_key, &key);
+    }
     if (!err && lp->count > 0) {
-        err = group_id
-            ? scim_store_member_records(req->store, req->pool, req->org,
-                                        group_id, "User",
-                                        lp->start_index - 1, lp->count, recs)
-            : scim_store_page(req->store, req->pool, req->org,
-                              c->ep->rt->name, lp->start_index - 1,
-                              lp->count, recs);
+        int offset = has_key || lp->cursor ? 0 : lp->start_index - 1;
+
+        if (group_id) {
+            err = has_key
+                ? scim_store_member_scan_chunk(req->store, req->pool,
+                                               req->org, group_id, "User",
+                                               key.id, limit, recs)
+                : scim_store_member_records(req->store, req->pool, req->org,
+                                            group_id, "User", offset, limit,
+                                            recs);
+        }
+        else {
+            err = has_key
+                ? scim_store_page_after(req->store, req->pool, req->org,
+                                        c->ep->rt->name, key.created, key.id,
+                                        limit, recs)
+                : scim_store_page(req->store, req->pool, req->org,
+                                  c->ep->rt->name, offset, limit, recs);
+        }
+    }
+    if (!err) {
+        page_end(c, &list, recs);
     }
     for (i = 0; !err && i < recs->nelts; i++) {
         match_t *m = apr_array_push(c->kept);
@@ -417,6 +519,90 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
     return err;
 }
 
+/* A page of a cursor walk with a filter no index answers: the resources
+ * after the cursor's key in the default order, read in chunks and tested
+ * until the page and one match more are found, so that a page costs the
+ * distance to its end, not the organization.  Its totalResults is not
+ * known (RFC 9865 2 lets a cursor page omit it). */
+static scim_error_t *cursor_scan(collector_t *c)
+{
+    const scim_request_t *req = c->req;
+    scim_walk_list_t list = walk_list(c, NULL);
+    scim_list_params_t window = *c->lp;
+    const scim_list_params_t *lp = c->lp;
+    scim_walk_key_t key;
+    scim_error_t *err;
+    int has_key;
+
+    c->total = -1;
+    if ((err = page_start(c, &list, &has_key, &key)) || lp->count <= 0) {
+        return err;
+    }
+    window.start_index = 1;
+    window.count = lp->count + 1;
+    c->lp = &window;
+    c->total = 0;                   /* collect's positions in the window */
+    while (!err && c->kept->nelts <= lp->count) {
+        apr_pool_t *scratch;
+        apr_array_header_t *chunk;
+        int i, more;
+
+        apr_pool_create(&scratch, req->pool);
+        chunk = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
+        err = has_key
+            ? scim_store_page_after(req->store, scratch, req->org,
+                                    c->ep->rt->name, key.created, key.id,
+                                    SCAN_CHUNK, chunk)
+            : scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
+                              0, SCAN_CHUNK, chunk);
+        for (i = 0; !err && i < chunk->nelts && c->kept->nelts <= lp->count;
+             i++) {
+            collect(c, scratch, APR_ARRAY_IDX(chunk, i, scim_record_t *));
+            err = c->err;
+        }
+        more = !err && chunk->nelts == SCAN_CHUNK;
+        if (more) {
+            /* where the next chunk starts, kept beyond this chunk's pool */
+            const scim_record_t *tail = APR_ARRAY_IDX(chunk, i - 1,
+                                                      scim_record_t *);
+            key.created = apr_pstrdup(req->pool, tail->created);
+            key.id = apr_pstrdup(req->pool, tail->id);
+            has_key = 1;
+        }
+        apr_pool_destroy(scratch);
+        if (!more) {
+            break;
+        }
+    }
+    c->lp = lp;
+    if (!err && c->kept->nelts > lp->count) {
+        const match_t *last = &APR_ARRAY_IDX(c->kept, lp->count - 1, match_t);
+        scim_walk_key_t at = record_key(&list, last->rec);
+
+        c->kept->nelts = lp->count;
+        c->next_cursor = scim_walk_cursor(req->pool, &list, &at);
+    }
+    c->total = -1;
+    return err;
+}
+
+/* The group whose user members a filter asks for and nothing else
+ * ("groups.value eq G"), read page by page from the membership index;
+ * NULL for any other filter. */
+static const char *member_walk(apr_pool_t *p, const endpoint_t *ep,
+                               const scim_filter_t *filter)
+{
+    const scim_filter_t *cond;
+    const char *key;
+
+    if (ep->related_writable || !filter
+        || !(cond = membership_conjunct(filter, ep->related, &key))
+        || without_conjunct(p, filter, cond)) {
+        return NULL;
+    }
+    return key;
+}
+
 /* Resources of one type matching lp, the page only, as match_t in *out;
  * *total gets the number of all matches.  Lookups by id, name, externalId
  * and membership use an index. */
@@ -425,7 +611,8 @@ static scim_error_t *query_resources(const scim_request_t *req,
                                      const scim_filter_t *filter,
                                      const scim_list_params_t *lp,
                                      const scim_attr_path_t *sort_path,
-                                     int *total, apr_array_header_t **out)
+                                     int *total, apr_array_header_t **out,
+                                     const char **next_cursor)
 {
     collector_t c;
     sort_spec_t spec;
@@ -454,7 +641,16 @@ static scim_error_t *query_resources(const scim_request_t *req,
         c.heap = apr_array_make(req->pool, 16, sizeof(sort_entry_t));
     }
 
-    if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
+    if (lp->cursor && filter) {
+        /* a cursor walks the default order (or a group's member order):
+         * pages sought by key, not the index lookups' small answers */
+        key = member_walk(req->pool, ep, filter);
+        if (key) {
+            c.filter = NULL;
+        }
+        err = key ? indexed_page(&c, key) : cursor_scan(&c);
+    }
+    else if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
         scim_record_t *rec = NULL;
 
         err = scim_store_get(req->store, req->org, ep->rt->name, key, &rec);
@@ -525,6 +721,9 @@ static scim_error_t *query_resources(const scim_request_t *req,
     }
     *total = c.total;
     *out = c.kept;
+    if (next_cursor) {
+        *next_cursor = c.next_cursor;
+    }
     return NULL;
 }
 
@@ -596,14 +795,26 @@ static scim_error_t *render_matches(const scim_request_t *req,
     return NULL;
 }
 
+/* A cursor page (RFC 9865) has no startIndex, a nextCursor unless it is
+ * the last, and totalResults when the walk knows it (total >= 0). */
 static json_t *list_response(const scim_request_t *req, int total,
-                             const scim_list_params_t *lp, json_t *resources)
+                             const scim_list_params_t *lp, json_t *resources,
+                             const char *next_cursor)
 {
-    return json_pack("{s:[s],s:i,s:i,s:i,s:O}", "schemas", SCIM_SCHEMA_LIST,
-                     "totalResults", total,
-                     "startIndex", lp->start_index,
-                     "itemsPerPage", (int)json_array_size(resources),
-                     "Resources", resources);
+    json_t *doc = json_pack("{s:[s],s:i,s:O}", "schemas", SCIM_SCHEMA_LIST,
+                            "itemsPerPage", (int)json_array_size(resources),
+                            "Resources", resources);
+
+    if (total >= 0) {
+        json_object_set_new(doc, "totalResults", json_integer(total));
+    }
+    if (!lp->cursor) {
+        json_object_set_new(doc, "startIndex", json_integer(lp->start_index));
+    }
+    if (next_cursor) {
+        json_object_set_new(doc, "nextCursor", json_string(next_cursor));
+    }
+    return doc;
 }
 
 void scim_query_list(const scim_request_t *req, scim_response_t *resp,
@@ -614,11 +825,22 @@ void scim_query_list(const scim_request_t *req, scim_response_t *resp,
     apr_array_header_t *matches = NULL;
     json_t *resources = scim_json_pool_own(req->pool, json_array());
     scim_error_t *err = NULL;
+    const char *next_cursor = NULL;
     int total = 0;
 
     if (lp->filter
         && (err = scim_filter_parse(req->pool, ep->rt, lp->filter, &filter))) {
         scim_service_error(req->pool, resp, err);
+        return;
+    }
+    if (lp->cursor && lp->sort_by) {
+        /* a cursor is a position in the default order; a sorted list
+         * pages by startIndex */
+        scim_service_error(req->pool, resp,
+            scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                            "sortBy cannot be combined with cursor: cursors"
+                            " follow the default order; page a sorted list"
+                            " with startIndex"));
         return;
     }
     if (lp->sort_by
@@ -629,7 +851,7 @@ void scim_query_list(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     err = query_resources(req, ep, filter, lp, lp->sort_by ? &sort_path : NULL,
-                          &total, &matches);
+                          &total, &matches, &next_cursor);
     if (!err) {
         err = render_matches(req, ep, lp, matches, resources);
     }
@@ -638,7 +860,8 @@ void scim_query_list(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     scim_render_respond(req, resp, 200,
-                        list_response(req, total, lp, resources));
+                        list_response(req, total, lp, resources,
+                                      next_cursor));
 }
 
 /* Every resource type the filter can apply to (RFC 7644 3.4.3), one list.
@@ -653,11 +876,12 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
     int total = 0, applicable = 0;
     const endpoint_t *const *ep;
 
-    if (lp->sort_by) {
+    if (lp->sort_by || lp->cursor) {
         scim_service_error(req->pool, resp,
             scim_error_make(req->pool, 400, SCIM_TYPE_INVALID_VALUE,
-                            "sortBy is not supported when searching every"
-                            " resource type; search /Users or /Groups"));
+                            "%s is not supported when searching every"
+                            " resource type; search /Users or /Groups",
+                            lp->sort_by ? "sortBy" : "cursor"));
         return;
     }
     for (ep = endpoints; *ep; ep++) {
@@ -680,7 +904,8 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
         if (sub.start_index < 1) {
             sub.start_index = 1;
         }
-        err = query_resources(req, *ep, filter, &sub, NULL, &n, &matches);
+        err = query_resources(req, *ep, filter, &sub, NULL, &n, &matches,
+                              NULL);
         if (!err) {
             err = render_matches(req, *ep, lp, matches, resources);
         }
@@ -695,6 +920,6 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
         return;
     }
     scim_render_respond(req, resp, 200,
-                        list_response(req, total, lp, resources));
+                        list_response(req, total, lp, resources, NULL));
 }
 

@@ -136,6 +136,18 @@ static void clamp_page(int max_results, scim_list_params_t *lp)
     }
 }
 
+/* RFC 9865 2: a request pages by cursor or by startIndex, not both. */
+static scim_error_t *one_way_to_page(apr_pool_t *p,
+                                     const scim_list_params_t *lp,
+                                     int has_start_index)
+{
+    if (lp->cursor && has_start_index) {
+        return scim_error_make(p, 400, SCIM_TYPE_INVALID_VALUE,
+                               "Use cursor or startIndex to page, not both");
+    }
+    return NULL;
+}
+
 static scim_error_t *parse_sort_order(apr_pool_t *p, const char *text,
                                       scim_list_params_t *lp)
 {
@@ -178,6 +190,11 @@ scim_error_t *scim_request_list_params(apr_pool_t *p, apr_table_t *query,
     lp->sort_by = apr_table_get(query, "sortBy");
     lp->attributes = apr_table_get(query, "attributes");
     lp->excluded = apr_table_get(query, "excludedAttributes");
+    lp->cursor = apr_table_get(query, "cursor");
+    if ((err = one_way_to_page(p, lp,
+                               apr_table_get(query, "startIndex") != NULL))) {
+        return err;
+    }
     if ((v = apr_table_get(query, "sortOrder"))
         && (err = parse_sort_order(p, v, lp))) {
         return err;
@@ -276,6 +293,9 @@ scim_error_t *scim_request_search_params(apr_pool_t *p, const json_t *body,
     if ((err = search_string(p, body, "filter", &lp->filter))
         || (err = search_string(p, body, "sortBy", &lp->sort_by))
         || (err = search_string(p, body, "sortOrder", &order))
+        || (err = search_string(p, body, "cursor", &lp->cursor))
+        || (err = one_way_to_page(p, lp, scim_json_get_ci(body, "startIndex",
+                                                          NULL) != NULL))
         || (err = search_int(p, body, "startIndex", &lp->start_index))
         || (err = search_int(p, body, "count", &lp->count))
         || (err = search_attr_list(p, body, "attributes", &lp->attributes))

@@ -31,6 +31,8 @@ typedef struct scim_list_params {
     int descending;
     const char *attributes;     /* comma-separated attribute paths */
     const char *excluded;
+    const char *cursor;         /* RFC 9865: NULL when absent (index
+                                   pagination), "" for a first page */
 } scim_list_params_t;
 
 /* A query string (application/x-www-form-urlencoded, without the '?'; NULL
@@ -48,7 +50,8 @@ scim_error_t *scim_request_parse_body(apr_pool_t *p, const char *body,
 
 /* The list parameters of GET /Users and GET /Groups from the parsed query.
  * startIndex below 1 counts as 1 and a negative count as 0 (RFC 7644
- * 3.4.2.4); count defaults to max_results and never exceeds it. */
+ * 3.4.2.4); count defaults to max_results and never exceeds it.  cursor
+ * (RFC 9865) and startIndex name two ways to page: both is a 400. */
 scim_error_t *scim_request_list_params(apr_pool_t *p, apr_table_t *query,
                                        int max_results,
                                        scim_list_params_t *out);
