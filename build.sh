@@ -254,7 +254,7 @@ build_fuzz() {
         clang $(cflags_common) -g -O1 -fno-omit-frame-pointer $san \
             -fsanitize=fuzzer -I"$src" $(pkg-config --cflags apr-1 jansson) \
             "$top/tests/fuzz/$t.c" "${objs[@]}" \
-            $(pkg-config --libs apr-1 jansson) -o "$out/$t"
+            $(pkg-config --libs apr-1 apr-util-1 jansson) -o "$out/$t"
     done
 }
 

@@ -4,9 +4,9 @@
  */
 
 /* libFuzzer target: the input is what a client sends around a request.
- * The same bytes are decoded as a query string (and its list parameters),
- * as a SearchRequest body (and its list parameters) and as an If-Match
- * header. */
+ * The same bytes are decoded as a query string (and its list parameters,
+ * its cursor among them), as a SearchRequest body (and its list
+ * parameters) and as an If-Match header. */
 
 #include <string.h>
 
@@ -15,6 +15,7 @@
 
 #include "fuzz_common.h"
 #include "scim_request.h"
+#include "scim_walk.h"
 
 #define MAX_RESULTS 100
 
@@ -61,6 +62,35 @@ static int check_round_trip(void *data, const char *name, const char *value)
     return 1;
 }
 
+/* A cursor is refused with 400 invalidCursor, or is the very cursor its
+ * key gives. */
+static void check_cursor(apr_pool_t *p, const char *cursor)
+{
+    static const scim_walk_list_t lists[] = {
+        { "acme", "User", NULL, NULL, SCIM_WALK_RESOURCES },
+        { "acme", "User", "groups.value eq \"g\"", "g", SCIM_WALK_MEMBERS },
+    };
+    size_t i;
+
+    for (i = 0; cursor && i < sizeof(lists) / sizeof(lists[0]); i++) {
+        scim_walk_key_t key = { NULL, NULL };
+        scim_error_t *err = scim_walk_cursor_key(p, &lists[i], cursor, &key);
+        const char *again;
+
+        if (err) {
+            fuzz_check_error(err, "scim_walk_cursor_key");
+            FUZZ_CHECK(err->status == 400
+                       && strcmp(err->scim_type, "invalidCursor") == 0,
+                       "cursor refused with %d", err->status);
+            continue;
+        }
+        again = scim_walk_cursor(p, &lists[i], &key);
+        FUZZ_CHECK(again && strcmp(again, cursor) == 0,
+                   "cursor '%s' taken, its key gives '%s'", cursor,
+                   again ? again : "(none)");
+    }
+}
+
 static void check_query(apr_pool_t *p, const char *text)
 {
     round_trip_t rt = { p, text };
@@ -84,6 +114,7 @@ static void check_query(apr_pool_t *p, const char *text)
     check_page(&lp, "query");
     FUZZ_CHECK(lp.filter == apr_table_get(params, "filter"),
                "filter is not the parameter");
+    check_cursor(p, lp.cursor);
 }
 
 static void check_search(apr_pool_t *p, const uint8_t *data, size_t size)
@@ -108,6 +139,7 @@ static void check_search(apr_pool_t *p, const uint8_t *data, size_t size)
     }
     else {
         check_page(&lp, "search");
+        check_cursor(p, lp.cursor);
     }
     json_decref(body);
 }

@@ -16,6 +16,7 @@ Suite *request_suite(void);
 Suite *service_suite(void);
 Suite *logthrottle_suite(void);
 Suite *bounds_suite(void);
+Suite *walk_suite(void);
 
 /* Counts jansson's allocations for bounds_suite(); called before any
  * JSON value exists. */

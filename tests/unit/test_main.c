@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(runner, service_suite());
     srunner_add_suite(runner, logthrottle_suite());
     srunner_add_suite(runner, bounds_suite());
+    srunner_add_suite(runner, walk_suite());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -1,12 +1,16 @@
 /* The SCIM operations end to end below the glue: scim_service_handle on a
  * real SQLite store. */
 
+#include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <apr_escape.h>
 #include <apr_strings.h>
 
 #include "scim_schema.h"
 #include "scim_service.h"
+#include "scim_walk.h"
 #include "store_fixture.h"
 #include "suites.h"
 
@@ -278,6 +282,7 @@ END_TEST
 START_TEST(routing_and_discovery)
 {
     scim_response_t resp;
+    json_t *meta;
 
     resp = call("PUT", "/Users", NULL, NULL);
     assert_error(&resp, 405, NULL);
@@ -300,6 +305,14 @@ START_TEST(routing_and_discovery)
     ck_assert_int_eq(resp.status, 200);
     ck_assert_int_eq(int_at(json_object_get(resp.body, "filter"),
                             "maxResults"), 100);
+    /* RFC 9865 4 */
+    meta = json_object_get(resp.body, "pagination");
+    ck_assert(json_is_true(json_object_get(meta, "cursor")));
+    ck_assert(json_is_true(json_object_get(meta, "index")));
+    ck_assert_str_eq(string_at(meta, "defaultPaginationMethod"), "index");
+    ck_assert_int_eq(int_at(meta, "defaultPageSize"), 100);
+    ck_assert_int_eq(int_at(meta, "maxPageSize"), 100);
+    ck_assert_ptr_null(json_object_get(meta, "cursorTimeout"));
     resp = call("GET", "/Schemas/" SCIM_SCHEMA_GROUP, NULL, NULL);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_str_eq(string_at(resp.body, "id"), SCIM_SCHEMA_GROUP);
@@ -355,6 +368,363 @@ START_TEST(root_search_lists_every_type)
 }
 END_TEST
 
+
+/* ---- page walks (scim_walk.h) ------------------------------------------ */
+
+#define WALK_USERS 150
+#define WALK_PAGE 10
+
+static void *walk_table;
+
+static void install_walks(void)
+{
+    walk_table = calloc(1, scim_walk_table_size());
+    scim_walk_install(walk_table, NULL, NULL);
+}
+
+static void open_store_with_walks(void)
+{
+    open_store();
+    install_walks();
+}
+
+static void close_store_with_walks(void)
+{
+    scim_walk_install(NULL, NULL, NULL);
+    free(walk_table);
+    store_fixture_close();
+}
+
+/* n users named prefix-i; their ids. */
+static const char **create_users(const char *prefix, int n)
+{
+    const char **ids = apr_pcalloc(pool, sizeof(*ids) * (apr_size_t)n);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        ids[i] = create_user(apr_psprintf(pool, "%s-%03d", prefix, i));
+    }
+    return ids;
+}
+
+/* VM instructions SQLite ran for the store's connection since the last
+ * call: what a statement steps through, rows it returns or not. */
+static long sqlite_steps(void)
+{
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    void *(*next_stmt)(void *, void *);
+    int (*stmt_status)(void *, int, int);
+    void *db = apr_dbd_native_handle(store_fixture_driver(),
+                                     store_fixture_handle());
+    void *stmt = NULL;
+    long steps = 0;
+
+    ck_assert_ptr_nonnull(lib);
+    *(void **)&next_stmt = dlsym(lib, "sqlite3_next_stmt");
+    *(void **)&stmt_status = dlsym(lib, "sqlite3_stmt_status");
+    ck_assert(next_stmt && stmt_status);
+    while ((stmt = next_stmt(db, stmt))) {
+        steps += stmt_status(stmt, 4 /* SQLITE_STMTSTATUS_VM_STEP */, 1);
+    }
+    dlclose(lib);
+    return steps;
+}
+
+/* GET /Users with query; its VM steps in *steps. */
+static scim_response_t measured_call(const char *query, long *steps)
+{
+    scim_response_t resp;
+
+    sqlite_steps();
+    resp = call("GET", "/Users", query, NULL);
+    *steps = sqlite_steps();
+    ck_assert_int_eq(resp.status, 200);
+    return resp;
+}
+
+static const char *page_query(int start_index)
+{
+    return apr_psprintf(pool, "startIndex=%d&count=%d", start_index,
+                        WALK_PAGE);
+}
+
+/* A startIndex walk with no change meanwhile pages as OFFSET does. */
+START_TEST(startindex_walk_gives_the_offset_pages)
+{
+    const char *walked[WALK_USERS / WALK_PAGE + 1];
+    scim_response_t resp;
+    int s, n = 0;
+
+    create_users("walk", 55);
+    for (s = 1; s <= 55; s += WALK_PAGE) {
+        resp = call("GET", "/Users", page_query(s), NULL);
+        walked[n++] = listed_ids(&resp);
+        ck_assert_int_eq(int_at(resp.body, "totalResults"), 55);
+        ck_assert_int_eq(int_at(resp.body, "startIndex"), s);
+        ck_assert_ptr_null(json_object_get(resp.body, "nextCursor"));
+    }
+    /* the same pages by OFFSET alone, last first */
+    scim_walk_install(NULL, NULL, NULL);
+    for (s = 1 + (n - 1) * WALK_PAGE; s >= 1; s -= WALK_PAGE) {
+        resp = call("GET", "/Users", page_query(s), NULL);
+        ck_assert_str_eq(listed_ids(&resp), walked[--n]);
+    }
+}
+END_TEST
+
+/* After a row before the walk's position went away, the next page is the
+ * OFFSET page of what is left (the positions moved), as before. */
+START_TEST(startindex_walk_after_a_delete_pages_as_offset_does)
+{
+    const char **ids = create_users("gone", 30);
+    const char *after;
+    scim_response_t resp;
+
+    resp = call("GET", "/Users", page_query(1), NULL);
+    resp = call("DELETE", apr_pstrcat(pool, "/Users/", ids[3], NULL), NULL,
+                NULL);
+    ck_assert_int_eq(resp.status, 204);
+    resp = call("GET", "/Users", page_query(11), NULL);
+    after = listed_ids(&resp);
+    scim_walk_install(NULL, NULL, NULL);
+    resp = call("GET", "/Users", page_query(11), NULL);
+    ck_assert_str_eq(after, listed_ids(&resp));
+    ck_assert_int_eq(int_at(resp.body, "totalResults"), 29);
+}
+END_TEST
+
+/* The late page of a walk reads from where the page before ended: it
+ * steps through no more rows than an early one.  By OFFSET it would step
+ * over every row before it. */
+START_TEST(late_page_does_not_step_over_earlier_rows)
+{
+    const char *gid;
+    scim_response_t resp;
+    long early, late, offset, first_cursor, late_cursor;
+    const char *cursor, *last;
+    int s;
+
+    create_users("steps", WALK_USERS);
+    /* startIndex: page 2 follows page 1, the last page its predecessor */
+    call("GET", "/Users", page_query(1), NULL);
+    measured_call(page_query(1 + WALK_PAGE), &early);
+    call("GET", "/Users", page_query(WALK_USERS - 2 * WALK_PAGE + 1), NULL);
+    resp = measured_call(page_query(WALK_USERS - WALK_PAGE + 1), &late);
+    ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), WALK_PAGE);
+    ck_assert_int_le(late, early + 20);
+    /* the measure sees stepping: the same page by OFFSET */
+    last = listed_ids(&resp);
+    scim_walk_install(NULL, NULL, NULL);
+    resp = measured_call(page_query(WALK_USERS - WALK_PAGE + 1), &offset);
+    ck_assert_str_eq(listed_ids(&resp), last);
+    ck_assert_int_gt(offset, early + WALK_USERS);
+    free(walk_table);
+    install_walks();
+
+    /* cursors: the first page after the first, and the last */
+    resp = call("GET", "/Users", "cursor=&count=10", NULL);
+    cursor = string_at(resp.body, "nextCursor");
+    measured_call(apr_pstrcat(pool, "count=10&cursor=", cursor, NULL),
+                  &first_cursor);
+    for (s = 1; (cursor = string_at(resp.body, "nextCursor")); s++) {
+        const char *q = apr_pstrcat(pool, "count=10&cursor=", cursor, NULL);
+
+        resp = measured_call(q, &late_cursor);
+    }
+    ck_assert_int_eq(s, WALK_USERS / WALK_PAGE);
+    ck_assert_int_le(late_cursor, first_cursor + 20);
+
+    /* a group's members by startIndex */
+    resp = call("GET", "/Users", "count=100", NULL);
+    ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), 100);
+    {
+        json_t *members = json_array(), *r;
+        size_t i;
+        char *body;
+
+        json_array_foreach(json_object_get(resp.body, "Resources"), i, r) {
+            json_array_append_new(members, json_pack("{s:s}", "value",
+                                                     string_at(r, "id")));
+        }
+        body = json_dumps(json_pack("{s:[s],s:s,s:o}", "schemas",
+                                    SCIM_SCHEMA_GROUP, "displayName", "all",
+                                    "members", members), 0);
+        resp = call("POST", "/Groups", NULL, apr_pstrdup(pool, body));
+        free(body);
+        ck_assert_int_eq(resp.status, 201);
+        gid = string_at(resp.body, "id");
+    }
+    {
+        const char *f = apr_pescape_urlencoded(pool,
+            apr_pstrcat(pool, "groups.value eq \"", gid, "\"", NULL));
+        const char *q1 = apr_pstrcat(pool, "filter=", f, "&", NULL);
+
+        call("GET", "/Users", apr_pstrcat(pool, q1, page_query(1), NULL),
+             NULL);
+        measured_call(apr_pstrcat(pool, q1, page_query(11), NULL), &early);
+        call("GET", "/Users", apr_pstrcat(pool, q1, page_query(81), NULL),
+             NULL);
+        resp = measured_call(apr_pstrcat(pool, q1, page_query(91), NULL),
+                             &late);
+        ck_assert_int_eq(int_at(resp.body, "totalResults"), 100);
+        ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), WALK_PAGE);
+        ck_assert_int_le(late, early + 20);
+    }
+}
+END_TEST
+
+/* Every page of a cursor walk; the ids listed, comma-separated, in *ids. */
+static int cursor_walk(const char *filter, int count, const char **ids,
+                       void (*between)(int page))
+{
+    const char *cursor = "", *fq = filter
+        ? apr_pstrcat(pool, "&filter=", apr_pescape_urlencoded(pool, filter),
+                      NULL)
+        : "";
+    int pages = 0;
+
+    *ids = "";
+    while (cursor) {
+        scim_response_t resp = call("GET", "/Users",
+            apr_psprintf(pool, "count=%d&cursor=%s%s", count, cursor, fq),
+            NULL);
+        const char *page = listed_ids(&resp);
+
+        ck_assert_ptr_null(json_object_get(resp.body, "startIndex"));
+        ck_assert_int_le(int_at(resp.body, "itemsPerPage"), count);
+        cursor = string_at(resp.body, "nextCursor");
+        if (cursor) {
+            ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), count);
+        }
+        if (*page) {
+            *ids = **ids ? apr_pstrcat(pool, *ids, ",", page, NULL) : page;
+        }
+        if (between) {
+            between(pages);
+        }
+        pages++;
+    }
+    return pages;
+}
+
+static int listed_times(const char *ids, const char *id)
+{
+    const char *at = ids;
+    int n = 0;
+
+    while ((at = strstr(at, id))) {
+        n++;
+        at += strlen(id);
+    }
+    return n;
+}
+
+static const char **churn_ids;
+
+/* Between the pages of a walk: a user seen and one not yet seen go, new
+ * ones come. */
+static void churn(int page)
+{
+    if (page == 1 || page == 3) {
+        scim_response_t resp = call("DELETE", apr_pstrcat(pool, "/Users/",
+            churn_ids[page == 1 ? 2 : 35], NULL), NULL, NULL);
+
+        ck_assert_int_eq(resp.status, 204);
+        create_user(apr_psprintf(pool, "new-%d", page));
+    }
+}
+
+START_TEST(cursor_walk_lists_each_user_once)
+{
+    const char **ids = create_users("cw", 43);
+    const char *listed;
+    scim_response_t resp;
+    int i;
+
+    ck_assert_int_eq(cursor_walk(NULL, 7, &listed, NULL), 7);
+    for (i = 0; i < 43; i++) {
+        ck_assert_int_eq(listed_times(listed, ids[i]), 1);
+    }
+    resp = call("GET", "/Users", "cursor=&count=7", NULL);
+    ck_assert_int_eq(int_at(resp.body, "totalResults"), 43);
+    /* a walk that ends on a full page has no nextCursor after it */
+    ck_assert_int_eq(cursor_walk(NULL, 43, &listed, NULL), 1);
+    /* count=0: the total alone */
+    resp = call("GET", "/Users", "cursor=&count=0", NULL);
+    ck_assert_int_eq(int_at(resp.body, "totalResults"), 43);
+    ck_assert_ptr_null(json_object_get(resp.body, "nextCursor"));
+
+    /* a filter no index answers: no totalResults, each match once */
+    ck_assert_int_eq(cursor_walk("userName sw \"cw-01\"", 3, &listed, NULL),
+                     4);
+    for (i = 10; i < 20; i++) {
+        ck_assert_int_eq(listed_times(listed, ids[i]), 1);
+    }
+    ck_assert_int_eq(listed_times(listed, ids[9]), 0);
+    resp = call("GET", "/Users", "cursor=&count=3&filter=userName+sw+%22cw%22",
+                NULL);
+    ck_assert_ptr_null(json_object_get(resp.body, "totalResults"));
+
+    /* POST .search pages by cursor too */
+    resp = call("POST", "/Users/.search", NULL,
+                "{\"cursor\": \"\", \"count\": 40}");
+    ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), 40);
+    resp = call("POST", "/Users/.search", NULL,
+                apr_psprintf(pool, "{\"cursor\": \"%s\", \"count\": 40}",
+                             string_at(resp.body, "nextCursor")));
+    ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), 3);
+    ck_assert_ptr_null(json_object_get(resp.body, "nextCursor"));
+
+    /* users created and deleted during a walk: every user there
+     * throughout is listed once */
+    churn_ids = ids;
+    cursor_walk(NULL, 7, &listed, churn);
+    for (i = 0; i < 43; i++) {
+        if (i != 2 && i != 35) {
+            ck_assert_int_eq(listed_times(listed, ids[i]), 1);
+        }
+    }
+}
+END_TEST
+
+START_TEST(cursor_errors)
+{
+    const char *cursor, *bad;
+    scim_response_t resp;
+
+    create_users("ce", 5);
+    resp = call("GET", "/Users", "cursor=&count=2", NULL);
+    cursor = string_at(resp.body, "nextCursor");
+    ck_assert_ptr_nonnull(cursor);
+    bad = apr_pstrdup(pool, cursor);
+    ((char *)bad)[3] = bad[3] == 'x' ? 'y' : 'x';
+    resp = call("GET", "/Users", apr_pstrcat(pool, "cursor=", bad, NULL),
+                NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_CURSOR);
+    resp = call("GET", "/Users", "cursor=garbage", NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_CURSOR);
+    resp = call("POST", "/Users/.search", NULL, "{\"cursor\": \"garbage\"}");
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_CURSOR);
+    /* a cursor is only good for its own list */
+    resp = call("GET", "/Groups", apr_pstrcat(pool, "cursor=", cursor, NULL),
+                NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_CURSOR);
+    resp = call("GET", "/Users", apr_pstrcat(pool, "cursor=", cursor,
+                "&filter=active+eq+true", NULL), NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_CURSOR);
+    /* one way to page at a time; cursors follow the default order */
+    resp = call("GET", "/Users", "cursor=&startIndex=1", NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_VALUE);
+    resp = call("POST", "/Users/.search", NULL,
+                "{\"cursor\": \"\", \"startIndex\": 3}");
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_VALUE);
+    resp = call("GET", "/Users", "cursor=&sortBy=userName", NULL);
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_VALUE);
+    resp = call("POST", "/.search", NULL, "{\"cursor\": \"\"}");
+    assert_error(&resp, 400, SCIM_TYPE_INVALID_VALUE);
+}
+END_TEST
+
 Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -368,6 +738,17 @@ Suite *service_suite(void)
     tcase_add_test(tc, routing_and_discovery);
     tcase_add_test(tc, routing_ignores_endpoint_case);
     tcase_add_test(tc, root_search_lists_every_type);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("walks");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, open_store_with_walks,
+                              close_store_with_walks);
+    tcase_add_test(tc, startindex_walk_gives_the_offset_pages);
+    tcase_add_test(tc, startindex_walk_after_a_delete_pages_as_offset_does);
+    tcase_add_test(tc, late_page_does_not_step_over_earlier_rows);
+    tcase_add_test(tc, cursor_walk_lists_each_user_once);
+    tcase_add_test(tc, cursor_errors);
     suite_add_tcase(s, tc);
     return s;
 }
