@@ -538,7 +538,7 @@ START_TEST(late_page_does_not_step_over_earlier_rows)
     resp = call("GET", "/Users", "count=100", NULL);
     ck_assert_int_eq(int_at(resp.body, "itemsPerPage"), 100);
     {
-        json_t *members = json_array(), *r;
+        json_t *members = json_array(), *doc, *r;
         size_t i;
         char *body;
 
@@ -546,9 +546,10 @@ START_TEST(late_page_does_not_step_over_earlier_rows)
             json_array_append_new(members, json_pack("{s:s}", "value",
                                                      string_at(r, "id")));
         }
-        body = json_dumps(json_pack("{s:[s],s:s,s:o}", "schemas",
-                                    SCIM_SCHEMA_GROUP, "displayName", "all",
-                                    "members", members), 0);
+        doc = json_pack("{s:[s],s:s,s:o}", "schemas", SCIM_SCHEMA_GROUP,
+                        "displayName", "all", "members", members);
+        body = json_dumps(doc, 0);
+        json_decref(doc);
         resp = call("POST", "/Groups", NULL, apr_pstrdup(pool, body));
         free(body);
         ck_assert_int_eq(resp.status, 201);
