@@ -21,6 +21,11 @@ typedef struct part {
     const char *sql;
     apr_array_header_t *params;
     int exact;
+    /* text the stored JSON holds verbatim wherever the part holds (NULL:
+     * none known), and whether ASCII case matters: a cheap test the
+     * database makes before it parses the JSON */
+    const char *need;
+    int need_case_exact;
 } part_t;
 
 typedef struct ctx {
@@ -30,7 +35,7 @@ typedef struct ctx {
 
 static part_t unknown(void)
 {
-    part_t none = { NULL, NULL, 0 };
+    part_t none = { NULL, NULL, 0, NULL, 0 };
 
     return none;
 }
@@ -42,7 +47,47 @@ static part_t make(const ctx_t *c, const char *sql, int exact)
     r.sql = sql;
     r.params = apr_array_make(c->p, 2, sizeof(const char *));
     r.exact = exact;
+    r.need = NULL;
+    r.need_case_exact = 0;
     return r;
+}
+
+/* The store writes JSON with jansson (JSON_COMPACT): these characters
+ * stand for themselves in it, so a value holding such a literal puts the
+ * literal into the resource's text. */
+static int verbatim_in_json(const char *s)
+{
+    if (strlen(s) < 3) {
+        return 0;   /* too common to be worth a test */
+    }
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '/') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void need(part_t *r, const char *text, int case_exact)
+{
+    if (verbatim_in_json(text)) {
+        r->need = text;
+        r->need_case_exact = case_exact;
+    }
+}
+
+/* Of two needed texts, the longer (the rarer, likely). */
+static void need_either(part_t *r, const part_t *a, const part_t *b)
+{
+    const part_t *best = a->need ? a : b;
+
+    if (a->need && b->need && strlen(b->need) > strlen(a->need)) {
+        best = b;
+    }
+    r->need = best->need;
+    r->need_case_exact = best->need_case_exact;
 }
 
 static void bind_param(part_t *r, const char *value)
@@ -53,13 +98,27 @@ static void bind_param(part_t *r, const char *value)
 /* ---- names and JSON access --------------------------------------------- */
 
 /* Names written into SQL: from the definitions, letters and digits;
- * "attr.sub" is how nested() joins two of them for SQLite's JSON path. */
+ * "attr.sub" is how nested() joins two of them for SQLite's JSON path,
+ * after a quoted extension URN ("\"urn:...:User\".department"). */
 static int safe_name(const char *s)
 {
     int dot_ok = 0;
 
     if (!s || !*s) {
         return 0;
+    }
+    if (*s == '"') {
+        for (s++; *s && *s != '"'; s++) {
+            if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+                  || (*s >= '0' && *s <= '9') || *s == ':' || *s == '.'
+                  || *s == '-' || *s == '_')) {
+                return 0;
+            }
+        }
+        if (s[0] != '"' || s[1] != '.' || !s[2]) {
+            return 0;
+        }
+        s += 2;
     }
     for (; *s; s++) {
         if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
@@ -250,6 +309,10 @@ static part_t string_test(const ctx_t *c, const char *v, scim_compare_op_t op,
                                                     ", FALSE)", NULL), v),
                  1);
         bind_param(&r, arg);
+        if (op == SCIM_OP_EQ || op == SCIM_OP_CO || op == SCIM_OP_SW
+            || op == SCIM_OP_EW) {
+            need(&r, lit, case_exact);
+        }
         return r;
     }
     /* PostgreSQL */
@@ -288,6 +351,10 @@ static part_t string_test(const ctx_t *c, const char *v, scim_compare_op_t op,
     r = make(c, apr_psprintf(c->p, apr_pstrcat(c->p, "COALESCE(", cmp,
                                                 ", FALSE)", NULL), v), 1);
     bind_param(&r, arg);
+    if (op == SCIM_OP_EQ || op == SCIM_OP_CO || op == SCIM_OP_SW
+        || op == SCIM_OP_EW) {
+        need(&r, lit, case_exact);
+    }
     return r;
 }
 
@@ -295,15 +362,21 @@ static part_t string_test(const ctx_t *c, const char *v, scim_compare_op_t op,
 static part_t boolean_test(const ctx_t *c, const char *doc, const char *name,
                            int b)
 {
+    part_t r;
+
     if (c->d == SCIM_SQL_SQLITE) {
         /* json_extract gives true and false as 1 and 0; the stored value
          * of a boolean attribute is a JSON boolean */
-        return make(c, apr_psprintf(c->p, "COALESCE(%s = %d, FALSE)",
-                                    member_json(c, doc, name), b), 1);
+        r = make(c, apr_psprintf(c->p, "COALESCE(%s = %d, FALSE)",
+                                 member_json(c, doc, name), b), 1);
     }
-    return make(c, apr_psprintf(c->p, "COALESCE(%s = '%s'::jsonb, FALSE)",
-                                member_json(c, doc, name),
-                                b ? "true" : "false"), 1);
+    else {
+        r = make(c, apr_psprintf(c->p, "COALESCE(%s = '%s'::jsonb, FALSE)",
+                                 member_json(c, doc, name),
+                                 b ? "true" : "false"), 1);
+    }
+    need(&r, b ? "true" : "false", 1);
+    return r;
 }
 
 /* "pr" of a scalar member: not absent, not an empty string. */
@@ -451,6 +524,7 @@ static part_t negate(const ctx_t *c, part_t a)
     }
     r = a;
     r.sql = apr_pstrcat(c->p, "(NOT ", a.sql, ")", NULL);
+    r.need = NULL;
     return r;
 }
 
@@ -518,6 +592,7 @@ static part_t element_comparison(const ctx_t *c, const char *name,
             continue;
         }
         r.exact = r.exact && parts[i]->exact;
+        need_either(&r, &r, parts[i]);
         for (j = 0; j < parts[i]->params->nelts; j++) {
             bind_param(&r, APR_ARRAY_IDX(parts[i]->params, j, const char *));
         }
@@ -550,12 +625,61 @@ static int computed_attribute(const char *name)
            || scim_streq_ci(name, "members") || scim_streq_ci(name, "schemas");
 }
 
+/* An attribute of the enterprise extension, stored under its URN
+ * (canonical spelling, scim_schema_check_resource); other extensions are
+ * computed (membership) or undeclared. */
+static part_t extension_comparison(const ctx_t *c, const scim_filter_t *f)
+{
+    const scim_attr_path_t *path = &f->path;
+    const scim_attr_t *attr = path->attr;
+    const char *urn = scim_schema_enterprise_user.id, *doc, *name;
+
+    if (path->schema != &scim_schema_enterprise_user || attr->multi_valued
+        || !safe_name(attr->name)) {
+        return unknown();
+    }
+    if (attr->type == SCIM_ATTR_COMPLEX) {
+        if (!path->sub || !safe_name(path->sub->name)) {
+            return unknown();
+        }
+        if (c->d == SCIM_SQL_SQLITE) {
+            doc = resource_doc(c);
+            name = apr_pstrcat(c->p, "\"", urn, "\".", attr->name, ".",
+                               path->sub->name, NULL);
+        }
+        else {
+            doc = member_json(c, member_json(c, resource_doc(c), urn),
+                              attr->name);
+            name = path->sub->name;
+        }
+        return scalar_comparison(c, doc, name, path->sub, f->op, f->value);
+    }
+    if (path->sub_name) {
+        return unknown();
+    }
+    if (c->d == SCIM_SQL_SQLITE) {
+        doc = resource_doc(c);
+        name = apr_pstrcat(c->p, "\"", urn, "\".", attr->name, NULL);
+    }
+    else {
+        doc = member_json(c, resource_doc(c), urn);
+        name = attr->name;
+    }
+    return scalar_comparison(c, doc, name, attr, f->op, f->value);
+}
+
 static part_t compare(const ctx_t *c, const scim_filter_t *f, int inner)
 {
     const scim_attr_path_t *path = &f->path;
     const scim_attr_t *attr = path->attr;
 
-    if (!attr || path->schema_urn || !path->attr_name) {
+    if (!attr || !path->attr_name) {
+        return unknown();
+    }
+    if (path->schema_urn && !inner) {
+        return extension_comparison(c, f);
+    }
+    if (path->schema_urn) {
         return unknown();
     }
     if (inner) {
@@ -652,6 +776,9 @@ static part_t combine(const ctx_t *c, part_t a, part_t b, const char *op)
     }
     r = make(c, apr_pstrcat(c->p, "(", a.sql, " ", op, " ", b.sql, ")",
                             NULL), a.exact && b.exact);
+    if (strcmp(op, "AND") == 0) {
+        need_either(&r, &a, &b);
+    }
     for (i = 0; i < a.params->nelts; i++) {
         bind_param(&r, APR_ARRAY_IDX(a.params, i, const char *));
     }
@@ -694,8 +821,30 @@ scim_sql_cond_t scim_sqlfilter_translate(apr_pool_t *p,
     scim_sql_cond_t out;
 
     out.sql = r.sql;
-    out.params = r.params ? r.params
-                          : apr_array_make(p, 1, sizeof(const char *));
+    out.params = apr_array_make(p, 4, sizeof(const char *));
+    if (r.sql && r.need) {
+        /* first the text, which needs no JSON parsed (it holds wherever
+         * r does, so r stays as exact as it was) */
+        const char *test, *arg;
+
+        if (r.need_case_exact) {
+            test = dialect == SCIM_SQL_SQLITE ? "instr(r.resource, %s) > 0"
+                                              : "strpos(r.resource, %s) > 0";
+            arg = r.need;
+        }
+        else {
+            /* SQLite's LIKE and PostgreSQL's ILIKE fold ASCII at least */
+            test = dialect == SCIM_SQL_SQLITE
+                ? "r.resource LIKE %s ESCAPE '\\'"
+                : "r.resource ILIKE %s ESCAPE '\\'";
+            arg = like_escape(p, r.need, "%", "%");
+        }
+        out.sql = apr_pstrcat(p, test, " AND ", r.sql, NULL);
+        APR_ARRAY_PUSH(out.params, const char *) = arg;
+    }
+    if (r.params) {
+        apr_array_cat(out.params, r.params);
+    }
     out.exact = r.sql ? r.exact : !f;
     return out;
 }

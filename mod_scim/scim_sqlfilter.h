@@ -32,13 +32,21 @@
  *     SQLite's LIKE and lower(), which fold ASCII only, and PostgreSQL's
  *     translate() of A-Z; byte order: SQLite's BINARY collation,
  *     PostgreSQL's "C"), eq / ne / pr on booleans, "eq null" / "ne null";
+ *   - attributes of the enterprise extension (department, employeeNumber,
+ *     manager.value, ...), stored under the extension's URN;
  *   - meta.created and meta.lastModified compared as instants, through
  *     their columns (RFC 3339 UTC with milliseconds: text order is time
  *     order);
  *   - and, or, not (not only over an exact translation).
- * Not translated: extension attributes (enterprise, membership, custom
- * URNs), groups / members (computed), id, numbers, dateTimes other than
- * meta's, meta's other sub-attributes, $ref.
+ * Not translated: the membership extension (computed from columns) and
+ * undeclared extensions, groups / members (computed), id, numbers,
+ * dateTimes other than meta's, meta's other sub-attributes, $ref.
+ *
+ * Where a string comparison (eq, co, sw, ew) or a boolean one must hold,
+ * the condition first asks that the resource's text contain the literal
+ * (instr, or LIKE / ILIKE ignoring case) when jansson writes the literal
+ * verbatim (printable ASCII without '"', '\\' and '/'): far cheaper than
+ * parsing the JSON, and implied by the comparison, so exactness stays.
  *
  * exact is set when the condition holds for precisely the resources the
  * filter matches (every part translated, and the stored form as above),

@@ -50,6 +50,12 @@ static const char *param(const scim_sql_cond_t *c, int i)
     return APR_ARRAY_IDX(c->params, i, const char *);
 }
 
+/* The compared value: the last parameter (a text test may come first). */
+static const char *value_param(const scim_sql_cond_t *c)
+{
+    return param(c, c->params->nelts - 1);
+}
+
 /* ---- the translation ------------------------------------------------------ */
 
 START_TEST(values_are_bound_never_written)
@@ -59,8 +65,11 @@ START_TEST(values_are_bound_never_written)
     ck_assert_ptr_nonnull(c.sql);
     ck_assert_ptr_null(strstr(c.sql, "O'Brien"));
     ck_assert_ptr_nonnull(strstr(c.sql, "'$.name.familyName'"));
-    ck_assert_int_eq(c.params->nelts, 1);
-    ck_assert_str_eq(param(&c, 0), "O'Brien");
+    /* the text test first, then the value */
+    ck_assert_int_eq(c.params->nelts, 2);
+    ck_assert_str_eq(param(&c, 0), "%O'Brien%");
+    ck_assert_ptr_nonnull(strstr(c.sql, "r.resource LIKE %s"));
+    ck_assert_str_eq(param(&c, 1), "O'Brien");
     ck_assert(c.exact);
     c = scim_sqlfilter_translate(pool, parse("title eq \"x\""),
                                  SCIM_SQL_PGSQL);
@@ -76,18 +85,20 @@ START_TEST(like_patterns_escape_wildcards)
     ck_assert_ptr_nonnull(strstr(c.sql, "LIKE %s ESCAPE '\\'"));
     ck_assert_str_eq(param(&c, 0), "%50\\%\\_a\\\\b%");
     c = sqlite_of("title sw \"Eng\"");
-    ck_assert_str_eq(param(&c, 0), "Eng%");
+    ck_assert_str_eq(value_param(&c), "Eng%");
     c = sqlite_of("title ew \"eer\"");
-    ck_assert_str_eq(param(&c, 0), "%eer");
+    ck_assert_str_eq(value_param(&c), "%eer");
     /* caseExact: GLOB, its own wildcards escaped */
     c = sqlite_of("externalId co \"a*b?[c\"");
     ck_assert_ptr_nonnull(strstr(c.sql, "GLOB %s"));
-    ck_assert_str_eq(param(&c, 0), "*a[*]b[?][[]c*");
+    ck_assert_str_eq(value_param(&c), "*a[*]b[?][[]c*");
+    ck_assert_ptr_nonnull(strstr(c.sql, "instr(r.resource, %s) > 0"));
+    ck_assert_str_eq(param(&c, 0), "a*b?[c");
     /* PostgreSQL has no patterns: strpos, starts_with */
     c = scim_sqlfilter_translate(pool, parse("title co \"50%\""),
                                  SCIM_SQL_PGSQL);
     ck_assert_ptr_nonnull(strstr(c.sql, "strpos("));
-    ck_assert_str_eq(param(&c, 0), "50%");
+    ck_assert_str_eq(value_param(&c), "50%");
 }
 END_TEST
 
@@ -101,11 +112,12 @@ START_TEST(case_rules_follow_the_definition)
     c = scim_sqlfilter_translate(pool, parse("displayName eq \"Ann\""),
                                  SCIM_SQL_PGSQL);
     ck_assert_ptr_nonnull(strstr(c.sql, "translate("));
-    ck_assert_str_eq(param(&c, 0), "ann");
+    ck_assert_ptr_nonnull(strstr(c.sql, "r.resource ILIKE %s"));
+    ck_assert_str_eq(value_param(&c), "ann");
     /* externalId is caseExact */
     c = sqlite_of("externalId eq \"AbC\"");
     ck_assert_ptr_null(strstr(c.sql, "LIKE"));
-    ck_assert_str_eq(param(&c, 0), "AbC");
+    ck_assert_str_eq(value_param(&c), "AbC");
 }
 END_TEST
 
@@ -116,9 +128,11 @@ START_TEST(multi_valued_attributes_are_exists)
 
     ck_assert_ptr_nonnull(strstr(c.sql, "EXISTS (SELECT 1 FROM json_each("
                                         "r.resource, '$.emails') e WHERE"));
-    ck_assert_int_eq(c.params->nelts, 2);
-    ck_assert_str_eq(param(&c, 0), "work");
-    ck_assert_str_eq(param(&c, 1), "a@b");
+    /* the longer of the texts an element needs, tested first */
+    ck_assert_int_eq(c.params->nelts, 3);
+    ck_assert_str_eq(param(&c, 0), "%work%");
+    ck_assert_str_eq(param(&c, 1), "work");
+    ck_assert_str_eq(param(&c, 2), "a@b");
     ck_assert(c.exact);
     c = sqlite_of("emails[type eq \"work\"].value ne \"a@b\"");
     ck_assert_ptr_nonnull(strstr(c.sql, "(NOT EXISTS"));
@@ -130,10 +144,10 @@ END_TEST
 
 START_TEST(untranslatable_parts_widen)
 {
-    /* extension attributes: TRUE; "and" keeps the rest, inexact */
-    scim_sql_cond_t c = sqlite_of("title eq \"x\" and urn:ietf:params:scim:"
-                                  "schemas:extension:enterprise:2.0:User:"
-                                  "department eq \"Sales\"");
+    /* the computed membership extension: TRUE; "and" keeps the rest */
+    scim_sql_cond_t c = sqlite_of("title eq \"x\" and urn:modscim:schemas:"
+                                  "extension:membership:2.0:User:state eq"
+                                  " \"linked\"");
 
     ck_assert_ptr_nonnull(c.sql);
     ck_assert_int_eq(c.params->nelts, 1);
@@ -147,6 +161,24 @@ START_TEST(untranslatable_parts_widen)
     c = sqlite_of("not (title eq \"x\")");
     ck_assert_ptr_nonnull(strstr(c.sql, "(NOT "));
     ck_assert(c.exact);
+}
+END_TEST
+
+START_TEST(enterprise_attributes_under_their_urn)
+{
+    scim_sql_cond_t c = sqlite_of("urn:ietf:params:scim:schemas:extension:"
+                                  "enterprise:2.0:User:manager.value eq"
+                                  " \"m1\"");
+
+    ck_assert_ptr_nonnull(strstr(c.sql, "'$.\"" SCIM_SCHEMA_ENTERPRISE
+                                        "\".manager.value'"));
+    ck_assert(c.exact);
+    c = scim_sqlfilter_translate(pool, parse(SCIM_SCHEMA_ENTERPRISE
+                                             ":department sw \"Sa\""),
+                                 SCIM_SQL_PGSQL);
+    ck_assert_ptr_nonnull(strstr(c.sql, "(r.resource::jsonb -> '"
+                                        SCIM_SCHEMA_ENTERPRISE "')"));
+    ck_assert_str_eq(value_param(&c), "sa");
 }
 END_TEST
 
@@ -208,6 +240,8 @@ static void open_store_pgsql(void)
  * non-ASCII letters. */
 static const char *const seed[] = {
     "{\"userName\": \"ann\", \"name\": {\"familyName\": \"Smith\"},"
+    " \"" SCIM_SCHEMA_ENTERPRISE "\": {\"department\": \"Sales\","
+    " \"manager\": {\"value\": \"u3\"}},"
     " \"title\": \"Engineer\", \"active\": true, \"emails\": ["
     "{\"value\": \"ann@Work.example\", \"type\": \"work\", \"primary\": true},"
     "{\"value\": \"ann@home.example\", \"type\": \"home\"}]}",
@@ -217,6 +251,7 @@ static const char *const seed[] = {
     " \"title\": \"\", \"emails\": [{\"value\": \"x@work.example\","
     " \"type\": \"home\"}]}",
     "{\"userName\": \"dora\", \"title\": \"50% off_sale\\\\now\","
+    " \"" SCIM_SCHEMA_ENTERPRISE "\": {\"department\": \"sales ops\"},"
     " \"externalId\": \"AbC*1\", \"active\": true}",
     "{\"userName\": \"Émile\", \"name\": {\"familyName\": \"Émond\"},"
     " \"displayName\": \"Émile É\", \"title\": \"chef\"}",
@@ -398,6 +433,15 @@ static const char *const filters[] = {
     "title co \"eng\" or name.familyName eq \"smith\"",
     "title co \"eng\" or urn:ietf:params:scim:schemas:extension:"
     "enterprise:2.0:User:department eq \"x\"",
+    SCIM_SCHEMA_ENTERPRISE ":department eq \"SALES\"",
+    SCIM_SCHEMA_ENTERPRISE ":department sw \"sales\"",
+    SCIM_SCHEMA_ENTERPRISE ":department pr",
+    SCIM_SCHEMA_ENTERPRISE ":manager.value eq \"u3\"",
+    "not (" SCIM_SCHEMA_ENTERPRISE ":manager.value eq \"U3\")",
+    "urn:modscim:schemas:extension:membership:2.0:User:state eq"
+    " \"provisioned\" and title co \"eng\"",
+    "title co \"ngineer\" and emails.value co \"work.example\"",
+    "title co \"%\" or title co \"ngi\"",
     "not (title co \"eng\" or emails[type eq \"home\"])",
     "userName pr and not (displayName pr)",
     "id eq \"u3\" or title eq \"chef\"",
@@ -574,6 +618,7 @@ Suite *sqlfilter_suite(void)
     tcase_add_test(tc, multi_valued_attributes_are_exists);
     tcase_add_test(tc, untranslatable_parts_widen);
     tcase_add_test(tc, meta_times_compare_as_instants);
+    tcase_add_test(tc, enterprise_attributes_under_their_urn);
     tcase_add_test(tc, sort_keys_only_where_sql_orders_as_c);
     suite_add_tcase(s, tc);
 
