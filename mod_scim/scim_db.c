@@ -912,7 +912,31 @@ scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
     return err;
 }
 
-/* Every row is read to the end: pgsql needs it to clean the result up. */
+/* Runs a prepared select and hands every row to fn; the driver's status.
+ * Every row is read to the end: pgsql needs it to clean the result up. */
+static int run_select(scim_store_t *st, apr_pool_t *p,
+                      apr_dbd_prepared_t *stmt, const char **args, int nargs,
+                      scim_db_row_fn fn, void *baton)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    st->stats.statements++;
+    /* Random access (1): pgsql then runs the statement synchronously and
+     * reports its errors; sequential access waits 100 ms on an empty
+     * result and turns a failed statement into "no rows". */
+    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1, nargs,
+                         args);
+    if (rv == 0) {
+        while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
+            st->stats.rows_read++;
+            fn(st, p, row, baton);
+        }
+    }
+    return rv;
+}
+
 scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
                              scim_stmt_t which, const char **args, int nargs,
                              scim_db_row_fn fn, void *baton)
@@ -922,23 +946,11 @@ scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
 
     do {
         apr_dbd_prepared_t *stmt = st->conn->stmts[which];
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
 
         if (!stmt) {
             return missing_statement(st, which);
         }
-        st->stats.statements++;
-        /* Random access (1): pgsql then runs the statement synchronously
-         * and reports its errors; sequential access waits 100 ms on an
-         * empty result and turns a failed statement into "no rows". */
-        rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
-                             nargs, args);
-        if (rv == 0) {
-            while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
-                st->stats.rows_read++;
-                fn(st, p, row, baton);
-            }
+        if ((rv = run_select(st, p, stmt, args, nargs, fn, baton)) == 0) {
             return NULL;
         }
         err = db_error(st, rv, statements[which].label);
@@ -996,21 +1008,12 @@ scim_error_t *scim_db_select_dynamic(scim_store_t *st, apr_pool_t *p,
     *declined = 0;
     do {
         apr_dbd_prepared_t *stmt = dynamic_statement(st, sql, &err);
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
 
         if (!stmt) {
             *declined = !err;
             return err;
         }
-        st->stats.statements++;
-        rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
-                             nargs, args);
-        if (rv == 0) {
-            while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
-                st->stats.rows_read++;
-                fn(st, p, row, baton);
-            }
+        if ((rv = run_select(st, p, stmt, args, nargs, fn, baton)) == 0) {
             return NULL;
         }
         err = db_error(st, rv, "filter statement");

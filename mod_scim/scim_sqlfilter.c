@@ -26,7 +26,18 @@ typedef struct part {
      * database makes before it parses the JSON */
     const char *need;
     int need_case_exact;
+    /* "AND" / "OR": sql is a chain of them without parentheses, so that
+     * a long chain does not nest (SQLite's parser has a bounded stack) */
+    const char *chain_op;
 } part_t;
+
+/* How deep translated parentheses may nest (SQLite's parser stack holds
+ * 100 levels); deeper parts become TRUE. */
+#define MAX_NESTING 24
+
+/* Longest literal in a LIKE or GLOB pattern: SQLite refuses patterns
+ * over 50,000 bytes, and escaping may double it. */
+#define MAX_PATTERN 16000
 
 typedef struct ctx {
     apr_pool_t *p;
@@ -35,7 +46,7 @@ typedef struct ctx {
 
 static part_t unknown(void)
 {
-    part_t none = { NULL, NULL, 0, NULL, 0 };
+    part_t none = { NULL, NULL, 0, NULL, 0, NULL };
 
     return none;
 }
@@ -49,7 +60,14 @@ static part_t make(const ctx_t *c, const char *sql, int exact)
     r.exact = exact;
     r.need = NULL;
     r.need_case_exact = 0;
+    r.chain_op = NULL;
     return r;
+}
+
+/* The part as one operand. */
+static const char *closed(const ctx_t *c, const part_t *a)
+{
+    return a->chain_op ? apr_pstrcat(c->p, "(", a->sql, ")", NULL) : a->sql;
 }
 
 /* The store writes JSON with jansson (JSON_COMPACT): these characters
@@ -57,7 +75,7 @@ static part_t make(const ctx_t *c, const char *sql, int exact)
  * literal into the resource's text. */
 static int verbatim_in_json(const char *s)
 {
-    if (strlen(s) < 3) {
+    if (strlen(s) < 3 || strlen(s) > MAX_PATTERN) {
         return 0;   /* too common to be worth a test */
     }
     for (; *s; s++) {
@@ -267,6 +285,9 @@ static part_t string_test(const ctx_t *c, const char *v, scim_compare_op_t op,
     part_t r;
 
     if (c->d == SCIM_SQL_SQLITE) {
+        if (strlen(lit) > MAX_PATTERN) {
+            return unknown();
+        }
         switch (op) {
         case SCIM_OP_EQ:
             cmp = case_exact ? "%s = %%s" : "%s LIKE %%s ESCAPE '\\'";
@@ -513,7 +534,8 @@ static part_t meta_time_test(const ctx_t *c, const char *column,
 
 /* ---- comparisons --------------------------------------------------------- */
 
-static part_t translate(const ctx_t *c, const scim_filter_t *f, int inner);
+static part_t translate(const ctx_t *c, const scim_filter_t *f, int inner,
+                        int depth);
 
 static part_t negate(const ctx_t *c, part_t a)
 {
@@ -523,8 +545,9 @@ static part_t negate(const ctx_t *c, part_t a)
         return unknown();   /* the negation of a superset is no superset */
     }
     r = a;
-    r.sql = apr_pstrcat(c->p, "(NOT ", a.sql, ")", NULL);
+    r.sql = apr_pstrcat(c->p, "(NOT ", closed(c, &a), ")", NULL);
     r.need = NULL;
+    r.chain_op = NULL;
     return r;
 }
 
@@ -596,8 +619,9 @@ static part_t element_comparison(const ctx_t *c, const char *name,
         for (j = 0; j < parts[i]->params->nelts; j++) {
             bind_param(&r, APR_ARRAY_IDX(parts[i]->params, j, const char *));
         }
-        cond = cond ? apr_pstrcat(c->p, cond, " AND ", parts[i]->sql, NULL)
-                    : parts[i]->sql;
+        cond = cond ? apr_pstrcat(c->p, cond, " AND ", closed(c, parts[i]),
+                                  NULL)
+                    : closed(c, parts[i]);
     }
     r.sql = exists_elements(c, name, cond);
     return negated ? negate(c, r) : r;
@@ -747,7 +771,7 @@ static part_t value_path(const ctx_t *c, const scim_filter_t *f)
         || !attr->multi_valued || computed_attribute(attr->name)) {
         return unknown();
     }
-    element = translate(c, f->left, 1);
+    element = translate(c, f->left, 1, 1);
     if (!f->has_tail) {
         return element_comparison(c, attr->name, &element, NULL, NULL,
                                   SCIM_OP_PR, NULL);
@@ -774,8 +798,12 @@ static part_t combine(const ctx_t *c, part_t a, part_t b, const char *op)
         r.exact = 0;
         return r;
     }
-    r = make(c, apr_pstrcat(c->p, "(", a.sql, " ", op, " ", b.sql, ")",
-                            NULL), a.exact && b.exact);
+    r = make(c, apr_pstrcat(c->p,
+                            a.chain_op == op ? a.sql : closed(c, &a),
+                            " ", op, " ",
+                            b.chain_op == op ? b.sql : closed(c, &b), NULL),
+             a.exact && b.exact);
+    r.chain_op = op;
     if (strcmp(op, "AND") == 0) {
         need_either(&r, &a, &b);
     }
@@ -790,20 +818,22 @@ static part_t combine(const ctx_t *c, part_t a, part_t b, const char *op)
 
 /* inner: f is a value path's inner filter (paths relative to the
  * element).  Depth is bounded by the parser (SCIM_FILTER_MAX_DEPTH). */
-static part_t translate(const ctx_t *c, const scim_filter_t *f, int inner)
+static part_t translate(const ctx_t *c, const scim_filter_t *f, int inner,
+                        int depth)
 {
-    if (!f) {
+    if (!f || depth > MAX_NESTING) {
         return unknown();
     }
     switch (f->kind) {
     case SCIM_FILTER_AND:
-        return combine(c, translate(c, f->left, inner),
-                       translate(c, f->right, inner), "AND");
     case SCIM_FILTER_OR:
-        return combine(c, translate(c, f->left, inner),
-                       translate(c, f->right, inner), "OR");
+        /* a chain continues on the right at the same depth */
+        return combine(c, translate(c, f->left, inner, depth + 1),
+                       translate(c, f->right, inner,
+                                 depth + (f->right->kind != f->kind)),
+                       f->kind == SCIM_FILTER_AND ? "AND" : "OR");
     case SCIM_FILTER_NOT:
-        return negate(c, translate(c, f->left, inner));
+        return negate(c, translate(c, f->left, inner, depth + 1));
     case SCIM_FILTER_VALUE_PATH:
         return inner ? unknown() : value_path(c, f);
     case SCIM_FILTER_COMPARE:
@@ -817,10 +847,10 @@ scim_sql_cond_t scim_sqlfilter_translate(apr_pool_t *p,
                                          scim_sql_dialect_t dialect)
 {
     ctx_t c = { p, dialect };
-    part_t r = translate(&c, f, 0);
+    part_t r = translate(&c, f, 0, 0);
     scim_sql_cond_t out;
 
-    out.sql = r.sql;
+    out.sql = r.sql ? closed(&c, &r) : NULL;
     out.params = apr_array_make(p, 4, sizeof(const char *));
     if (r.sql && r.need) {
         /* first the text, which needs no JSON parsed (it holds wherever
@@ -839,7 +869,7 @@ scim_sql_cond_t scim_sqlfilter_translate(apr_pool_t *p,
                 : "r.resource ILIKE %s ESCAPE '\\'";
             arg = like_escape(p, r.need, "%", "%");
         }
-        out.sql = apr_pstrcat(p, test, " AND ", r.sql, NULL);
+        out.sql = apr_pstrcat(p, test, " AND ", out.sql, NULL);
         APR_ARRAY_PUSH(out.params, const char *) = arg;
     }
     if (r.params) {

@@ -606,6 +606,56 @@ START_TEST(window_pages_with_a_condition)
 }
 END_TEST
 
+/* Hostile shapes: a chain as long as the parser allows, "not" nested as
+ * deep as it allows, a literal longer than SQLite's LIKE patterns: valid
+ * SQL (or TRUE), the same answers. */
+START_TEST(long_and_deep_filters_stay_valid_sql)
+{
+    scim_sql_dialect_t d = scim_store_dialect(store);
+    const char *chain = "title co \"eng\"", *deep = "title co \"eng\"";
+    char *big = apr_palloc(pool, 40001);
+    const char *texts[3];
+    int i;
+
+    seed_users();
+    for (i = 0; i < 120; i++) {
+        chain = apr_psprintf(pool, "%s %s userName ne \"x%d\"", chain,
+                             i % 2 ? "and" : "or", i);
+    }
+    for (i = 0; i < 30; i++) {
+        deep = apr_psprintf(pool, "not (%s or title eq \"q%d\")", deep, i);
+    }
+    memset(big, 'a', 40000);
+    big[40000] = '\0';
+    texts[0] = chain;
+    texts[1] = deep;
+    texts[2] = apr_psprintf(pool, "title co \"%s\" or title sw \"%s\"",
+                            big, big);
+    for (i = 0; i < 3; i++) {
+        scim_filter_t *f = parse(texts[i]);
+        scim_sql_cond_t cond = scim_sqlfilter_translate(pool, f, d);
+
+        ck_assert_str_eq(judged(f, read_all(&cond)),
+                         judged(f, read_all(NULL)));
+    }
+}
+END_TEST
+
+/* The tests on a database, for one driver. */
+static TCase *store_tests(const char *name, void (*open)(void))
+{
+    TCase *tc = tcase_create(name);
+
+    tcase_add_checked_fixture(tc, open, store_fixture_close);
+    tcase_add_loop_test(tc, database_hands_c_every_match, 0,
+                        (NFILTERS + FILTERS_PER_RUN - 1) / FILTERS_PER_RUN);
+    tcase_add_test(tc, translation_used_and_exact_where_claimed);
+    tcase_add_test(tc, sql_order_is_the_c_order);
+    tcase_add_test(tc, window_pages_with_a_condition);
+    tcase_add_test(tc, long_and_deep_filters_stay_valid_sql);
+    return tc;
+}
+
 Suite *sqlfilter_suite(void)
 {
     Suite *s = suite_create("sqlfilter");
@@ -622,23 +672,9 @@ Suite *sqlfilter_suite(void)
     tcase_add_test(tc, sort_keys_only_where_sql_orders_as_c);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("sqlite3");
-    tcase_add_checked_fixture(tc, open_store, store_fixture_close);
-    tcase_add_loop_test(tc, database_hands_c_every_match, 0,
-                        (NFILTERS + FILTERS_PER_RUN - 1) / FILTERS_PER_RUN);
-    tcase_add_test(tc, translation_used_and_exact_where_claimed);
-    tcase_add_test(tc, sql_order_is_the_c_order);
-    tcase_add_test(tc, window_pages_with_a_condition);
-    suite_add_tcase(s, tc);
+    suite_add_tcase(s, store_tests("sqlite3", open_store));
     if (store_fixture_pgsql_params()) {
-        tc = tcase_create("pgsql");
-        tcase_add_checked_fixture(tc, open_store_pgsql, store_fixture_close);
-        tcase_add_loop_test(tc, database_hands_c_every_match, 0,
-                        (NFILTERS + FILTERS_PER_RUN - 1) / FILTERS_PER_RUN);
-        tcase_add_test(tc, translation_used_and_exact_where_claimed);
-        tcase_add_test(tc, sql_order_is_the_c_order);
-        tcase_add_test(tc, window_pages_with_a_condition);
-        suite_add_tcase(s, tc);
+        suite_add_tcase(s, store_tests("pgsql", open_store_pgsql));
     }
     return s;
 }
