@@ -785,6 +785,42 @@ static part_t value_path(const ctx_t *c, const scim_filter_t *f)
 
 /* ---- logic --------------------------------------------------------------- */
 
+static int same_op(const char *chain_op, const char *op)
+{
+    return chain_op && strcmp(chain_op, op) == 0;
+}
+
+/* a, first testing the text it needs (a.need), which needs no JSON
+ * parsed: it holds wherever a does, so a stays as exact as it was. */
+static part_t with_text_test(const ctx_t *c, part_t a)
+{
+    part_t r;
+    const char *test, *arg;
+
+    if (!a.sql || !a.need) {
+        return a;
+    }
+    if (a.need_case_exact) {
+        test = c->d == SCIM_SQL_SQLITE ? "instr(r.resource, %s) > 0"
+                                       : "strpos(r.resource, %s) > 0";
+        arg = a.need;
+    }
+    else {
+        /* SQLite's LIKE and PostgreSQL's ILIKE fold ASCII at least */
+        test = c->d == SCIM_SQL_SQLITE ? "r.resource LIKE %s ESCAPE '\\'"
+                                       : "r.resource ILIKE %s ESCAPE '\\'";
+        arg = like_escape(c->p, a.need, "%", "%");
+    }
+    r = make(c, apr_pstrcat(c->p, test, " AND ",
+                            same_op(a.chain_op, "AND") ? a.sql
+                                                       : closed(c, &a), NULL),
+             a.exact);
+    r.chain_op = "AND";
+    bind_param(&r, arg);
+    apr_array_cat(r.params, a.params);
+    return r;
+}
+
 static part_t combine(const ctx_t *c, part_t a, part_t b, const char *op)
 {
     part_t r;
@@ -798,10 +834,16 @@ static part_t combine(const ctx_t *c, part_t a, part_t b, const char *op)
         r.exact = 0;
         return r;
     }
+    if (strcmp(op, "OR") == 0) {
+        /* each side needs its own text; the whole, neither */
+        a = with_text_test(c, a);
+        b = with_text_test(c, b);
+    }
     r = make(c, apr_pstrcat(c->p,
-                            a.chain_op == op ? a.sql : closed(c, &a),
+                            same_op(a.chain_op, op) ? a.sql : closed(c, &a),
                             " ", op, " ",
-                            b.chain_op == op ? b.sql : closed(c, &b), NULL),
+                            same_op(b.chain_op, op) ? b.sql : closed(c, &b),
+                            NULL),
              a.exact && b.exact);
     r.chain_op = op;
     if (strcmp(op, "AND") == 0) {
@@ -847,34 +889,12 @@ scim_sql_cond_t scim_sqlfilter_translate(apr_pool_t *p,
                                          scim_sql_dialect_t dialect)
 {
     ctx_t c = { p, dialect };
-    part_t r = translate(&c, f, 0, 0);
+    part_t r = with_text_test(&c, translate(&c, f, 0, 0));
     scim_sql_cond_t out;
 
     out.sql = r.sql ? closed(&c, &r) : NULL;
-    out.params = apr_array_make(p, 4, sizeof(const char *));
-    if (r.sql && r.need) {
-        /* first the text, which needs no JSON parsed (it holds wherever
-         * r does, so r stays as exact as it was) */
-        const char *test, *arg;
-
-        if (r.need_case_exact) {
-            test = dialect == SCIM_SQL_SQLITE ? "instr(r.resource, %s) > 0"
-                                              : "strpos(r.resource, %s) > 0";
-            arg = r.need;
-        }
-        else {
-            /* SQLite's LIKE and PostgreSQL's ILIKE fold ASCII at least */
-            test = dialect == SCIM_SQL_SQLITE
-                ? "r.resource LIKE %s ESCAPE '\\'"
-                : "r.resource ILIKE %s ESCAPE '\\'";
-            arg = like_escape(p, r.need, "%", "%");
-        }
-        out.sql = apr_pstrcat(p, test, " AND ", out.sql, NULL);
-        APR_ARRAY_PUSH(out.params, const char *) = arg;
-    }
-    if (r.params) {
-        apr_array_cat(out.params, r.params);
-    }
+    out.params = r.params ? r.params
+                          : apr_array_make(p, 1, sizeof(const char *));
     out.exact = r.sql ? r.exact : !f;
     return out;
 }
