@@ -444,6 +444,9 @@ static part_t scalar_test(const ctx_t *c, const char *doc, const char *name,
         if (!json_is_string(literal)) {
             return make(c, "FALSE", 1);
         }
+        if (strlen(json_string_value(literal)) != json_string_length(literal)) {
+            return unknown();   /* a NUL: parameters end at the first */
+        }
         return string_test(c, member_text(c, doc, name), op,
                            json_string_value(literal), def->case_exact);
     }

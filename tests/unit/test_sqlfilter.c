@@ -445,6 +445,7 @@ static const char *const filters[] = {
     "not (title co \"eng\" or emails[type eq \"home\"])",
     "userName pr and not (displayName pr)",
     "id eq \"u3\" or title eq \"chef\"",
+    "title eq \"eng\\u0000x\" or title co \"\\u0000\"",
 };
 
 #define NFILTERS ((int)(sizeof(filters) / sizeof(filters[0])))
