@@ -374,6 +374,14 @@ struct scim_db_conn {
     int lock_depth;
     dev_t dev;                          /* the file that was opened: a */
     ino_t ino;                          /* write checks it is still there */
+    /* statements built from a filter (scim_db_select_dynamic), by their
+     * text; never freed before the connection (apr_dbd cannot), hence
+     * bounded */
+    struct {
+        const char *sql;
+        apr_dbd_prepared_t *stmt;
+    } dynamic[SCIM_DB_DYNAMIC_MAX];
+    int ndynamic;
     /* pgsql */
     const scim_db_libpq_t *pq;          /* NULL: libpq not found */
     int backend;                        /* server process that holds our
@@ -869,6 +877,7 @@ static scim_error_t *prepare_statements(scim_store_t *st)
     if ((err = forget_statements(st))) {
         return err;
     }
+    conn->ndynamic = 0;     /* prepared again when next used */
     for (i = 0; i < SCIM_STMT_COUNT; i++) {
         apr_dbd_prepared_t *stmt = NULL;
 
@@ -919,7 +928,31 @@ scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
     return err;
 }
 
-/* Every row is read to the end: pgsql needs it to clean the result up. */
+/* Runs a prepared select and hands every row to fn; the driver's status.
+ * Every row is read to the end: pgsql needs it to clean the result up. */
+static int run_select(scim_store_t *st, apr_pool_t *p,
+                      apr_dbd_prepared_t *stmt, const char **args, int nargs,
+                      scim_db_row_fn fn, void *baton)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    st->stats.statements++;
+    /* Random access (1): pgsql then runs the statement synchronously and
+     * reports its errors; sequential access waits 100 ms on an empty
+     * result and turns a failed statement into "no rows". */
+    rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1, nargs,
+                         args);
+    if (rv == 0) {
+        while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
+            st->stats.rows_read++;
+            fn(st, p, row, baton);
+        }
+    }
+    return rv;
+}
+
 scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
                              scim_stmt_t which, const char **args, int nargs,
                              scim_db_row_fn fn, void *baton)
@@ -929,28 +962,116 @@ scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
 
     do {
         apr_dbd_prepared_t *stmt = st->conn->stmts[which];
-        apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
 
         if (!stmt) {
             return missing_statement(st, which);
         }
-        st->stats.statements++;
-        /* Random access (1): pgsql then runs the statement synchronously
-         * and reports its errors; sequential access waits 100 ms on an
-         * empty result and turns a failed statement into "no rows". */
-        rv = apr_dbd_pselect(st->driver, p, st->handle, &res, stmt, 1,
-                             nargs, args);
-        if (rv == 0) {
-            while (apr_dbd_get_row(st->driver, p, res, &row, -1) == 0) {
-                st->stats.rows_read++;
-                fn(st, p, row, baton);
-            }
+        if ((rv = run_select(st, p, stmt, args, nargs, fn, baton)) == 0) {
             return NULL;
         }
         err = db_error(st, rv, statements[which].label);
     } while (tries++ == 0 && prepared_again(st));
     return err;
+}
+
+/* The connection's prepared statement of text sql, prepared now if it is
+ * new; NULL with *err NULL when the connection holds as many as it may. */
+static apr_dbd_prepared_t *dynamic_statement(scim_store_t *st,
+                                             const char *sql,
+                                             scim_error_t **err)
+{
+    scim_db_conn_t *conn = st->conn;
+    apr_dbd_prepared_t *stmt = NULL;
+    const char *label = NULL;
+    int i, rv;
+
+    *err = NULL;
+    for (i = 0; i < conn->ndynamic; i++) {
+        if (strcmp(conn->dynamic[i].sql, sql) == 0) {
+            return conn->dynamic[i].stmt;
+        }
+    }
+    if (conn->ndynamic == SCIM_DB_DYNAMIC_MAX) {
+        return NULL;
+    }
+    /* named like the fixed ones (prepare_label): one name per slot, the
+     * slots emptied together with DEALLOCATE ALL */
+    if (is_sqlite(st) || conn->pq) {
+        label = apr_psprintf(conn->pool, "scim_dyn_%d", conn->ndynamic);
+    }
+    rv = apr_dbd_prepare(st->driver, conn->pool, st->handle, sql, label,
+                         &stmt);
+    if (rv != 0) {
+        *err = db_error(st, rv, "prepare filter statement");
+        (*err)->internal = apr_pstrcat(st->pool, (*err)->internal, ": ", sql,
+                                       NULL);
+        return NULL;
+    }
+    conn->dynamic[conn->ndynamic].sql = apr_pstrdup(conn->pool, sql);
+    conn->dynamic[conn->ndynamic].stmt = stmt;
+    conn->ndynamic++;
+    return stmt;
+}
+
+scim_error_t *scim_db_select_dynamic(scim_store_t *st, apr_pool_t *p,
+                                     const char *sql, const char **args,
+                                     int nargs, scim_db_row_fn fn,
+                                     void *baton, int *declined)
+{
+    scim_error_t *err;
+    int rv, tries = 0;
+
+    *declined = 0;
+    do {
+        apr_dbd_prepared_t *stmt = dynamic_statement(st, sql, &err);
+
+        if (!stmt) {
+            *declined = !err;
+            return err;
+        }
+        if ((rv = run_select(st, p, stmt, args, nargs, fn, baton)) == 0) {
+            return NULL;
+        }
+        err = db_error(st, rv, "filter statement");
+    } while (tries++ == 0 && prepared_again(st));
+    return err;
+}
+
+scim_sql_dialect_t scim_db_dialect(const scim_store_t *st)
+{
+    return is_sqlite(st) ? SCIM_SQL_SQLITE : SCIM_SQL_PGSQL;
+}
+
+/* The dynamic statements' texts: the records of a type (org, rtype bound
+ * first) for which cond holds, cond's parameters bound next. */
+const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after)
+{
+    return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R " FROM scim_resources r"
+                       " WHERE r.org = %s AND r.rtype = %s",
+                       after ? " AND (r.created > %s OR (r.created = %s"
+                               " AND r.id > %s))" : "",
+                       " AND (", cond, ") ORDER BY r.created, r.id LIMIT %d",
+                       NULL);
+}
+
+const char *scim_db_sql_window(apr_pool_t *p, const char *cond,
+                               const char *key, int descending)
+{
+    const char *dir = descending ? " DESC" : "";
+
+    return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R " FROM scim_resources r"
+                       " WHERE r.org = %s AND r.rtype = %s AND (",
+                       cond ? cond : "TRUE", ") ORDER BY ",
+                       key ? apr_pstrcat(p, "(", key, ") IS NULL", dir, ", ",
+                                         key, dir, ", ", NULL) : "",
+                       "r.created, r.id LIMIT %d OFFSET %d", NULL);
+}
+
+const char *scim_db_sql_count(apr_pool_t *p, const char *cond)
+{
+    return apr_pstrcat(p, "SELECT COUNT(*) FROM scim_resources r"
+                       " WHERE r.org = %s AND r.rtype = %s AND (", cond, ")",
+                       NULL);
 }
 
 const char *scim_db_entry(scim_store_t *st, apr_pool_t *p,
@@ -1011,6 +1132,16 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
     return scim_db_select(st, p, which, args, nargs, push_record, out);
 }
 
+scim_error_t *scim_db_select_records_dynamic(scim_store_t *st, apr_pool_t *p,
+                                             const char *sql,
+                                             const char **args, int nargs,
+                                             apr_array_header_t *out,
+                                             int *declined)
+{
+    return scim_db_select_dynamic(st, p, sql, args, nargs, push_record, out,
+                                  declined);
+}
+
 static void keep_first_value(scim_store_t *st, apr_pool_t *p,
                              apr_dbd_row_t *row, void *value)
 {
@@ -1033,6 +1164,19 @@ scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
 {
     const char *value = NULL;
     scim_error_t *err = scim_db_select_value(st, which, args, nargs, &value);
+
+    *count = value ? atoi(value) : 0;
+    return err;
+}
+
+scim_error_t *scim_db_select_count_dynamic(scim_store_t *st, const char *sql,
+                                           const char **args, int nargs,
+                                           int *count, int *declined)
+{
+    const char *value = NULL;
+    scim_error_t *err = scim_db_select_dynamic(st, st->pool, sql, args, nargs,
+                                               keep_first_value, &value,
+                                               declined);
 
     *count = value ? atoi(value) : 0;
     return err;

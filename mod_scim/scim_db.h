@@ -11,6 +11,7 @@
 #ifndef SCIM_DB_H
 #define SCIM_DB_H
 
+#include "scim_sqlfilter.h"
 #include "scim_store.h"
 
 /* What went wrong with the database, as far as a caller must know: what
@@ -148,6 +149,42 @@ scim_error_t *scim_db_select_value(scim_store_t *st, scim_stmt_t which,
 /* A COUNT(*) statement's answer. */
 scim_error_t *scim_db_select_count(scim_store_t *st, scim_stmt_t which,
                                    const char **args, int nargs, int *count);
+
+/* ---- statements built from a filter ------------------------------------ */
+
+/* How many such statements a connection keeps prepared (apr_dbd frees none
+ * before the connection closes); a new text beyond them is declined. */
+#define SCIM_DB_DYNAMIC_MAX 64
+
+/* The JSON dialect of the connection's database (scim_sqlfilter.h). */
+scim_sql_dialect_t scim_db_dialect(const scim_store_t *st);
+
+/* Texts of the statements that read the records of a type (org, rtype
+ * bound first) for which an SQL condition holds (its parameters bound
+ * next): a chunk in the default order (after: after the created, created,
+ * id bound before the condition; the limit last), a window in an order
+ * (key: an SQL expression, NULL for the default order; absent keys last,
+ * first when descending; then limit, offset), and their number. */
+const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after);
+const char *scim_db_sql_window(apr_pool_t *p, const char *cond,
+                               const char *key, int descending);
+const char *scim_db_sql_count(apr_pool_t *p, const char *cond);
+
+/* Runs such a statement, prepared on first use and kept with the
+ * connection by its text, like scim_db_select; *declined is set (and
+ * nothing run) when the connection holds SCIM_DB_DYNAMIC_MAX others. */
+scim_error_t *scim_db_select_dynamic(scim_store_t *st, apr_pool_t *p,
+                                     const char *sql, const char **args,
+                                     int nargs, scim_db_row_fn fn,
+                                     void *baton, int *declined);
+scim_error_t *scim_db_select_records_dynamic(scim_store_t *st, apr_pool_t *p,
+                                             const char *sql,
+                                             const char **args, int nargs,
+                                             apr_array_header_t *out,
+                                             int *declined);
+scim_error_t *scim_db_select_count_dynamic(scim_store_t *st, const char *sql,
+                                           const char **args, int nargs,
+                                           int *count, int *declined);
 
 /* One transaction at a time, always ended: scim_db_end commits (or, with
  * rollback set or after a failed statement, rolls back); one the request

@@ -14,6 +14,7 @@
 #include "scim_query.h"
 #include "scim_render.h"
 #include "scim_walk.h"
+#include "scim_sqlfilter.h"
 
 /* Members listed in one list response of groups, all groups together: a
  * page of many large groups shows fewer members of each (a page of 100
@@ -133,6 +134,8 @@ typedef struct collector {
     const scim_request_t *req;
     const endpoint_t *ep;
     const scim_filter_t *filter;
+    scim_sql_cond_t cond;       /* filter for the database (sql NULL:
+                                   none); scan() reads its candidates */
     const scim_list_params_t *lp;
     int filter_needs_related;   /* filter names groups / members */
     int total;
@@ -362,8 +365,9 @@ static scim_error_t *scan(collector_t *c, const char *group_id)
                                            group_id, "User",
                                            last ? last->id : NULL,
                                            SCAN_CHUNK, page)
-            : scim_store_scan_chunk(req->store, scratch, req->org,
-                                    c->ep->rt->name, last, SCAN_CHUNK, page);
+            : scim_store_scan_where(req->store, scratch, req->org,
+                                    c->ep->rt->name, &c->cond, last,
+                                    SCAN_CHUNK, page);
         if (!err) {
             collect_all(c, scratch, page);
             err = c->err;
@@ -457,6 +461,71 @@ static void page_end(collector_t *c, const scim_walk_list_t *list,
         scim_walk_remember(list, lp->start_index + recs->nelts, c->total,
                            &last);
     }
+}
+
+/* The page of a list whose filter the database evaluates exactly (or that
+ * has none), in the order of an SQL sort key (NULL: the default order):
+ * the number of matches counted and the page read by the database, each
+ * still judged by the filter.  *declined when the connection cannot
+ * prepare the statements (then nothing was read). */
+static scim_error_t *window_page(collector_t *c, const char *key,
+                                 int *declined)
+{
+    const scim_request_t *req = c->req;
+    const scim_list_params_t *lp = c->lp;
+    apr_array_header_t *recs;
+    scim_error_t *err;
+    int i;
+
+    err = scim_store_count_where(req->store, req->org, c->ep->rt->name,
+                                 &c->cond, &c->total, declined);
+    if (err || *declined || lp->count <= 0
+        || lp->start_index - 1 >= c->total) {
+        return err;
+    }
+    recs = apr_array_make(req->pool, lp->count, sizeof(scim_record_t *));
+    err = scim_store_window(req->store, req->pool, req->org, c->ep->rt->name,
+                            &c->cond, key, c->sort && c->sort->descending,
+                            lp->start_index - 1, lp->count, recs, declined);
+    for (i = 0; !err && !*declined && i < recs->nelts; i++) {
+        const scim_record_t *rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
+        json_t *full = NULL;
+
+        err = scim_render_full_resource(req, req->pool, c->ep, rec, 0, &full);
+        if (!err && (!c->filter || scim_filter_match(c->filter, full))) {
+            keep_match(c, rec, full, lp->start_index + i);
+        }
+    }
+    return err;
+}
+
+/* A filter no index answers, or a sortBy: the database evaluates what of
+ * the filter it can (scim_sqlfilter.h).  Where it evaluates all of it and
+ * can order as sortBy asks, it counts and reads the page; otherwise it
+ * hands the scan only candidates, which the filter judges and the heap
+ * orders. */
+static scim_error_t *searched(collector_t *c,
+                              const scim_attr_path_t *sort_path)
+{
+    const scim_request_t *req = c->req;
+    scim_sql_dialect_t dialect = scim_store_dialect(req->store);
+    const char *key = NULL;
+    int declined = 0;
+    scim_error_t *err;
+
+    c->cond = scim_sqlfilter_translate(req->pool, c->filter, dialect);
+    if (sort_path) {
+        key = scim_sqlfilter_sort_key(req->pool, sort_path, dialect);
+    }
+    if (c->cond.exact && !c->filter_needs_related && (!sort_path || key)) {
+        err = window_page(c, key, &declined);
+        if (err || !declined) {
+            return err;
+        }
+        c->total = 0;
+        c->kept->nelts = 0;
+    }
+    return scan(c, NULL);
 }
 
 /* A page read straight from an index: no filter beyond the index's own
@@ -707,7 +776,7 @@ static scim_error_t *query_resources(const scim_request_t *req,
         err = indexed_page(&c, NULL);
     }
     else {
-        err = scan(&c, NULL);
+        err = searched(&c, sort_path);
     }
     if (!err) {
         err = c.err;

@@ -130,6 +130,103 @@ scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
     return scim_db_select_records(st, p, SCIM_STMT_RES_AFTER, args, 6, out);
 }
 
+/* ---- reads with a filter's SQL condition --------------------------------- */
+
+scim_sql_dialect_t scim_store_dialect(const scim_store_t *st)
+{
+    return scim_db_dialect(st);
+}
+
+/* org, rtype, the fixed arguments in between, cond's parameters, then the
+ * trailing ones: a dynamic statement's arguments in order. */
+static const char **where_args(apr_pool_t *p, const char *org,
+                               const char *rtype, const char *const *middle,
+                               int nmiddle, const scim_sql_cond_t *cond,
+                               const char *const *tail, int ntail, int *n)
+{
+    int ncond = cond && cond->sql ? cond->params->nelts : 0;
+    const char **args = apr_palloc(p, sizeof(*args)
+                                      * (2 + nmiddle + ncond + ntail));
+    int i, k = 0;
+
+    args[k++] = org;
+    args[k++] = rtype;
+    for (i = 0; i < nmiddle; i++) {
+        args[k++] = middle[i];
+    }
+    for (i = 0; i < ncond; i++) {
+        args[k++] = APR_ARRAY_IDX(cond->params, i, const char *);
+    }
+    for (i = 0; i < ntail; i++) {
+        args[k++] = tail[i];
+    }
+    *n = k;
+    return args;
+}
+
+scim_error_t *scim_store_scan_where(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const scim_sql_cond_t *cond,
+                                    const scim_record_t *after, int limit,
+                                    apr_array_header_t *out)
+{
+    const char *keyset[3], *tail[1];
+    const char **args;
+    scim_error_t *err;
+    int n, declined = 0;
+
+    if (cond && cond->sql) {
+        if (after) {
+            keyset[0] = keyset[1] = after->created;
+            keyset[2] = after->id;
+        }
+        tail[0] = apr_itoa(p, limit);
+        args = where_args(p, org, rtype, keyset, after ? 3 : 0, cond, tail, 1,
+                          &n);
+        err = scim_db_select_records_dynamic(st, p,
+            scim_db_sql_scan(p, cond->sql, after != NULL), args, n, out,
+            &declined);
+        if (err || !declined) {
+            return err;
+        }
+    }
+    return scim_store_scan_chunk(st, p, org, rtype, after, limit, out);
+}
+
+scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
+                                const char *org, const char *rtype,
+                                const scim_sql_cond_t *cond, const char *key,
+                                int descending, int offset, int limit,
+                                apr_array_header_t *out, int *declined)
+{
+    const char *tail[2] = { apr_itoa(p, limit), apr_itoa(p, offset) };
+    const char **args;
+    int n;
+
+    args = where_args(p, org, rtype, NULL, 0, cond, tail, 2, &n);
+    return scim_db_select_records_dynamic(st, p,
+        scim_db_sql_window(p, cond ? cond->sql : NULL, key, descending),
+        args, n, out, declined);
+}
+
+scim_error_t *scim_store_count_where(scim_store_t *st, const char *org,
+                                     const char *rtype,
+                                     const scim_sql_cond_t *cond, int *count,
+                                     int *declined)
+{
+    const char **args;
+    int n;
+
+    *declined = 0;
+    if (!cond || !cond->sql) {
+        return scim_store_count(st, org, rtype, count);
+    }
+    args = where_args(st->pool, org, rtype, NULL, 0, cond, NULL, 0, &n);
+    return scim_db_select_count_dynamic(st, scim_db_sql_count(st->pool,
+                                                              cond->sql),
+                                        args, n, count, declined);
+}
+
 /* ---- writes ------------------------------------------------------------- */
 
 static scim_error_t *name_taken(scim_store_t *st, const char *rtype,

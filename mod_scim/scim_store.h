@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "scim_error.h"
+#include "scim_sqlfilter.h"
 #include "scim_util.h"
 
 /* Longest userName / displayName / externalId in bytes: the indexed
@@ -139,6 +140,36 @@ scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
                                     const char *org, const char *rtype,
                                     const scim_record_t *after, int limit,
                                     apr_array_header_t *out);
+
+/* Reads with a filter translated for the database (scim_sqlfilter.h):
+ * the condition is written for this dialect. */
+scim_sql_dialect_t scim_store_dialect(const scim_store_t *st);
+
+/* scim_store_scan_chunk, of the records for which cond holds: candidates
+ * for the filter cond came from, every match among them.  Reads every
+ * record when cond has no SQL, or when the connection cannot prepare one
+ * more statement (a superset still). */
+scim_error_t *scim_store_scan_where(scim_store_t *st, apr_pool_t *p,
+                                    const char *org, const char *rtype,
+                                    const scim_sql_cond_t *cond,
+                                    const scim_record_t *after, int limit,
+                                    apr_array_header_t *out);
+
+/* The records for which cond holds (NULL or no SQL: all), ordered by the
+ * SQL expression key (scim_sqlfilter_sort_key; NULL: the default order)
+ * ascending or descending, absent keys last (first when descending), ties
+ * in the default order: limit of them from offset on; and their number.
+ * *declined (nothing read) when the connection cannot prepare one more
+ * statement. */
+scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
+                                const char *org, const char *rtype,
+                                const scim_sql_cond_t *cond, const char *key,
+                                int descending, int offset, int limit,
+                                apr_array_header_t *out, int *declined);
+scim_error_t *scim_store_count_where(scim_store_t *st, const char *org,
+                                     const char *rtype,
+                                     const scim_sql_cond_t *cond, int *count,
+                                     int *declined);
 
 /* ---- memberships -------------------------------------------------------- */
 

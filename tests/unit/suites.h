@@ -9,6 +9,7 @@ Suite *util_suite(void);
 Suite *path_suite(void);
 Suite *schema_suite(void);
 Suite *filter_suite(void);
+Suite *sqlfilter_suite(void);
 Suite *patch_suite(void);
 Suite *store_suite(void);
 Suite *seat_suite(void);

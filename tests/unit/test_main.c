@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(runner, path_suite());
     srunner_add_suite(runner, schema_suite());
     srunner_add_suite(runner, filter_suite());
+    srunner_add_suite(runner, sqlfilter_suite());
     srunner_add_suite(runner, patch_suite());
     srunner_add_suite(runner, store_suite());
     srunner_add_suite(runner, seat_suite());
