@@ -370,19 +370,48 @@ static scim_error_t *delete_once(scim_store_t *st, const char *org,
     return scim_db_end(st, 0);
 }
 
-/* ---- each write, run again when it lost a lock race --------------------- */
+/* ---- each write, committed alone or with others (scim_db_write) -------- */
+
+typedef struct {
+    const char *org;
+    const scim_record_t *created;
+    scim_record_t *rec;                 /* updated: gets its new version */
+    int expected_version;
+    int resource_changed;
+    const apr_array_header_t *member_ops;
+    const char *rtype;
+    const char *id;
+} write_args_t;
+
+static scim_error_t *create_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return create_once(st, a->org, a->created, a->member_ops);
+}
+
+static scim_error_t *update_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return update_once(st, a->org, a->rec, a->expected_version,
+                       a->resource_changed, a->member_ops);
+}
+
+static scim_error_t *delete_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return delete_once(st, a->org, a->rtype, a->id);
+}
 
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, rec, NULL, 0, 0, member_ops, NULL, NULL };
 
-    do {
-        err = create_once(st, org, rec, member_ops);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return scim_db_write(st, create_write, &a);
 }
 
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
@@ -390,24 +419,16 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, NULL, rec, expected_version, resource_changed,
+                       member_ops, NULL, NULL };
 
-    do {
-        err = update_once(st, org, rec, expected_version, resource_changed,
-                          member_ops);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return scim_db_write(st, update_write, &a);
 }
 
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, NULL, NULL, 0, 0, NULL, rtype, id };
 
-    do {
-        err = delete_once(st, org, rtype, id);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return scim_db_write(st, delete_write, &a);
 }
