@@ -1402,6 +1402,38 @@ scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
     return err;
 }
 
+typedef struct {
+    scim_stmt_t which;
+    const char **args;
+    int nargs;
+} one_statement_t;
+
+static scim_error_t *one_statement(scim_store_t *st, void *baton)
+{
+    const one_statement_t *one = baton;
+    scim_error_t *err;
+
+    if ((err = scim_db_begin(st))) {
+        return err;
+    }
+    if ((err = scim_db_exec(st, one->which, one->args, one->nargs, NULL))) {
+        scim_db_end(st, 1);
+        return err;
+    }
+    return scim_db_end(st, 0);
+}
+
+scim_error_t *scim_db_exec_write(scim_store_t *st, scim_stmt_t which,
+                                 const char **args, int nargs)
+{
+    one_statement_t one = { which, args, nargs };
+
+    if (!st->conn->group || st->in_transaction) {
+        return scim_db_exec(st, which, args, nargs, NULL);
+    }
+    return scim_db_write(st, one_statement, &one);
+}
+
 /* ---- connection set-up -------------------------------------------------- */
 
 /* The schema version the database records; 0 when it has none yet (or

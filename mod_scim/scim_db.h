@@ -183,4 +183,11 @@ typedef scim_error_t *(*scim_db_write_fn)(scim_store_t *st, void *baton);
 scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
                             void *baton);
 
+/* One statement that writes, outside a transaction, as a write of its
+ * own: on SQLite it takes its place among the writers (scim_db_write)
+ * rather than meet their lock, which the sqlite3 driver waits out in
+ * sleeps of 100 ms; on PostgreSQL it commits by itself. */
+scim_error_t *scim_db_exec_write(scim_store_t *st, scim_stmt_t which,
+                                 const char **args, int nargs);
+
 #endif /* SCIM_DB_H */

@@ -69,6 +69,11 @@ def test_64_writers_every_acknowledged_create_is_stored(make_server):
                        " AND event = 'create' AND outcome = 'ok'"
                        " AND lower(name) LIKE ?", "acme",
                        f"w64-{tag}-%") == len(names)
+    # and each refusal its own, written among the writers
+    assert _count_rows(server, "SELECT COUNT(*) FROM scim_audit WHERE org = ?"
+                       " AND event = 'create' AND outcome = '409'"
+                       " AND lower(name) LIKE ?", "acme",
+                       f"w64-{tag}-%") == len(names[::4])
     for r in results:
         if r.status_code == 201:
             got = acme.get_user(r.json()["id"])
