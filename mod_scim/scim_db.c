@@ -1254,10 +1254,10 @@ static void fail_job(write_job_t *job, const scim_store_t *group,
     job->st->commit_failed = group->commit_failed;
 }
 
-/* Runs one job on the group's connection (st, in its transaction), with
- * the job's own pool, audit context and counters.  Answers whether the
- * database failed inside the group's transaction. */
-static int run_job(scim_store_t *st, write_job_t *job)
+/* Runs one job, the group's place-th, on the group's connection (st, in
+ * its transaction), with the job's own pool, audit context and counters.
+ * Answers whether the database failed inside the group's transaction. */
+static int run_job(scim_store_t *st, write_job_t *job, int place)
 {
     scim_store_t js = *job->st;
 
@@ -1265,7 +1265,7 @@ static int run_job(scim_store_t *st, write_job_t *job)
     js.handle = st->handle;
     js.conn = st->conn;
     js.in_transaction = 0;
-    js.grouped = 1;
+    js.grouped = place;
     js.failure = SCIM_DB_NONE;
     job->err = job->fn(&js, job->baton);
     if (js.in_transaction) {
@@ -1312,7 +1312,7 @@ static void lead_group(scim_store_t *st, write_group_t *g)
             if (err || failed) {
                 continue;               /* answered below */
             }
-            if (run_job(st, j)) {
+            if (run_job(st, j, n + 1)) {
                 failed = j;
             }
         }

@@ -44,8 +44,9 @@ struct scim_store {
     scim_db_conn_t *conn;             /* kept with the connection */
     int in_transaction;
     int grouped;                      /* runs as one write of a shared
-                                       * transaction (scim_db_write): its
-                                       * transaction is a savepoint */
+                                       * transaction (scim_db_write), its
+                                       * own transaction a savepoint: its
+                                       * place in the group, from 1 */
     int commit_failed;                /* a COMMIT went unanswered: it may
                                        * have been applied */
     int reconnecting;                 /* connecting again (once at a

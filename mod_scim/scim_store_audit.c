@@ -6,8 +6,9 @@
 /* The audit trail, the tokens' last use and an organization's figures for
  * the status page.  A write's audit row is part of the write's own
  * transaction, so neither exists without the other; pruning rides along
- * with writes and deletes by the index on the time, so it touches only
- * the rows that expired. */
+ * with writes (once per transaction: the first write of a group commit)
+ * and deletes by the index on the time, so it touches only the rows that
+ * expired. */
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,8 @@ scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
     }
     err = insert_row(st, org, event ? event : st->audit.event, rtype, id,
                      name, outcome, 1);
-    if (!err && st->audit.retention_days > 0) {
+    /* once per transaction: by the first write of a group */
+    if (!err && st->audit.retention_days > 0 && st->grouped <= 1) {
         const char *args[] = { days_ago(st->pool, st->audit.retention_days) };
 
         err = scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 1, NULL);
