@@ -27,13 +27,17 @@ ROOM_FOR_WRITERS = {
 
 
 def _post_all(base, token, bodies, writers=WRITERS):
-    """POSTs every body from writers threads, each with its own client;
-    returns the responses in order."""
+    """POSTs every body from writers threads, each with its own client and
+    each request on a new connection (what is under test is the store, not
+    keep-alive: a child whose workers are all busy closes idle keep-alive
+    connections, a race an HTTP client meets at its next request); returns
+    the responses in order."""
     local = threading.local()
 
     def post(body):
         if not hasattr(local, "client"):
-            local.client = ScimClient(base, token, timeout=60)
+            local.client = ScimClient(base, token, timeout=60,
+                                      headers={"Connection": "close"})
         return local.client.post("/Users", body)
 
     with ThreadPoolExecutor(writers) as pool:
@@ -45,7 +49,10 @@ def _count_rows(server, sql, *args):
 
 
 def test_64_writers_every_acknowledged_create_is_stored(make_server):
-    server = make_server("writers", extra_conf=ROOM_FOR_WRITERS.get(MPM, ""))
+    # (at full load a child may still report its workers all busy: the
+    # connections then wait in the listen queue)
+    server = make_server("writers", extra_conf=ROOM_FOR_WRITERS.get(MPM, ""),
+                         allow_log=[r"AH00484|AH00161"])
     acme = server.client()
     tag = uuid.uuid4().hex[:8]
     # every fourth name is sent twice: one of the two is a 409, which must
@@ -63,7 +70,7 @@ def test_64_writers_every_acknowledged_create_is_stored(make_server):
     assert len(created) == len(names)
     # the store holds exactly what was acknowledged, each with its audit row
     assert _count_rows(server, "SELECT COUNT(*) FROM scim_resources WHERE org = ?"
-                       " AND rtype = 'User' AND name LIKE ?", "acme",
+                       " AND rtype = 'User' AND lower(name) LIKE ?", "acme",
                        f"w64-{tag}-%") == len(names)
     assert _count_rows(server, "SELECT COUNT(*) FROM scim_audit WHERE org = ?"
                        " AND event = 'create' AND outcome = 'ok'"
