@@ -359,6 +359,9 @@ struct scim_db_libpq {
     int (*set_error_verbosity)(void *conn, int verbosity);
 };
 #define PQ_CONNECTION_OK 0
+
+/* The writers of one SQLite database in this process (group commit). */
+typedef struct write_group write_group_t;
 #define PQ_ERRORS_VERBOSE 2
 
 /* What a connection keeps from one request to the next, allocated from
@@ -372,6 +375,8 @@ struct scim_db_conn {
     const char *path;                   /* the database file, or NULL */
     int lock_fd;                        /* the writers' lock file, or -1 */
     int lock_depth;
+    write_group_t *group;               /* its writers in this process, or
+                                         * NULL: each write alone */
     dev_t dev;                          /* the file that was opened: a */
     ino_t ino;                          /* write checks it is still there */
     /* statements built from a filter (scim_db_select_dynamic), by their
@@ -727,19 +732,43 @@ static const char *sqlite_file_name(scim_store_t *st)
     return path;
 }
 
-/* The file each database path named when this process first opened it:
- * a connection made after the file was removed must not take the new,
- * empty one for it either. */
+/* The writes of this process waiting to be committed together, in
+ * arrival order; one of them leads (see scim_db_write). */
+typedef struct write_job write_job_t;
+struct write_job {
+    scim_store_t *st;                   /* the writer's own store */
+    scim_db_write_fn fn;
+    void *baton;
+    scim_error_t *err;                  /* its answer, in st->pool */
+    int done;                           /* answered */
+    int lead;                           /* to lead the next group */
+    write_job_t *next;
+};
+
+struct write_group {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;             /* a job done, a leader named */
+    write_job_t *head, *tail;           /* waiting, not yet taken */
+    int leading;                        /* a leader runs a group */
+};
+
+/* The file each database path named when this process first opened it
+ * (a connection made after the file was removed must not take the new,
+ * empty one for it either), and the process's writers of it. */
 #define FIRST_FILES 8
 static struct {
     char path[1024];
     dev_t dev;
     ino_t ino;
+    write_group_t group;
 } first_files[FIRST_FILES];
 static pthread_mutex_t first_files_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void first_file(const char *path, dev_t *dev, ino_t *ino)
+/* The first identity of path (into *dev, *ino), and its writers' group
+ * (NULL when the table is full). */
+static write_group_t *first_file(const char *path, dev_t *dev, ino_t *ino)
 {
+    write_group_t *group = NULL;
     int i;
 
     pthread_mutex_lock(&first_files_lock);
@@ -747,6 +776,7 @@ static void first_file(const char *path, dev_t *dev, ino_t *ino)
         if (strcmp(first_files[i].path, path) == 0) {
             *dev = first_files[i].dev;
             *ino = first_files[i].ino;
+            group = &first_files[i].group;
             break;
         }
     }
@@ -755,8 +785,12 @@ static void first_file(const char *path, dev_t *dev, ino_t *ino)
         strcpy(first_files[i].path, path);
         first_files[i].dev = *dev;
         first_files[i].ino = *ino;
+        group = &first_files[i].group;
+        pthread_mutex_init(&group->lock, NULL);
+        pthread_cond_init(&group->changed, NULL);
     }
     pthread_mutex_unlock(&first_files_lock);
+    return group;
 }
 
 /* Where the database is, the writers' lock file beside it, and the file's
@@ -793,7 +827,7 @@ static scim_error_t *sqlite_find_file(scim_store_t *st)
     conn->path = apr_pstrdup(conn->pool, path);
     conn->dev = sb.st_dev;
     conn->ino = sb.st_ino;
-    first_file(conn->path, &conn->dev, &conn->ino);
+    conn->group = first_file(conn->path, &conn->dev, &conn->ino);
     return NULL;
 }
 
@@ -1212,12 +1246,24 @@ static apr_status_t transaction_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* A write of a group: its transaction is a savepoint of the group's. */
+#define GROUPED_BEGIN "SAVEPOINT scim_write"
+#define GROUPED_COMMIT "RELEASE scim_write"
+#define GROUPED_ROLLBACK "ROLLBACK TO scim_write"
+
 scim_error_t *scim_db_begin(scim_store_t *st)
 {
     scim_error_t *err;
     int rv;
 
     st->failure = SCIM_DB_NONE;
+    if (st->grouped) {
+        if ((rv = run_sql(st, GROUPED_BEGIN)) != 0) {
+            return db_error(st, rv, "savepoint");
+        }
+        st->in_transaction = 1;
+        return NULL;
+    }
     if ((err = writer_lock(st))) {
         return err;
     }
@@ -1246,6 +1292,15 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback)
         return NULL;
     }
     st->in_transaction = 0;
+    if (st->grouped) {
+        /* a savepoint rolled back stays open until released */
+        if ((rollback && (rv = run_sql(st, GROUPED_ROLLBACK)) != 0)
+            || (rv = run_sql(st, GROUPED_COMMIT)) != 0) {
+            return db_error(st, rv, rollback ? "rollback to savepoint"
+                                             : "release savepoint");
+        }
+        return NULL;
+    }
     apr_pool_cleanup_kill(st->pool, st, transaction_cleanup);
     if (rollback) {
         run_sql(st, "ROLLBACK");
@@ -1332,6 +1387,211 @@ int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt)
     st->failure = SCIM_DB_NONE;
     scim_store_pause(*attempt);
     return 1;
+}
+
+/* ---- group commit ------------------------------------------------------- */
+
+/* At most this many writes share a transaction: a bound on how long the
+ * first of them waits for the COMMIT. */
+#define GROUP_MAX 32
+
+static scim_error_t *error_copy(apr_pool_t *p, const scim_error_t *err)
+{
+    scim_error_t *copy = apr_pmemdup(p, err, sizeof(*err));
+
+    copy->detail = apr_pstrdup(p, err->detail);
+    copy->internal = err->internal ? apr_pstrdup(p, err->internal) : NULL;
+    return copy;
+}
+
+/* A job answered with the group's failure (BEGIN or COMMIT), as if its
+ * own transaction had failed so. */
+static void fail_job(write_job_t *job, const scim_store_t *group,
+                     const scim_error_t *err)
+{
+    job->err = error_copy(job->st->pool, err);
+    job->st->failure = group->failure;
+    job->st->commit_failed = group->commit_failed;
+}
+
+/* Runs one job, the group's place-th, on the group's connection (st, in
+ * its transaction), with the job's own pool, audit context and counters.
+ * Answers whether the database failed inside the group's transaction. */
+static int run_job(scim_store_t *st, write_job_t *job, int place)
+{
+    scim_store_t js = *job->st;
+
+    js.driver = st->driver;
+    js.handle = st->handle;
+    js.conn = st->conn;
+    js.in_transaction = 0;
+    js.grouped = place;
+    js.failure = SCIM_DB_NONE;
+    job->err = job->fn(&js, job->baton);
+    if (js.in_transaction) {
+        scim_db_end(&js, 1);            /* a write that forgot to end */
+    }
+    job->st->stats = js.stats;
+    job->st->failure = js.failure;
+    return js.failure != SCIM_DB_NONE;
+}
+
+/* Takes up to max waiting jobs off the queue. */
+static write_job_t *take_jobs(write_group_t *g, int max)
+{
+    write_job_t *first, *last;
+    int n;
+
+    pthread_mutex_lock(&g->lock);
+    first = last = g->head;
+    for (n = 1; last && last->next && n < max; n++) {
+        last = last->next;
+    }
+    if (last) {
+        g->head = last->next;
+        if (!g->head) {
+            g->tail = NULL;
+        }
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&g->lock);
+    return first;
+}
+
+/* The leader: one transaction for the jobs waiting now and those that
+ * arrive while it runs them (up to GROUP_MAX), one COMMIT, then every job
+ * answered and the next waiting one named leader. */
+static void lead_group(scim_store_t *st, write_group_t *g)
+{
+    write_job_t *batch = NULL, **end = &batch, *j, *failed = NULL;
+    scim_error_t *err = scim_db_begin(st);
+    int n = 0;
+
+    while (n < GROUP_MAX && (*end = take_jobs(g, GROUP_MAX - n))) {
+        for (j = *end; j; end = &j->next, j = j->next, n++) {
+            if (err || failed) {
+                continue;               /* answered below */
+            }
+            if (run_job(st, j, n + 1)) {
+                failed = j;
+            }
+        }
+        if (err || failed) {
+            break;
+        }
+    }
+    if (err) {
+        for (j = batch; j; j = j->next) {
+            fail_job(j, st, err);
+        }
+    }
+    else if (failed) {
+        /* The database failed inside the transaction (which SQLite may
+         * then have rolled back whole): nothing of the group is kept, the
+         * failed write has its answer, the others run again. */
+        scim_db_end(st, 1);
+        for (j = batch; j; j = j->next) {
+            if (j != failed) {
+                j->err = failure_error(j->st, SCIM_DB_CONFLICT,
+                    "a write committed with this one failed; run again");
+            }
+        }
+        if (failed->st->failure == SCIM_DB_STALE) {
+            prepare_statements(st);
+        }
+    }
+    else if ((err = scim_db_end(st, 0))) {
+        for (j = batch; j; j = j->next) {
+            fail_job(j, st, err);
+        }
+    }
+    pthread_mutex_lock(&g->lock);
+    for (j = batch; j; j = j->next) {
+        j->done = 1;
+    }
+    if (g->head) {
+        g->head->lead = 1;
+    }
+    else {
+        g->leading = 0;
+    }
+    pthread_cond_broadcast(&g->changed);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* One write, in a group when the database has one. */
+static scim_error_t *write_once(scim_store_t *st, scim_db_write_fn fn,
+                                void *baton)
+{
+    write_group_t *g = st->conn->group;
+    write_job_t job = { st, fn, baton, NULL, 0, 0, NULL };
+
+    if (!g || st->in_transaction || st->grouped) {
+        return fn(st, baton);
+    }
+    pthread_mutex_lock(&g->lock);
+    if (g->tail) {
+        g->tail->next = &job;
+    }
+    else {
+        g->head = &job;
+    }
+    g->tail = &job;
+    if (!g->leading) {
+        g->leading = job.lead = 1;
+    }
+    while (!job.done && !job.lead) {
+        pthread_cond_wait(&g->changed, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!job.done) {
+        lead_group(st, g);
+    }
+    return job.err;
+}
+
+scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
+                            void *baton)
+{
+    scim_error_t *err;
+    int attempt = 0;
+
+    do {
+        err = write_once(st, fn, baton);
+    } while (scim_db_again(st, err, &attempt));
+    return err;
+}
+
+typedef struct {
+    scim_stmt_t which;
+    const char **args;
+    int nargs;
+} one_statement_t;
+
+static scim_error_t *one_statement(scim_store_t *st, void *baton)
+{
+    const one_statement_t *one = baton;
+    scim_error_t *err;
+
+    if ((err = scim_db_begin(st))) {
+        return err;
+    }
+    if ((err = scim_db_exec(st, one->which, one->args, one->nargs, NULL))) {
+        scim_db_end(st, 1);
+        return err;
+    }
+    return scim_db_end(st, 0);
+}
+
+scim_error_t *scim_db_exec_write(scim_store_t *st, scim_stmt_t which,
+                                 const char **args, int nargs)
+{
+    one_statement_t one = { which, args, nargs };
+
+    if (!st->conn->group || st->in_transaction) {
+        return scim_db_exec(st, which, args, nargs, NULL);
+    }
+    return scim_db_write(st, one_statement, &one);
 }
 
 /* ---- connection set-up -------------------------------------------------- */

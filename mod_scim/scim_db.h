@@ -44,6 +44,10 @@ struct scim_store {
     apr_dbd_t *handle;
     scim_db_conn_t *conn;             /* kept with the connection */
     int in_transaction;
+    int grouped;                      /* runs as one write of a shared
+                                       * transaction (scim_db_write), its
+                                       * own transaction a savepoint: its
+                                       * place in the group, from 1 */
     int commit_failed;                /* a COMMIT went unanswered: it may
                                        * have been applied */
     int reconnecting;                 /* connecting again (once at a
@@ -200,5 +204,28 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback);
  * (start at 0) counts.  Usage:
  *     do { err = write_once(st, ...); } while (scim_db_again(st, err, &n)); */
 int scim_db_again(scim_store_t *st, const scim_error_t *err, int *attempt);
+
+/* One write: a transaction, from scim_db_begin to scim_db_end, and what it
+ * reads to decide; it must not keep pointers into st beyond its return. */
+typedef scim_error_t *(*scim_db_write_fn)(scim_store_t *st, void *baton);
+
+/* Runs a write, again while scim_db_again says so, and answers only once
+ * it is durable (or failed).  On SQLite the writers of one process that
+ * wait for the writers' lock at the same time are committed together
+ * (group commit): one of them takes the lock and runs every waiting write
+ * on its own connection in one transaction, each write in a savepoint of
+ * it (a write that fails is rolled back alone), then one COMMIT; none is
+ * answered before that COMMIT succeeded.  When the database itself fails
+ * inside the group, the group is rolled back and the other writes are
+ * run again.  On PostgreSQL each write is its own transaction. */
+scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
+                            void *baton);
+
+/* One statement that writes, outside a transaction, as a write of its
+ * own: on SQLite it takes its place among the writers (scim_db_write)
+ * rather than meet their lock, which the sqlite3 driver waits out in
+ * sleeps of 100 ms; on PostgreSQL it commits by itself. */
+scim_error_t *scim_db_exec_write(scim_store_t *st, scim_stmt_t which,
+                                 const char **args, int nargs);
 
 #endif /* SCIM_DB_H */

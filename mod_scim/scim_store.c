@@ -297,28 +297,30 @@ static int is_user(const scim_record_t *rec)
     return strcmp(rec->rtype, "User") == 0;
 }
 
-static const char *dump_resource(apr_pool_t *p, const json_t *resource)
+/* The resource as stored, serialised before the write (outside the
+ * writers' lock). */
+static scim_error_t *dump_resource(scim_store_t *st, const json_t *resource,
+                                   const char **json)
 {
     char *text = json_dumps(resource, JSON_COMPACT);
-    const char *copy = text ? apr_pstrdup(p, text) : NULL;
 
+    *json = text ? apr_pstrdup(st->pool, text) : NULL;
     free(text);
-    return copy;
+    if (!*json) {
+        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "The resource cannot be serialised");
+    }
+    return NULL;
 }
 
 static scim_error_t *create_once(scim_store_t *st, const char *org,
-                                 const scim_record_t *rec,
+                                 const scim_record_t *rec, const char *json,
                                  const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
-    const char *json = dump_resource(st->pool, rec->resource);
     scim_error_t *err;
 
-    if (!json) {
-        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
-                               "The resource cannot be serialised");
-    }
     if ((err = scim_db_begin(st))) {
         return err;
     }
@@ -366,24 +368,19 @@ static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
                            now->version, expected_version);
 }
 
+/* json: the changed resource serialised, NULL when only memberships
+ * changed. */
 static scim_error_t *update_once(scim_store_t *st, const char *org,
                                  scim_record_t *rec, int expected_version,
-                                 int resource_changed,
+                                 const char *json,
                                  const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
-    const char *json = NULL;
     scim_error_t *err = NULL;
+    int resource_changed = json != NULL;
     int nrows = 0;
 
-    if (resource_changed) {
-        json = dump_resource(st->pool, rec->resource);
-        if (!json) {
-            return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
-                                   "The resource cannot be serialised");
-        }
-    }
     if ((err = scim_db_begin(st))) {
         return err;
     }
@@ -477,19 +474,49 @@ static scim_error_t *delete_once(scim_store_t *st, const char *org,
     return scim_db_end(st, 0);
 }
 
-/* ---- each write, run again when it lost a lock race --------------------- */
+/* ---- each write, committed alone or with others (scim_db_write) -------- */
+
+typedef struct {
+    const char *org;
+    const scim_record_t *created;
+    scim_record_t *rec;                 /* updated: gets its new version */
+    int expected_version;
+    const char *json;                   /* the resource as stored */
+    const apr_array_header_t *member_ops;
+    const char *rtype;
+    const char *id;
+} write_args_t;
+
+static scim_error_t *create_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return create_once(st, a->org, a->created, a->json, a->member_ops);
+}
+
+static scim_error_t *update_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return update_once(st, a->org, a->rec, a->expected_version, a->json,
+                       a->member_ops);
+}
+
+static scim_error_t *delete_write(scim_store_t *st, void *baton)
+{
+    const write_args_t *a = baton;
+
+    return delete_once(st, a->org, a->rtype, a->id);
+}
 
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, rec, NULL, 0, NULL, member_ops, NULL, NULL };
+    scim_error_t *err = dump_resource(st, rec->resource, &a.json);
 
-    do {
-        err = create_once(st, org, rec, member_ops);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return err ? err : scim_db_write(st, create_write, &a);
 }
 
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
@@ -497,24 +524,18 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, NULL, rec, expected_version, NULL, member_ops,
+                       NULL, NULL };
+    scim_error_t *err = resource_changed
+                        ? dump_resource(st, rec->resource, &a.json) : NULL;
 
-    do {
-        err = update_once(st, org, rec, expected_version, resource_changed,
-                          member_ops);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return err ? err : scim_db_write(st, update_write, &a);
 }
 
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    write_args_t a = { org, NULL, NULL, 0, NULL, NULL, rtype, id };
 
-    do {
-        err = delete_once(st, org, rtype, id);
-    } while (scim_db_again(st, err, &attempt));
-    return err;
+    return scim_db_write(st, delete_write, &a);
 }

@@ -6,8 +6,9 @@
 /* The audit trail, the tokens' last use and an organization's figures for
  * the status page.  A write's audit row is part of the write's own
  * transaction, so neither exists without the other; pruning rides along
- * with writes and deletes by the index on the time, so it touches only
- * the rows that expired. */
+ * with writes (once per transaction: the first write of a group commit)
+ * and deletes by the index on the time, so it touches only the rows that
+ * expired. */
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +34,20 @@ static const char *days_ago(apr_pool_t *p, int days)
                         t.tm_hour, t.tm_min, t.tm_sec);
 }
 
+/* The audit row, inside the caller's transaction (in_tx) or as a write
+ * of its own. */
 static scim_error_t *insert_row(scim_store_t *st, const char *org,
                                 const char *event, const char *rtype,
                                 const char *id, const char *name,
-                                const char *outcome)
+                                const char *outcome, int in_tx)
 {
     const char *args[] = {
         org, scim_now(st->pool), event, st->audit.actor, st->audit.address,
         rtype, id, name, outcome
     };
 
-    return scim_db_exec(st, SCIM_STMT_AUDIT_INSERT, args, 9, NULL);
+    return in_tx ? scim_db_exec(st, SCIM_STMT_AUDIT_INSERT, args, 9, NULL)
+                 : scim_db_exec_write(st, SCIM_STMT_AUDIT_INSERT, args, 9);
 }
 
 scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
@@ -57,8 +61,9 @@ scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
         return NULL;
     }
     err = insert_row(st, org, event ? event : st->audit.event, rtype, id,
-                     name, outcome);
-    if (!err && st->audit.retention_days > 0) {
+                     name, outcome, 1);
+    /* once per transaction: by the first write of a group */
+    if (!err && st->audit.retention_days > 0 && st->grouped <= 1) {
         const char *args[] = { days_ago(st->pool, st->audit.retention_days) };
 
         err = scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 1, NULL);
@@ -74,9 +79,8 @@ scim_error_t *scim_store_audit(scim_store_t *st, const char *org,
     if (!st->audit.actor) {
         return NULL;
     }
-    /* One statement commits by itself. */
     return insert_row(st, org, event ? event : st->audit.event, rtype, id,
-                      name, outcome);
+                      name, outcome, 0);
 }
 
 scim_error_t *scim_store_token_used(scim_store_t *st, const char *org,
@@ -84,7 +88,7 @@ scim_error_t *scim_store_token_used(scim_store_t *st, const char *org,
 {
     const char *args[] = { org, token, scim_now(st->pool), address };
 
-    return scim_db_exec(st, SCIM_STMT_TOKEN_USED, args, 4, NULL);
+    return scim_db_exec_write(st, SCIM_STMT_TOKEN_USED, args, 4);
 }
 
 /* ---- the status page's figures ----------------------------------------- */
