@@ -1,5 +1,6 @@
 -- Issue 9's creation run: BENCH_CREATE new users in all, POSTed from
--- wrk's connections (run it with one thread), then wrk stops by itself.
+-- wrk's connections (run it with one thread: -t 1), then wrk stops by
+-- itself.
 -- Each connection sends its next POST once its last one was answered;
 -- when every POST has been sent, the connections wait (delay) instead of
 -- sending anything else, so wrk's latencies are those of the POSTs only;
@@ -17,11 +18,18 @@ int getpid(void);
 
 local quota = assert(tonumber(os.getenv("BENCH_CREATE")), "BENCH_CREATE")
 local sent, answered = 0, 0
+-- wrk asks the first thread for one request before any connection exists
+-- (to check it), and never sends that one.
+local checked = false
 -- Only a connection wrk opens again after an error asks for a request
 -- without a delay first: it gets a read that changes nothing.
 local filler = bench.get("/ServiceProviderConfig")
 
 function request()
+    if not checked then
+        checked = true
+        return filler
+    end
     if sent >= quota then
         return filler
     end
