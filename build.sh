@@ -460,7 +460,8 @@ case "${1:-build}" in
     test)  shift; deps; server_user_can_reach_build
            SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
            pg_start; do_unit; do_unit_valgrind; do_integration "$@"
-           do_bench --users 200 --duration 1 --db both --out "$build/bench-smoke" ;;
+           do_bench --users 200 --duration 1 --warmup 0 --db both \
+               --out "$build/bench-smoke" ;;
     integration) shift; server_user_can_reach_build; do_build
            do_integration "$@" ;;
     pgsql-unit) deps; build_core; build_unit; pg_start; do_unit ;;

@@ -320,16 +320,28 @@ def wait_idle(server, timeout=15):
 
 # ---- measuring ---------------------------------------------------------------
 
-def run_wrk(server, w, args, env):
+def warm_up(server, w, args, env):
+    """The workload for --warmup seconds, not measured: mod_dbd opens a
+    child's database connections while requests wait for them, once
+    concurrency first reaches them (a new PostgreSQL connection is a
+    server process; its first request took 40-90 ms on this machine), and
+    a server that has run a while has them all.  The measurement is then
+    of a warm server, for both stores."""
+    if args.warmup > 0:
+        run_wrk(server, w, args, env, seconds=args.warmup)
+
+
+def run_wrk(server, w, args, env, seconds=None):
+    seconds = seconds or args.duration
     url = (server.base_url(ORG) if w.path is SCIM
            else f"http://127.0.0.1:{server.port}{w.path}")
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
-           "-d", f"{args.duration}s", "--timeout", "10s",
+           "-d", f"{seconds}s", "--timeout", "10s",
            "-s", str(HERE / w.script), url]
     r = Result(w)
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                             timeout=args.duration + 60)
+                             timeout=seconds + 60)
     except subprocess.TimeoutExpired:
         r.problems.append("wrk did not finish in time")
         return r
@@ -456,6 +468,7 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "problems": r.problems})
     return {"machine": mach,
             "config": {"mpm": args.mpm, "duration_s": args.duration,
+                       "warmup_s": args.warmup,
                        "connections": args.connections, "threads": args.threads,
                        "host": "127.0.0.1", "db": db, "store": store,
                        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
@@ -473,7 +486,8 @@ def md_header(args, mach, docs):
         f"Run: mpm_{args.mpm}, {seeding['users']} users (+{seeding['spares']} spares), "
         f"a group of {seeding['group_members']} members; "
         f"wrk {args.threads} thread, {args.connections} connections, "
-        f"{args.duration} s per workload; a user's GET response is "
+        f"{args.duration} s per workload after {args.warmup} s of warm-up; "
+        f"a user's GET response is "
         f"{seeding['user_response_bytes']} bytes.",
     ]
     for db, doc in docs.items():
@@ -570,6 +584,7 @@ def run_workloads(args, mach, db, out):
             # rate right before the writes that are compared with it.
             if w.ceiling == COMMIT_RATE and commits is None:
                 commits = measure_commits(out, db, args)
+            warm_up(server, w, args, env)
             r = run_wrk(server, w, args, env)
             results[w.name] = r
             print(f"bench: {w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
@@ -898,6 +913,8 @@ def main():
                     help="members of the large group (at most --users)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per workload")
     ap.add_argument("--connections", "-c", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="seconds of each workload before it is measured")
     ap.add_argument("--threads", "-t", type=int, default=1)
     ap.add_argument("--mpm", choices=tuple(MPM_STEADY), default="event")
     ap.add_argument("--db", choices=("sqlite", "pgsql", "both"), default="sqlite",
