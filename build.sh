@@ -9,7 +9,13 @@
 #   ./build.sh pgsql-unit unit tests with a throw-away PostgreSQL server
 #   ./build.sh fuzz [s]  libFuzzer targets of the core, s seconds each (60)
 #   ./build.sh bench [--users N] [--duration S] [--mpm event|prefork]
+#                    [--db sqlite|pgsql|both]
 #                        wrk against a real httpd: build/bench/results.{json,md}
+#                        (pgsql: a throw-away PostgreSQL with durable commits)
+#   ./build.sh bench --create N [--writers W] [--mpm M] [--db D]
+#                        W connections create N users; 503s and lost writes
+#   ./build.sh bench --rss N [--mpm M] [--db D]
+#                        a mixed workload; the workers' RSS at N/10 and N
 #   ./build.sh deb       Debian package build/deb/libapache2-mod-scim_*.deb
 #   ./build.sh deps      install the Debian packages that are missing
 #   ./build.sh clean     remove build/
@@ -183,6 +189,10 @@ do_integration() {
 # files made each restart take a minute; a restart or a killed httpd loses
 # nothing without it (only an operating system crash would).  The tests find it
 # through SCIM_TEST_PGSQL_PARAMS (apr_dbd's parameters) and SCIM_TEST_PG_*.
+# "pg_start durable" (the benchmark's) keeps fsync=on and
+# synchronous_commit=on, so that each commit waits for the disk as
+# SQLite's synchronous=FULL does, and logs lock waits longer than
+# deadlock_timeout (1 s).
 pg_dir=""
 
 pg_as_owner() {
@@ -203,7 +213,10 @@ pg_stop() {
 
 pg_start() {
     [ -z "$pg_dir" ] || return 0
-    local bin port
+    local bin port mode=${1:-tests} settings="-c fsync=off"
+    if [ "$mode" = durable ]; then
+        settings="-c fsync=on -c synchronous_commit=on -c log_lock_waits=on"
+    fi
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     port=$($PYTHON -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     pg_dir=$(mktemp -d /tmp/scim-pg.XXXXXX)
@@ -215,11 +228,17 @@ pg_start() {
     export SCIM_TEST_PG_BIN=$bin SCIM_TEST_PG_DATA=$pg_dir/data
     export SCIM_TEST_PG_PORT=$port SCIM_TEST_PG_SOCKETS=$pg_dir
     pg_as_owner "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=off" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 $settings" \
         start >/dev/null || { cat "$pg_dir/server.log" >&2; return 1; }
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U scim scim_unit
     export SCIM_TEST_PGSQL_PARAMS="host=127.0.0.1 port=$port dbname=scim_unit user=scim"
-    echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') for the tests on 127.0.0.1:$port"
+    if [ "$mode" = durable ]; then
+        echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') for the benchmark on" \
+             "127.0.0.1:$port: fsync=on, synchronous_commit=on (durable commits, as" \
+             "SQLite's synchronous=FULL); log: $pg_dir/server.log"
+    else
+        echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') for the tests on 127.0.0.1:$port"
+    fi
 }
 
 # libFuzzer targets of the core (tests/fuzz), under AddressSanitizer and
@@ -293,9 +312,22 @@ do_fuzz() {
 
 # The benchmark (tests/bench/bench.py): wrk against a real httpd on
 # 127.0.0.1 started by the integration harness, beside its ceilings (a
-# static file, Basic auth, build/commit_rate: SQLite's durable commits).
-# Arguments go to bench.py (--users N --duration S --mpm M --out DIR).
-# Fails on errors (non-2xx reads, crashes), never on speed.
+# static file, Basic auth, build/commit_rate: the store's durable commits).
+# Arguments go to bench.py (--users N --duration S --mpm M --db D --out DIR,
+# --create N --writers W, --rss N).  Fails on errors (non-2xx reads,
+# crashes; in the creation run 503s and lost writes), never on speed.
+# Does the benchmark's command line ask for PostgreSQL?
+bench_wants_pgsql() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --db=pgsql|--db=both) return 0 ;;
+            --db) [ "${2:-}" = pgsql ] || [ "${2:-}" = both ] && return 0 ;;
+        esac
+        shift
+    done
+    return 1
+}
+
 do_bench() {
     gcc $(cflags_common) -O2 $(pkg-config --cflags apr-1 apr-util-1) \
         "$top/tests/bench/commit_rate.c" $(pkg-config --libs apr-1 apr-util-1) \
@@ -428,11 +460,13 @@ case "${1:-build}" in
     test)  shift; deps; server_user_can_reach_build
            SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
            pg_start; do_unit; do_unit_valgrind; do_integration "$@"
-           do_bench --users 200 --duration 1 --out "$build/bench-smoke" ;;
+           do_bench --users 200 --duration 1 --warmup 0 --db both \
+               --out "$build/bench-smoke" ;;
     integration) shift; server_user_can_reach_build; do_build
            do_integration "$@" ;;
     pgsql-unit) deps; build_core; build_unit; pg_start; do_unit ;;
     bench) shift; deps; server_user_can_reach_build; do_build
+           if bench_wants_pgsql "$@"; then pg_start durable; fi
            do_bench "$@" ;;
     run)   shift; deps; server_user_can_reach_build; build_if_needed
            do_run "$@" ;;

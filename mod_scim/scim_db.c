@@ -901,29 +901,65 @@ static scim_error_t *forget_statements(scim_store_t *st)
 
 /* ---- statements --------------------------------------------------------- */
 
-/* Prepares every statement (again) into the connection's table. */
+/* Prepares one statement into the connection's table. */
+static scim_error_t *prepare_one(scim_store_t *st, scim_stmt_t which)
+{
+    apr_dbd_prepared_t *stmt = NULL;
+    int rv = apr_dbd_prepare(st->driver, st->conn->pool, st->handle,
+                             statements[which].sql,
+                             prepare_label(st, which), &stmt);
+
+    if (rv != 0) {
+        return db_error(st, rv, statements[which].label);
+    }
+    st->conn->stmts[which] = stmt;
+    return NULL;
+}
+
+/* Prepares the statements (again) into the connection's table.  sqlite3:
+ * every one, now, during the set-up that holds the writers' lock.  pgsql:
+ * none; each is prepared the first time the connection runs it
+ * (statement()).  A PREPARE is a round trip to the server, and mod_dbd
+ * opens connections while requests wait for them (a burst, a new child):
+ * preparing all 50-odd statements there took a new connection's first
+ * request 100-170 ms on a busy 2-CPU machine (a warm one takes 2-5 ms),
+ * and when a burst opened several connections at once the reads and
+ * writes behind them waited 0.3-1.9 s.  A request now prepares only what
+ * it runs, the first time. */
 static scim_error_t *prepare_statements(scim_store_t *st)
 {
     scim_db_conn_t *conn = st->conn;
     scim_error_t *err;
-    int i, rv;
+    int i;
 
     if ((err = forget_statements(st))) {
         return err;
     }
     conn->ndynamic = 0;     /* prepared again when next used */
     for (i = 0; i < SCIM_STMT_COUNT; i++) {
-        apr_dbd_prepared_t *stmt = NULL;
-
         conn->stmts[i] = NULL;
-        rv = apr_dbd_prepare(st->driver, conn->pool, st->handle,
-                             statements[i].sql, prepare_label(st, i), &stmt);
-        if (rv != 0) {
-            return db_error(st, rv, statements[i].label);
+    }
+    for (i = 0; is_sqlite(st) && i < SCIM_STMT_COUNT; i++) {
+        if ((err = prepare_one(st, i))) {
+            return err;
         }
-        conn->stmts[i] = stmt;
     }
     return NULL;
+}
+
+/* The statement, prepared now if this (pgsql) connection has not run it
+ * yet. */
+static scim_error_t *statement(scim_store_t *st, scim_stmt_t which,
+                               apr_dbd_prepared_t **stmt)
+{
+    scim_error_t *err;
+
+    if (!st->conn->stmts[which] && !is_sqlite(st)
+        && (err = prepare_one(st, which))) {
+        return err;
+    }
+    *stmt = st->conn->stmts[which];
+    return *stmt ? NULL : missing_statement(st, which);
 }
 
 /* After a statement failed outside a transaction: when its statements
@@ -942,10 +978,10 @@ scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
     int rv, n = 0, tries = 0;
 
     do {
-        apr_dbd_prepared_t *stmt = st->conn->stmts[which];
+        apr_dbd_prepared_t *stmt = NULL;
 
-        if (!stmt) {
-            return missing_statement(st, which);
+        if ((err = statement(st, which, &stmt))) {
+            return err;
         }
         st->stats.statements++;
         rv = apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt,
@@ -995,10 +1031,10 @@ scim_error_t *scim_db_select(scim_store_t *st, apr_pool_t *p,
     int rv, tries = 0;
 
     do {
-        apr_dbd_prepared_t *stmt = st->conn->stmts[which];
+        apr_dbd_prepared_t *stmt = NULL;
 
-        if (!stmt) {
-            return missing_statement(st, which);
+        if ((err = statement(st, which, &stmt))) {
+            return err;
         }
         if ((rv = run_select(st, p, stmt, args, nargs, fn, baton)) == 0) {
             return NULL;

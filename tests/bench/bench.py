@@ -7,22 +7,41 @@ through the SCIM API, then runs each workload of WORKLOADS for a fixed
 time with wrk and a Lua script of this directory.  In the same run, on the
 same server and disk, it measures the ceilings the workloads are compared
 with: the same server serving a static file the size of a user's GET
-response (bare, and behind Basic auth), and SQLite's durable commit rate
-through apr_dbd (build/commit_rate, tests/bench/commit_rate.c).
+response (bare, and behind Basic auth), and the store's durable commit
+rate through apr_dbd with as many writers as wrk has connections
+(build/commit_rate, tests/bench/commit_rate.c).
+
+--db sqlite (default), pgsql or both: the store.  PostgreSQL is the
+cluster build.sh started for the run (SCIM_TEST_PG_*; "./build.sh bench
+--db pgsql" starts one with fsync=on and synchronous_commit=on, durable as
+SQLite's synchronous=FULL).  With both, each store runs the same workloads
+on its own server, one after the other, and results.md shows them side by
+side.
+
+Two other runs answer issue 9's questions:
+  --create N --writers W   W connections create N users (no seeding); counts
+                           201/409/503/other and compares the users stored
+                           with the 201s (lost writes).
+  --rss N                  a mixed workload (tests/bench/mixed.lua) until N
+                           requests; samples the VmRSS of httpd's children
+                           at 100,000 requests (or N/10) and at N.
 
 Results go to <out>/results.json and <out>/results.md (default
 build/bench/).  The exit status is 1 when a workload saw errors (a non-2xx
 answer to a read, a non-2xx other than 503 to a write, socket errors on a
 read, no answer at all) or a child of httpd crashed; speed never fails it.
+The creation run also fails on a 503 or a lost write.
 """
 
 import argparse
 import base64
+import math
 import hashlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -37,12 +56,12 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import harness  # noqa: E402
 from harness import (CORE_GROUP, CORE_USER, PATCH_OP, HttpdServer, Org,  # noqa: E402
-                     ScimClient, new_token, scim_json)
+                     PgCluster, ScimClient, new_token, scim_json)
 
 ORG = "bench"
 SCIM = None                 # Workload.path of the SCIM workloads
-# The ceiling of the writes: SQLite's durable commits per second, from as
-# many writers as wrk has connections.
+# The ceiling of the writes: the store's durable commits per second, from
+# as many writers as wrk has connections.
 COMMIT_RATE = "commit_rate"
 STATIC_FILE = "user.json"   # in each static location, sized like a user GET
 SPARES = 100                # users outside the group, for member churn
@@ -145,19 +164,44 @@ MPM_STEADY = {
     "event": ["StartServers 4", "MinSpareThreads 10", "MaxSpareThreads 40"],
     "prefork": ["StartServers 32", "MinSpareServers 5", "MaxSpareServers 32"],
 }
+THREADS_PER_CHILD = 10      # the harness's, event
 
 
-def start_server(out, mpm, token):
+def mpm_lines(mpm, writers):
+    """MPM_STEADY, or enough workers for that many writers.  prefork: a
+    child per writer (a child holds its keep-alive connection; beyond the
+    children the others would wait in the listen queue).  event: children
+    that each have a thread (and a database connection) for every writer
+    and some to spare: an event child whose workers are all busy closes
+    its idle keep-alive connections, and a request the client has just
+    sent on one of them is never answered (with 64 writers on the
+    harness's 4 children of 10 threads, 515 of 100,000 POSTs were)."""
+    if mpm == "event" and writers > 4 * THREADS_PER_CHILD:
+        threads = writers + 16
+        return [f"ThreadLimit {threads}", "ServerLimit 2", "StartServers 2",
+                f"ThreadsPerChild {threads}", f"MaxRequestWorkers {2 * threads}",
+                "MinSpareThreads 10", f"MaxSpareThreads {2 * threads}",
+                f"DBDMax {threads}"]
+    if mpm == "prefork" and writers > 32:
+        # (a prefork child has one database connection)
+        return [f"ServerLimit {writers}", f"MaxRequestWorkers {writers}",
+                f"StartServers {writers}", "MinSpareServers 5",
+                f"MaxSpareServers {writers}"]
+    return MPM_STEADY[mpm]
+
+
+def start_server(out, mpm, token, db, writers=0):
     root = out / "server"
     conf = [f"LoadModule {m}_module {harness.MODULES_DIR}/mod_{m}.so"
             for m in ("auth_basic", "authn_file", "authz_user")]
-    conf += MPM_STEADY[mpm]
+    conf += mpm_lines(mpm, writers)
     for path, directives in STATIC_LOCATIONS.items():
         conf.append(f"<Location {path}>")
         conf += ["    " + d.format(root=root) for d in directives]
         conf.append("</Location>")
     server = HttpdServer(f"bench-{mpm}", [Org(ORG, [token])], mpm=mpm,
-                         extra_conf="\n".join(conf), root=root)
+                         extra_conf="\n".join(conf), root=root, db=db,
+                         database=f"bench_{mpm}_{uuid.uuid4().hex[:8]}")
     server.write_config()
     (root / "htpasswd").write_text("".join(
         f"{user_name(i)}:{{SHA}}{sha1_b64(BASIC_PASSWORD)}\n"
@@ -276,16 +320,34 @@ def wait_idle(server, timeout=15):
 
 # ---- measuring ---------------------------------------------------------------
 
-def run_wrk(server, w, args, env):
+WARM_UP_WRITES = Workload("warm_up_writes", SCIM, "post_user.lua", write=True)
+
+
+def warm_up(server, w, args, env):
+    """--warmup seconds before the workload, not measured: mod_dbd opens a
+    child's database connections while requests wait for them, once
+    concurrency first reaches them (a new PostgreSQL connection is a
+    server process; its first request took 40-90 ms on this machine), and
+    a server that has run a while has them all.  The measurement is then
+    of a warm server, for both stores.  A read warms up with itself; a
+    write with new users under a tag of its own, which leaves the users,
+    states and members that the measured writes change as they were."""
+    if args.warmup > 0:
+        run_wrk(server, WARM_UP_WRITES if w.write else w, args,
+                dict(env, BENCH_RUN=uuid.uuid4().hex[:8]), seconds=args.warmup)
+
+
+def run_wrk(server, w, args, env, seconds=None):
+    seconds = seconds or args.duration
     url = (server.base_url(ORG) if w.path is SCIM
            else f"http://127.0.0.1:{server.port}{w.path}")
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
-           "-d", f"{args.duration}s", "--timeout", "10s",
+           "-d", f"{seconds}s", "--timeout", "10s",
            "-s", str(HERE / w.script), url]
     r = Result(w)
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                             timeout=args.duration + 60)
+                             timeout=seconds + 60)
     except subprocess.TimeoutExpired:
         r.problems.append("wrk did not finish in time")
         return r
@@ -324,31 +386,58 @@ def check(r):
         r.problems.append(f"socket errors: {hard}")
 
 
-def commit_rate(out, seconds, writers):
-    """build/commit_rate on a new database beside the server's."""
-    db = out / "commit_rate.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    res = subprocess.run([str(harness.BUILD / "commit_rate"), str(db), str(seconds),
-                          str(writers)],
+def commit_rate(out, db, seconds, writers):
+    """build/commit_rate on a new database beside the server's: a file on
+    SQLite, a database of the same cluster on PostgreSQL."""
+    if db == "pgsql":
+        PgCluster.create_database("bench_commit_rate")
+        target = ["-d", "pgsql", PgCluster.params("bench_commit_rate")]
+    else:
+        path = out / "commit_rate.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        target = [str(path)]
+    res = subprocess.run([str(harness.BUILD / "commit_rate"), *target,
+                          str(seconds), str(writers)],
                          capture_output=True, text=True, timeout=seconds + 60)
     if res.returncode != 0:
         raise RuntimeError(f"commit_rate failed: {res.stderr.strip()}")
     fields = dict(kv.split("=") for kv in res.stdout.split())
-    return {"commits_per_s": float(fields["commits_per_s"]),
-            "commits": int(fields["commits"]), "seconds": float(fields["seconds"]),
-            "writers": int(fields["writers"]),
-            "busy_retries": int(fields["busy_retries"])}
+    got = {"commits_per_s": float(fields["commits_per_s"]),
+           "commits": int(fields["commits"]), "seconds": float(fields["seconds"]),
+           "writers": int(fields["writers"]),
+           "busy_retries": int(fields["busy_retries"])}
+    for k in ("fsync", "synchronous_commit"):
+        if k in fields:
+            got[k] = fields[k]
+    return got
 
 
-def measure_commits(out, args):
+def measure_commits(out, db, args):
     seconds = min(args.duration, 5)
-    commits = {"serial": commit_rate(out, seconds, 1),
-               "concurrent": commit_rate(out, seconds, args.connections)}
+    commits = {"serial": commit_rate(out, db, seconds, 1),
+               "concurrent": commit_rate(out, db, seconds, args.connections)}
     print(f"bench: {COMMIT_RATE:26} {commits['serial']['commits_per_s']:9.1f} commits/s"
           f" (1 writer), {commits['concurrent']['commits_per_s']:.1f} "
           f"({args.connections} writers)", flush=True)
     return commits
+
+
+def pg_version():
+    return PgCluster.psql("SHOW server_version")[0][0].split()[0]
+
+
+def store_label(db, commits=None):
+    """What the store was, as the results say it."""
+    if db != "pgsql":
+        return "SQLite (WAL, synchronous=FULL)"
+    c = (commits or {}).get("serial", {})
+    if "fsync" not in c:
+        c = {k: PgCluster.psql(f"SHOW {k}")[0][0]
+             for k in ("fsync", "synchronous_commit")}
+    durable = c["fsync"] == "on" and c["synchronous_commit"] == "on"
+    return (f"PostgreSQL {pg_version()} (fsync={c['fsync']}, synchronous_commit="
+            f"{c['synchronous_commit']}{'' if durable else ': NOT durable'})")
 
 
 def ratio(r, results, commits):
@@ -364,7 +453,11 @@ def ratio(r, results, commits):
 
 # ---- reporting ---------------------------------------------------------------
 
-def report(out, args, mach, seeding, commits, results, crashes, warnings):
+def store_short(db):
+    return "PostgreSQL" if db == "pgsql" else "SQLite"
+
+
+def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings):
     rows = []
     for r in results.values():
         q = ratio(r, results, commits)
@@ -379,76 +472,112 @@ def report(out, args, mach, seeding, commits, results, crashes, warnings):
             "ceiling": r.workload.ceiling,
             "ratio": round(q, 3) if q is not None else None,
             "problems": r.problems})
-    doc = {"machine": mach,
-           "config": {"mpm": args.mpm, "duration_s": args.duration,
-                      "connections": args.connections, "threads": args.threads,
-                      "host": "127.0.0.1", "store": "sqlite3 (WAL, synchronous=FULL)",
-                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-           "seeding": seeding, "commit_rate": commits, "workloads": rows,
-           "httpd_crashes": crashes, "httpd_warnings": len(warnings)}
-    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return {"machine": mach,
+            "config": {"mpm": args.mpm, "duration_s": args.duration,
+                       "warmup_s": args.warmup,
+                       "connections": args.connections, "threads": args.threads,
+                       "host": "127.0.0.1", "db": db, "store": store,
+                       "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "seeding": seeding, "commit_rate": commits, "workloads": rows,
+            "httpd_crashes": crashes, "httpd_warnings": len(warnings)}
 
-    md = [
+
+def md_header(args, mach, docs):
+    seeding = next(iter(docs.values()))["seeding"]
+    lines = [
         "# mod_scim benchmark",
         "",
         f"Machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['kernel']}; "
         f"wrk and httpd on the same machine, over 127.0.0.1.",
         f"Run: mpm_{args.mpm}, {seeding['users']} users (+{seeding['spares']} spares), "
-        f"a group of {seeding['group_members']} members, SQLite (WAL, synchronous=FULL); "
+        f"a group of {seeding['group_members']} members; "
         f"wrk {args.threads} thread, {args.connections} connections, "
-        f"{args.duration} s per workload; a user's GET response is "
+        f"{args.duration} s per workload after {args.warmup} s of warm-up; "
+        f"a user's GET response is "
         f"{seeding['user_response_bytes']} bytes.",
-        f"Seeding: {seeding['users'] + seeding['spares']} POST /Users in "
-        f"{seeding['users_seconds']} s ({seeding['users_per_s']}/s, "
-        f"{SEED_CLIENTS} clients, {seeding['retried_503']} retried after 503);"
-        f" the group in {seeding['group_seconds']} s.",
-        "",
+    ]
+    for db, doc in docs.items():
+        sd = doc["seeding"]
+        lines.append(
+            f"{store_short(db)}: {doc['config']['store']}; seeding "
+            f"{sd['users'] + sd['spares']} POST /Users in {sd['users_seconds']} s "
+            f"({sd['users_per_s']}/s, {SEED_CLIENTS} clients, {sd['retried_503']} "
+            f"retried after 503), the group in {sd['group_seconds']} s.")
+    lines.append("")
+    return lines
+
+
+def vs_text(row):
+    return (f"{row['ratio']:.2f} of {row['ceiling']}" if row["ratio"] is not None
+            else "(ceiling)")
+
+
+def non2xx_text(row):
+    return ", ".join(f"{n}×{s}" for s, n in sorted(row["non_2xx"].items())) or "0"
+
+
+def report_one(args, mach, db, doc):
+    md = md_header(args, mach, {db: doc}) + [
         "| workload | req/s | p50 ms | p99 ms | non-2xx | vs ceiling |",
         "|---|---:|---:|---:|---|---|",
     ]
-    for row in rows:
-        non2xx = ", ".join(f"{n}×{s}" for s, n in sorted(row["non_2xx"].items())) or "0"
-        vs = (f"{row['ratio']:.2f} of {row['ceiling']}" if row["ratio"] is not None
-              else "(ceiling)")
+    for row in doc["workloads"]:
         md.append(f"| {row['name']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
-                  f"{row['p99_ms']:.2f} | {non2xx} | {vs} |")
+                  f"{row['p99_ms']:.2f} | {non2xx_text(row)} | {vs_text(row)} |")
+    commits = doc["commit_rate"]
     for c in (commits["concurrent"], commits["serial"]):
-        md.append(f"| {COMMIT_RATE}, {c['writers']} writer(s) (SQLite via apr_dbd, "
-                  f"same disk) | {c['commits_per_s']:.0f} commits/s |  |  |  | "
+        md.append(f"| {COMMIT_RATE}, {c['writers']} writer(s) ({store_short(db)} "
+                  f"via apr_dbd, same disk) | {c['commits_per_s']:.0f} commits/s |  |  |  | "
                   f"{'(ceiling)' if c is commits['concurrent'] else ''} |")
     md.append("")
-    (out / "results.md").write_text("\n".join(md))
     return "\n".join(md)
 
 
-# ---- main --------------------------------------------------------------------
+def report_side_by_side(args, mach, docs):
+    """One row per workload, the stores' columns side by side."""
+    dbs = list(docs)
+    head = "| workload |"
+    rule = "|---|"
+    for db in dbs:
+        name = store_short(db)
+        head += f" {name} req/s | p50 ms | p99 ms | non-2xx | vs ceiling |"
+        rule += "---:|---:|---:|---|---|"
+    md = md_header(args, mach, docs) + [head, rule]
+    by_name = {db: {row["name"]: row for row in docs[db]["workloads"]} for db in dbs}
+    for name in by_name[dbs[0]]:
+        line = f"| {name} |"
+        for db in dbs:
+            row = by_name[db].get(name)
+            line += (f" {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+                     f" {non2xx_text(row)} | {vs_text(row)} |" if row
+                     else " | | | | |")
+        md.append(line)
+    for kind in ("concurrent", "serial"):
+        c0 = docs[dbs[0]]["commit_rate"][kind]
+        line = f"| {COMMIT_RATE}, {c0['writers']} writer(s) (apr_dbd, same disk) |"
+        for db in dbs:
+            c = docs[db]["commit_rate"][kind]
+            line += (f" {c['commits_per_s']:.0f} commits/s | | | | "
+                     f"{'(ceiling)' if kind == 'concurrent' else ''} |")
+        md.append(line)
+    md.append("")
+    return "\n".join(md)
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--users", type=int, default=10000)
-    ap.add_argument("--group-members", type=int, default=10000,
-                    help="members of the large group (at most --users)")
-    ap.add_argument("--duration", type=int, default=10, help="seconds per workload")
-    ap.add_argument("--connections", "-c", type=int, default=16)
-    ap.add_argument("--threads", "-t", type=int, default=1)
-    ap.add_argument("--mpm", choices=tuple(MPM_STEADY), default="event")
-    ap.add_argument("--out", type=Path, default=harness.BUILD / "bench")
-    args = ap.parse_args()
-    if args.users < 1 or args.duration < 1 or args.connections < args.threads:
-        ap.error("--users and --duration must be positive, --connections >= --threads")
-    if shutil.which("wrk") is None:
-        sys.exit("bench: wrk is missing (apt-get install wrk, or ./build.sh deps)")
 
-    out = args.out.resolve()
+# ---- the workloads on one store ----------------------------------------------
+
+def run_workloads(args, mach, db, out):
+    """Seeds and runs every workload on a server of its own; returns the
+    run's document, its problems and the server's warnings."""
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
-    mach = machine()
     token = new_token()
-    server = start_server(out, args.mpm, token)
+    server = start_server(out, args.mpm, token, db)
     results = {}
     try:
         client = server.client(ORG)
-        print(f"bench: seeding {args.users} users on mpm_{args.mpm} ...", flush=True)
+        print(f"bench: seeding {args.users} users on mpm_{args.mpm}, "
+              f"{store_short(db)} ...", flush=True)
         seeding = seed(client, data, args.users, min(args.group_members, args.users))
         write_static_files(server, seeding["user_response_bytes"])
         print(f"bench: seeded in {seeding['users_seconds'] + seeding['group_seconds']:.1f} s",
@@ -460,26 +589,390 @@ def main():
             # The disk's speed drifts (other tenants): measure the commit
             # rate right before the writes that are compared with it.
             if w.ceiling == COMMIT_RATE and commits is None:
-                commits = measure_commits(out, args)
+                commits = measure_commits(out, db, args)
+            warm_up(server, w, args, env)
             r = run_wrk(server, w, args, env)
             results[w.name] = r
             print(f"bench: {w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
                   f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
         if commits is None:
-            commits = measure_commits(out, args)
+            commits = measure_commits(out, db, args)
     finally:
         wait_idle(server)
         server.stop()
+    crashes, warnings = server_complaints(server)
+    doc = run_doc(args, mach, db, store_label(db, commits), seeding, commits,
+                  results, crashes, warnings)
+    problems = [f"{store_short(db)} {r.workload.name}: {p}"
+                for r in results.values() for p in r.problems]
+    problems += [f"httpd crashed: {l}" for l in crashes]
+    return doc, problems, warnings, server
+
+
+def server_complaints(server):
     lines = server.log_since(0)
-    crashes = [l for l in lines if harness.CRASH_LOG_LINE.search(l)]
-    warnings = [l for l in lines if harness.BAD_LOG_LINE.search(l)]
-    print(report(out, args, mach, seeding, commits, results, crashes, warnings))
-    print(f"bench: results in {out}/results.json and results.md")
+    return ([l for l in lines if harness.CRASH_LOG_LINE.search(l)],
+            [l for l in lines if harness.BAD_LOG_LINE.search(l)])
+
+
+def print_warnings(server, warnings):
     if warnings:
         print(f"bench: {len(warnings)} warn-or-worse lines in {server.error_log}, e.g.\n  "
               + "\n  ".join(warnings[:5]))
-    problems = [f"{r.workload.name}: {p}" for r in results.values() for p in r.problems]
+
+
+def workloads_main(args, mach, out):
+    docs, problems = {}, []
+    for db in args.dbs:
+        sub = out / db if len(args.dbs) > 1 else out
+        doc, probs, warnings, server = run_workloads(args, mach, db, sub)
+        docs[db] = doc
+        problems += probs
+        md = report_one(args, mach, db, doc)
+        (sub / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (sub / "results.md").write_text(md)
+        print(md)
+        print_warnings(server, warnings)
+    if len(docs) > 1:
+        md = report_side_by_side(args, mach, docs)
+        (out / "results.json").write_text(json.dumps(docs, indent=2) + "\n")
+        (out / "results.md").write_text(md)
+        print(md)
+    print(f"bench: results in {out}/results.json and results.md")
+    return problems
+
+
+# ---- issue 9: many writers create many users ---------------------------------
+
+STALL_SECONDS = 30          # the creation run gives up after this long
+                            # without an answer
+
+
+def stored_users(client):
+    """The organization's users, as the store counts them.  The session's
+    connection is closed at once: under prefork it would hold a child that
+    a writer needs."""
+    try:
+        return client.total_users()
+    finally:
+        client.session.close()
+
+
+def post_statuses(log):
+    """The statuses httpd logged for POSTs (a check on wrk's counts)."""
+    got = {}
+    with open(log, "rb") as f:
+        for line in f:
+            if b'"POST ' in line:
+                status = line.rsplit(b'"', 1)[1].split()[0].decode()
+                got[status] = got.get(status, 0) + 1
+    return got
+
+
+def run_until_answered(cmd, env, log, quota):
+    """Runs wrk (create_users.lua stops it after the last answer); stops it
+    when httpd has logged no POST for STALL_SECONDS (a request lost on a
+    connection: wrk would wait for it until -d)."""
+    counter = AccessLogCounter(log, b"POST ")
+    wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    seen, last_change = 0, time.monotonic()
+    while wrk.poll() is None:
+        n = counter.poll()
+        if n != seen:
+            seen, last_change = n, time.monotonic()
+        elif time.monotonic() - last_change > STALL_SECONDS:
+            print(f"bench: no POST for {STALL_SECONDS} s after {n} of {quota};"
+                  " stopping wrk", flush=True)
+            wrk.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.5)
+    stdout, stderr = wrk.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, wrk.returncode, stdout, stderr)
+
+
+def create_main(args, mach, out, db):
+    """--create N --writers W: W connections POST N new users in all."""
+    out.mkdir(parents=True, exist_ok=True)
+    token = new_token()
+    server = start_server(out, args.mpm, token, db, writers=args.writers)
+    env = dict(os.environ, BENCH_PREFIX=server.orgs[ORG].path, BENCH_TOKEN=token,
+               BENCH_DATA=str(out), BENCH_RUN=uuid.uuid4().hex[:8],
+               BENCH_CREATE=str(args.create))
+    bound = args.create_timeout
+    cmd = ["wrk", "-t", "1", "-c", str(args.writers), "-d", f"{bound}s",
+           "--timeout", "30s", "-s", str(HERE / "create_users.lua"),
+           server.base_url(ORG)]
+    print(f"bench: {args.writers} writers create {args.create} users on "
+          f"mpm_{args.mpm}, {store_label(db)} (at most {bound} s) ...", flush=True)
+    problems = []
+    try:
+        client = server.client(ORG)
+        before = stored_users(client)
+        t0 = time.monotonic()
+        res = run_until_answered(cmd, env, server.root / "access.log", args.create)
+        elapsed = time.monotonic() - t0
+        wait_idle(server)
+        stored = stored_users(client) - before
+    finally:
+        wait_idle(server)
+        server.stop()
+    line = next((l for l in res.stdout.splitlines()
+                 if l.startswith("BENCH_RESULT ")), None)
+    if res.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (rc {res.returncode}): "
+                           f"{(res.stderr or res.stdout).strip()[:500]}")
+    got = json.loads(line.split(" ", 1)[1])
+    st = {int(k): v for k, v in got["statuses"].items()}
+    created = st.get(201, 0)
+    answered = sum(v for k, v in st.items() if k != 404)
+    other = {k: v for k, v in st.items() if k not in (404, 201, 409, 503)}
+    crashes, warnings = server_complaints(server)
+    doc = {"machine": mach,
+           "config": {"mode": "create", "mpm": args.mpm, "db": db,
+                      "store": store_label(db), "writers": args.writers,
+                      "users": args.create, "host": "127.0.0.1",
+                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+           "answered": answered, "unanswered": args.create - answered,
+           "status_201": created, "status_409": st.get(409, 0),
+           "status_503": st.get(503, 0), "other": other,
+           "socket_errors": {k: v for k, v in got["socket_errors"].items() if v},
+           "server_post_statuses": post_statuses(server.root / "access.log"),
+           "stored": stored, "lost": created - stored if stored < created else 0,
+           "stored_unacknowledged": stored - created if stored > created else 0,
+           "seconds": round(elapsed, 1),
+           "wrk_seconds": round(got["duration_us"] / 1e6, 1),
+           "created_per_s": round(created / elapsed, 1) if elapsed else 0,
+           "p50_ms": got["p50_us"] / 1000, "p99_ms": got["p99_us"] / 1000,
+           "max_ms": got["max_us"] / 1000,
+           "httpd_crashes": crashes, "httpd_warnings": len(warnings)}
+    md = (f"Creation run: mpm_{args.mpm}, {doc['config']['store']}, "
+          f"{args.writers} writers, {args.create} POST /Users "
+          f"(machine: {mach['nproc']} CPUs, {mach['cpu']}).\n\n"
+          "| MPM | store | writers | POSTs answered | 201 | 409 | 503 | other |"
+          " stored | lost | p50 ms | p99 ms | max ms | seconds | created/s |\n"
+          "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n"
+          f"| {args.mpm} | {store_short(db)} | {args.writers} | {answered} | {created} |"
+          f" {doc['status_409']} | {doc['status_503']} | {other or 0} | {stored} |"
+          f" {doc['lost']} | {doc['p50_ms']:.1f} | {doc['p99_ms']:.1f} |"
+          f" {doc['max_ms']:.1f} | {doc['seconds']} | {doc['created_per_s']:.0f} |\n\n"
+          f"httpd logged these answers to POST: {doc['server_post_statuses']}.\n")
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "results.md").write_text(md)
+    print(md)
+    print(f"bench: results in {out}/results.json and results.md")
+    print_warnings(server, warnings)
+    if doc["unanswered"]:
+        problems.append(f"{doc['unanswered']} POSTs unanswered")
+    if doc["status_503"]:
+        problems.append(f"{doc['status_503']} answers 503")
+    if other:
+        problems.append(f"other answers: {other}")
+    if doc["lost"]:
+        problems.append(f"{doc['lost']} acknowledged users not stored (lost writes)")
+    if doc["stored_unacknowledged"]:
+        problems.append(f"{doc['stored_unacknowledged']} users stored whose POST"
+                        " was not answered 201")
     problems += [f"httpd crashed: {l}" for l in crashes]
+    return problems
+
+
+# ---- issue 9: memory of the workers over many requests -----------------------
+
+def rss_of(pid):
+    """VmRSS and RssAnon of a process in kB, or None once it is gone."""
+    got = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon"):
+                    got[k] = int(v.split()[0])
+    except OSError:
+        return None
+    return got
+
+
+def rss_sample(server, requests):
+    pids = server.pids()[1:]            # the children, not the parent
+    per = {p: rss_of(p) for p in pids}
+    per = {p: v for p, v in per.items() if v}
+    rss = [v["VmRSS"] for v in per.values()]
+    anon = [v["RssAnon"] for v in per.values()]
+    return {"requests": requests, "children": sorted(per),
+            "rss_sum_kb": sum(rss), "rss_max_kb": max(rss, default=0),
+            "anon_sum_kb": sum(anon), "anon_max_kb": max(anon, default=0),
+            "per_child_kb": {str(p): v for p, v in sorted(per.items())}}
+
+
+class AccessLogCounter:
+    """Counts the requests httpd has logged (lines of access.log), or those
+    whose line holds a given bytes string."""
+
+    def __init__(self, path, holding=b"\n"):
+        self.path = path
+        self.holding = holding
+        self.offset = 0
+        self.count = 0
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            return self.count
+        chunk = chunk[:chunk.rfind(b"\n") + 1]     # whole lines only
+        self.offset += len(chunk)
+        self.count += chunk.count(self.holding)
+        return self.count
+
+
+def rss_main(args, mach, out, db):
+    """--rss N: the mixed workload until N requests; RSS at N/10 and N."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "data"
+    token = new_token()
+    server = start_server(out, args.mpm, token, db)
+    first = min(100000, args.rss // 10)
+    marks = sorted({first} | set(range(first, args.rss + 1, max(first, args.rss // 10)))
+                   | {args.rss})
+    samples, problems = [], []
+    try:
+        client = server.client(ORG)
+        print(f"bench: seeding {args.users} users on mpm_{args.mpm}, "
+              f"{store_short(db)} ...", flush=True)
+        seeding = seed(client, data, args.users, min(args.group_members, args.users))
+        env = dict(os.environ, BENCH_PREFIX=server.orgs[ORG].path, BENCH_TOKEN=token,
+                   BENCH_DATA=str(data), BENCH_RUN=uuid.uuid4().hex[:8])
+        counter = AccessLogCounter(server.root / "access.log")
+        base = counter.poll()           # the seeding's requests
+        cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
+               "-d", f"{args.rss_timeout}s", "--timeout", "10s",
+               "-s", str(HERE / "mixed.lua"), server.base_url(ORG)]
+        print(f"bench: mixed workload until {args.rss} requests (at most "
+              f"{args.rss_timeout} s), RSS of the children at {marks}", flush=True)
+        t0 = time.monotonic()
+        wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+        pending = list(marks)
+        while pending and wrk.poll() is None:
+            n = counter.poll() - base
+            while pending and n >= pending[0]:
+                s = rss_sample(server, n)
+                s["seconds"] = round(time.monotonic() - t0, 1)
+                samples.append(s)
+                print(f"bench: {n:9d} requests ({s['seconds']:6.1f} s): RSS of "
+                      f"{len(s['children'])} children sum {s['rss_sum_kb']} kB, max "
+                      f"{s['rss_max_kb']} kB; anonymous sum {s['anon_sum_kb']} kB, "
+                      f"max {s['anon_max_kb']} kB", flush=True)
+                pending.pop(0)
+            time.sleep(0.2)
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)      # wrk prints what it has
+        stdout, stderr = wrk.communicate(timeout=120)
+    finally:
+        wait_idle(server)
+        server.stop()
+    line = next((l for l in stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    got = json.loads(line.split(" ", 1)[1]) if line else {}
+    statuses = got.get("statuses", {})
+    bad = {s: n for s, n in statuses.items() if not 200 <= int(s) < 300 and s != "503"}
+    crashes, warnings = server_complaints(server)
+    if len(samples) < 2:
+        problems.append(f"only {len(samples)} RSS samples (wrk ended early: "
+                        f"{stderr.strip()[:300]})")
+    if bad:
+        problems.append(f"non-2xx answers: {bad}")
+    problems += [f"httpd crashed: {l}" for l in crashes]
+    change = {}
+    if len(samples) >= 2:
+        a, b = samples[0], samples[-1]
+        for k in ("rss_sum_kb", "rss_max_kb", "anon_sum_kb", "anon_max_kb"):
+            change[k] = round(100.0 * (b[k] - a[k]) / a[k], 2) if a[k] else None
+        change["same_children"] = a["children"] == b["children"]
+    doc = {"machine": mach,
+           "config": {"mode": "rss", "mpm": args.mpm, "db": db,
+                      "store": store_label(db), "connections": args.connections,
+                      "requests": args.rss, "users": args.users,
+                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+           "statuses": statuses, "samples": samples, "change_percent": change,
+           "httpd_crashes": crashes, "httpd_warnings": len(warnings)}
+    lines = [f"Memory run: mpm_{args.mpm}, {doc['config']['store']}, {args.users} users, "
+             f"mixed workload (tests/bench/mixed.lua), {args.connections} connections "
+             f"(machine: {mach['nproc']} CPUs, {mach['cpu']}); answers: {statuses}.", "",
+             "| requests | seconds | children | RSS sum kB | RSS max kB |"
+             " anon sum kB | anon max kB |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in samples:
+        lines.append(f"| {s['requests']} | {s['seconds']} | {len(s['children'])} |"
+                     f" {s['rss_sum_kb']} | {s['rss_max_kb']} | {s['anon_sum_kb']} |"
+                     f" {s['anon_max_kb']} |")
+    if change:
+        lines += ["", f"Change from {samples[0]['requests']} to {samples[-1]['requests']}"
+                  f" requests: RSS sum {change['rss_sum_kb']:+.2f} %, max "
+                  f"{change['rss_max_kb']:+.2f} %; anonymous sum {change['anon_sum_kb']:+.2f}"
+                  f" %, max {change['anon_max_kb']:+.2f} %"
+                  f"{'' if change['same_children'] else ' (the children changed)'}."]
+    md = "\n".join(lines) + "\n"
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "results.md").write_text(md)
+    print(md)
+    print(f"bench: results in {out}/results.json and results.md")
+    print_warnings(server, warnings)
+    return problems
+
+
+# ---- main --------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--users", type=int, default=10000)
+    ap.add_argument("--group-members", type=int, default=10000,
+                    help="members of the large group (at most --users)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per workload")
+    ap.add_argument("--connections", "-c", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="seconds of each workload before it is measured")
+    ap.add_argument("--threads", "-t", type=int, default=1)
+    ap.add_argument("--mpm", choices=tuple(MPM_STEADY), default="event")
+    ap.add_argument("--db", choices=("sqlite", "pgsql", "both"), default="sqlite",
+                    help="the store (pgsql: the cluster build.sh started)")
+    ap.add_argument("--create", type=int, default=0, metavar="N",
+                    help="the creation run: N new users from --writers connections")
+    ap.add_argument("--writers", type=int, default=64)
+    ap.add_argument("--create-timeout", type=int, default=1800,
+                    help="seconds the creation run may take at most")
+    ap.add_argument("--rss", type=int, default=0, metavar="N",
+                    help="the memory run: a mixed workload until N requests")
+    ap.add_argument("--rss-timeout", type=int, default=1800,
+                    help="seconds the memory run may take at most")
+    ap.add_argument("--out", type=Path, default=harness.BUILD / "bench")
+    args = ap.parse_args()
+    if args.users < 1 or args.duration < 1 or args.connections < args.threads:
+        ap.error("--users and --duration must be positive, --connections >= --threads")
+    if args.create and args.rss:
+        ap.error("--create and --rss are separate runs")
+    if (args.create or args.rss) and args.db == "both":
+        ap.error("--create and --rss run on one store: --db sqlite or pgsql")
+    if args.create < 0 or args.rss < 0 or args.writers < 1:
+        ap.error("--create, --rss and --writers must be positive")
+    args.dbs = ["sqlite", "pgsql"] if args.db == "both" else [args.db]
+    if "pgsql" in args.dbs and not harness.PG_PORT:
+        sys.exit("bench: --db pgsql needs the cluster that ./build.sh bench --db "
+                 "pgsql starts (SCIM_TEST_PG_PORT is not set)")
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is missing (apt-get install wrk, or ./build.sh deps)")
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    mach = machine()
+    if args.create:
+        problems = create_main(args, mach, out, args.db)
+    elif args.rss:
+        problems = rss_main(args, mach, out, args.db)
+    else:
+        problems = workloads_main(args, mach, out)
     if problems:
         print("bench: FAILED\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1

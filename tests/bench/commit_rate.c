@@ -1,14 +1,21 @@
 /* The store's own ceiling for writes: how many durable single-row
- * transactions per second SQLite commits through apr_dbd's sqlite3 driver
- * on this disk, with the settings mod_scim uses (WAL, synchronous=FULL).
- * Every SCIM write is at least one such commit.
+ * transactions per second the database commits through apr_dbd, with the
+ * settings mod_scim uses.  Every SCIM write is at least one such commit.
  *
- *   commit_rate <database file> [seconds [writers]]
+ *   commit_rate [-d sqlite3|pgsql] <database> [seconds [writers]]
+ *
+ * sqlite3 (the default): <database> is a file, opened in WAL mode with
+ * synchronous=FULL.  pgsql: <database> is apr_dbd's parameters
+ * ("host=... port=... dbname=... user=..."); the server's own fsync and
+ * synchronous_commit apply, and are printed so that the caller can check
+ * that the commits were durable.
  *
  * With several writers (processes, each with its own connection, as
- * httpd's children have) the commits contend for SQLite's write lock; a
- * BEGIN that finds it busy is retried.  Prints one line:
- *   commits_per_s=<r> commits=<n> seconds=<s> writers=<w> busy_retries=<b> */
+ * httpd's children have) the commits contend for SQLite's write lock (a
+ * BEGIN that finds it busy is retried) or share PostgreSQL's WAL flushes
+ * (group commit).  Prints one line:
+ *   commits_per_s=<r> commits=<n> seconds=<s> writers=<w> busy_retries=<b>
+ *   [fsync=<on|off> synchronous_commit=<value>]   (pgsql only) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,7 @@
 #define SQLITE_BUSY_CODE 5
 
 static const apr_dbd_driver_t *driver;
+static int is_pgsql;
 
 static void die(apr_dbd_t *handle, const char *what, int rv)
 {
@@ -35,24 +43,32 @@ static void die(apr_dbd_t *handle, const char *what, int rv)
     exit(1);
 }
 
+/* The first column of the first row of a query, read to the end. */
+static const char *first_value(apr_pool_t *p, apr_dbd_t *handle,
+                               const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *value = NULL;
+    int rv;
+
+    if ((rv = apr_dbd_select(driver, p, handle, &res, sql, 1)) != 0) {
+        die(handle, sql, rv);
+    }
+    while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
+        if (!value) {
+            value = apr_pstrdup(p, apr_dbd_get_entry(driver, row, 0));
+        }
+    }
+    return value;
+}
+
 /* PRAGMA journal_mode answers the mode in effect: it must be WAL.  The
  * mode is kept in the database file, so the writers need not set it. */
 static void set_wal(apr_pool_t *p, apr_dbd_t *handle)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *mode = NULL;
-    int rv;
+    const char *mode = first_value(p, handle, "PRAGMA journal_mode=WAL");
 
-    rv = apr_dbd_select(driver, p, handle, &res, "PRAGMA journal_mode=WAL", 1);
-    if (rv != 0) {
-        die(handle, "PRAGMA journal_mode", rv);
-    }
-    while (apr_dbd_get_row(driver, p, res, &row, -1) == 0) {
-        if (!mode) {
-            mode = apr_pstrdup(p, apr_dbd_get_entry(driver, row, 0));
-        }
-    }
     if (!mode || strcasecmp(mode, "wal") != 0) {
         fprintf(stderr, "commit_rate: journal mode stays %s, not WAL\n",
                 mode ? mode : "unknown");
@@ -60,7 +76,7 @@ static void set_wal(apr_pool_t *p, apr_dbd_t *handle)
     }
 }
 
-/* A connection with mod_scim's per-connection setting. */
+/* A connection with mod_scim's per-connection setting (SQLite's). */
 static apr_dbd_t *open_store(apr_pool_t *p, const char *path)
 {
     apr_dbd_t *handle = NULL;
@@ -68,6 +84,9 @@ static apr_dbd_t *open_store(apr_pool_t *p, const char *path)
 
     if ((rv = apr_dbd_open(driver, p, path, &handle)) != APR_SUCCESS) {
         die(NULL, apr_psprintf(p, "opening %s", path), rv);
+    }
+    if (is_pgsql) {
+        return handle;          /* the server's settings apply */
     }
     if ((rv = apr_dbd_query(driver, handle, &nrows,
                             "PRAGMA synchronous=FULL")) != 0) {
@@ -86,9 +105,10 @@ static long commit_until(apr_pool_t *pool, const char *path,
     long commits = 0;
     int rv, nrows;
 
+    /* named, as mod_scim's statements are (pgsql keeps the plan) */
     if ((rv = apr_dbd_prepare(driver, pool, handle,
                               "INSERT INTO commits (payload) VALUES (%s)",
-                              NULL, &insert)) != 0) {
+                              "commit_rate_insert", &insert)) != 0) {
         die(handle, "prepare INSERT", rv);
     }
     apr_pool_create(&iteration, pool);
@@ -97,7 +117,7 @@ static long commit_until(apr_pool_t *pool, const char *path,
 
         apr_pool_clear(iteration);
         rv = apr_dbd_transaction_start(driver, iteration, handle, &trans);
-        if (rv == SQLITE_BUSY_CODE) {
+        if (rv == SQLITE_BUSY_CODE && !is_pgsql) {
             (*busy_retries)++;
             continue;
         }
@@ -126,13 +146,21 @@ int main(int argc, char **argv)
     double seconds = 5, elapsed;
     long commits = 0, retries = 0, n, r;
     int writers = 1, i, rv, nrows, status, out[2];
+    const char *name = "sqlite3", *durability = "";
     FILE *results;
 
+    if (argc >= 3 && strcmp(argv[1], "-d") == 0) {
+        name = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
+    is_pgsql = strcmp(name, "pgsql") == 0;
     if (argc < 2 || argc > 4
+        || (!is_pgsql && strcmp(name, "sqlite3") != 0)
         || (argc >= 3 && (seconds = atof(argv[2])) <= 0)
         || (argc == 4 && (writers = atoi(argv[3])) < 1)) {
-        fprintf(stderr, "usage: %s <database file> [seconds [writers]]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s [-d sqlite3|pgsql] <database file or"
+                " pgsql parameters> [seconds [writers]]\n", argv[0]);
         return 2;
     }
     apr_initialize();
@@ -141,16 +169,30 @@ int main(int argc, char **argv)
     if ((rv = apr_dbd_init(pool)) != APR_SUCCESS) {
         die(NULL, "apr_dbd_init", rv);
     }
-    if ((rv = apr_dbd_get_driver(pool, "sqlite3", &driver)) != APR_SUCCESS) {
-        die(NULL, "apr_dbd_get_driver sqlite3 (is libaprutil1-dbd-sqlite3"
-            " installed?)", rv);
+    if ((rv = apr_dbd_get_driver(pool, name, &driver)) != APR_SUCCESS) {
+        die(NULL, apr_psprintf(pool, "apr_dbd_get_driver %s (is"
+            " libaprutil1-dbd-%s installed?)", name, name), rv);
     }
     setup = open_store(pool, argv[1]);
-    set_wal(pool, setup);
-    if ((rv = apr_dbd_query(driver, setup, &nrows,
-                            "CREATE TABLE IF NOT EXISTS commits"
-                            " (n INTEGER PRIMARY KEY, payload TEXT NOT NULL)"))
-        != 0) {
+    if (is_pgsql) {
+        /* a table of this run's commits only */
+        if ((rv = apr_dbd_query(driver, setup, &nrows,
+                                "DROP TABLE IF EXISTS commits")) != 0) {
+            die(setup, "DROP TABLE", rv);
+        }
+        rv = apr_dbd_query(driver, setup, &nrows, "CREATE TABLE commits"
+                           " (n BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)");
+        durability = apr_psprintf(pool, " fsync=%s synchronous_commit=%s",
+            first_value(pool, setup, "SHOW fsync"),
+            first_value(pool, setup, "SHOW synchronous_commit"));
+    }
+    else {
+        set_wal(pool, setup);
+        rv = apr_dbd_query(driver, setup, &nrows,
+                           "CREATE TABLE IF NOT EXISTS commits"
+                           " (n INTEGER PRIMARY KEY, payload TEXT NOT NULL)");
+    }
+    if (rv != 0) {
         die(setup, "CREATE TABLE", rv);
     }
 
@@ -192,8 +234,8 @@ int main(int argc, char **argv)
     }
     elapsed = (double)(apr_time_now() - start) / APR_USEC_PER_SEC;
     printf("commits_per_s=%.1f commits=%ld seconds=%.2f writers=%d"
-           " busy_retries=%ld\n", commits / elapsed, commits, elapsed,
-           writers, retries);
+           " busy_retries=%ld%s\n", commits / elapsed, commits, elapsed,
+           writers, retries, durability);
     apr_dbd_close(driver, setup);
     apr_pool_destroy(pool);
     return 0;

@@ -802,6 +802,29 @@ START_TEST(lost_connection_then_reconnect)
 }
 END_TEST
 
+/* PostgreSQL: a connection prepares a statement the first time it runs
+ * it, not all of them at set-up (each PREPARE is a round trip, paid while
+ * the request that opened the connection waits), and only once. */
+START_TEST(pgsql_prepares_what_it_runs)
+{
+    const char *count = "SELECT COUNT(*) FROM pg_prepared_statements";
+    apr_hash_t *fresh = apr_hash_make(pool);
+    scim_record_t *got = NULL;
+    scim_store_t *st = NULL;
+
+    ck_assert_ptr_null(scim_store_open(pool, store_fixture_driver(),
+                                       store_fixture_handle(), fresh, pool,
+                                       &st));
+    ck_assert_str_eq(query_value(store_fixture_handle(), count), "0");
+    ck_assert_ptr_null(scim_store_get(st, "acme", "User", "u1", &got));
+    ck_assert_ptr_null(scim_store_get(st, "acme", "User", "u1", &got));
+    ck_assert_str_eq(query_value(store_fixture_handle(), count), "1");
+    ck_assert_str_eq(query_value(store_fixture_handle(),
+                                 "SELECT name FROM pg_prepared_statements"),
+                     "scim_res_get");
+}
+END_TEST
+
 /* The tests that hold for every driver. */
 static void add_common_tests(TCase *tc)
 {
@@ -842,6 +865,7 @@ Suite *store_suite(void)
         tcase_add_checked_fixture(tc, open_store_pgsql, store_fixture_close);
         add_common_tests(tc);
         tcase_add_test(tc, lost_connection_then_reconnect);
+        tcase_add_test(tc, pgsql_prepares_what_it_runs);
         suite_add_tcase(s, tc);
     }
     return s;
