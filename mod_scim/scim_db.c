@@ -1118,8 +1118,10 @@ const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after)
 {
     return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R " FROM scim_resources r"
                        " WHERE r.org = %s AND r.rtype = %s",
-                       after ? " AND (r.created > %s OR (r.created = %s"
-                               " AND r.id > %s))" : "",
+                       /* the shape scim_res_after has, for the same
+                        * reason: an index seek, not a step from the start */
+                       after ? " AND r.created >= %s AND (r.created > %s"
+                               " OR r.id > %s)" : "",
                        " AND (", cond, ") ORDER BY r.created, r.id LIMIT %d",
                        NULL);
 }

@@ -600,13 +600,18 @@ static scim_error_t *cursor_scan(collector_t *c)
     scim_list_params_t window = *c->lp;
     const scim_list_params_t *lp = c->lp;
     scim_walk_key_t key;
+    scim_record_t after;
     scim_error_t *err;
     int has_key;
 
+    memset(&after, 0, sizeof(after));
     c->total = -1;
     if ((err = page_start(c, &list, &has_key, &key)) || lp->count <= 0) {
         return err;
     }
+    /* the database hands over only candidates, as in scan() */
+    c->cond = scim_sqlfilter_translate(req->pool, c->filter,
+                                       scim_store_dialect(req->store));
     window.start_index = 1;
     window.count = lp->count + 1;
     c->lp = &window;
@@ -618,12 +623,12 @@ static scim_error_t *cursor_scan(collector_t *c)
 
         apr_pool_create(&scratch, req->pool);
         chunk = apr_array_make(scratch, SCAN_CHUNK, sizeof(scim_record_t *));
-        err = has_key
-            ? scim_store_page_after(req->store, scratch, req->org,
-                                    c->ep->rt->name, key.created, key.id,
-                                    SCAN_CHUNK, chunk)
-            : scim_store_page(req->store, scratch, req->org, c->ep->rt->name,
-                              0, SCAN_CHUNK, chunk);
+        after.created = key.created;
+        after.id = key.id;
+        err = scim_store_scan_where(req->store, scratch, req->org,
+                                    c->ep->rt->name, &c->cond,
+                                    has_key ? &after : NULL, SCAN_CHUNK,
+                                    chunk);
         for (i = 0; !err && i < chunk->nelts && c->kept->nelts <= lp->count;
              i++) {
             collect(c, scratch, APR_ARRAY_IDX(chunk, i, scim_record_t *));
