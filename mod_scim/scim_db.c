@@ -128,11 +128,24 @@ static const char *const migration_v4[] = {
     NULL
 };
 
+/* A member's groups from the index alone.  Without statistics SQLite
+ * preferred scim_members_type, which covers that lookup, over the narrower
+ * (org, member_id) index and read every membership row of the
+ * organization for one member (every GET of a user, every access check);
+ * a covering index led by member_id is the one it takes. */
+static const char *const migration_v5[] = {
+    "CREATE INDEX IF NOT EXISTS scim_members_by_member"
+    " ON scim_members (org, member_id, group_id, member_type)",
+    "DROP INDEX IF EXISTS scim_members_member",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
     migration_v3,
     migration_v4,
+    migration_v5,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -160,7 +173,15 @@ static const char *const *const migrations[] = {
 
 /* Every statement the store runs: label (an SQL identifier, unique; the
  * key in the connection's table of prepared statements) and SQL with
- * apr_dbd's %s / %d placeholders, the same SQL for both drivers. */
+ * apr_dbd's %s / %d placeholders, the same SQL for both drivers.
+ *
+ * Lookups through a side table (a member's groups, an e-mail address) are
+ * written "side CROSS JOIN scim_resources": SQLite then reads the few side
+ * rows first.  With a plain JOIN and an ORDER BY on the resource, SQLite
+ * (which has no statistics here) walked every resource of the
+ * organization in that order and probed the side table for each: 40 ms per
+ * lookup at 100,000 users.  PostgreSQL plans CROSS JOIN ... WHERE as any
+ * join. */
 static const struct {
     const char *label;
     const char *sql;
@@ -176,8 +197,8 @@ static const struct {
       " WHERE org = %s AND rtype = %s AND external_id = %s" },
     [SCIM_STMT_RES_BY_EMAIL] = { "scim_res_by_email",
       "SELECT " RECORD_COLUMNS_R " FROM scim_emails e"
-      " JOIN scim_resources r ON r.org = e.org AND r.rtype = 'User'"
-      " AND r.id = e.user_id WHERE e.org = %s AND e.value_ci = %s"
+      " CROSS JOIN scim_resources r WHERE e.org = %s AND e.value_ci = %s"
+      " AND r.org = e.org AND r.rtype = 'User' AND r.id = e.user_id"
       " ORDER BY r.created, r.id" },
     [SCIM_STMT_RES_COUNT] = { "scim_res_count",
       "SELECT COUNT(*) FROM scim_resources"
@@ -242,9 +263,10 @@ static const struct {
       " WHERE org = %s AND rtype IN ('User', 'Group') AND id = %s" },
     [SCIM_STMT_RES_WITH_MEMBER] = { "scim_res_with_member",
       "SELECT " RECORD_COLUMNS_R
-      " FROM scim_members m JOIN scim_resources r ON r.org = m.org"
+      " FROM scim_members m CROSS JOIN scim_resources r"
+      " WHERE m.org = %s AND m.member_id = %s AND r.org = m.org"
       " AND r.rtype = 'Group' AND r.id = m.group_id"
-      " WHERE m.org = %s AND m.member_id = %s ORDER BY r.created, r.id" },
+      " ORDER BY r.created, r.id" },
     [SCIM_STMT_MEM_PAGE] = { "scim_mem_page",
       "SELECT m.member_id, m.member_type,"
       " COALESCE(r.display_name, r.name)"
@@ -272,15 +294,17 @@ static const struct {
       " WHERE org = %s AND group_id = %s AND member_type = %s" },
     [SCIM_STMT_MEM_GROUPS_OF] = { "scim_mem_groups_of",
       "SELECT m.member_id, g.id, g.name"
-      " FROM scim_members m JOIN scim_resources g ON g.org = m.org"
-      " AND g.rtype = 'Group' AND g.id = m.group_id"
+      " FROM scim_members m CROSS JOIN scim_resources g"
       " WHERE m.org = %s AND m.member_id IN (" TEN_IDS ", " TEN_IDS ", "
-      TEN_IDS ", " TEN_IDS ", " TEN_IDS ") ORDER BY g.name_ci, g.id" },
+      TEN_IDS ", " TEN_IDS ", " TEN_IDS ") AND g.org = m.org"
+      " AND g.rtype = 'Group' AND g.id = m.group_id"
+      " ORDER BY g.name_ci, g.id" },
     [SCIM_STMT_MEM_GROUPS_OF_ONE] = { "scim_mem_groups_of_one",
       "SELECT m.member_id, g.id, g.name"
-      " FROM scim_members m JOIN scim_resources g ON g.org = m.org"
+      " FROM scim_members m CROSS JOIN scim_resources g"
+      " WHERE m.org = %s AND m.member_id = %s AND g.org = m.org"
       " AND g.rtype = 'Group' AND g.id = m.group_id"
-      " WHERE m.org = %s AND m.member_id = %s ORDER BY g.name_ci, g.id" },
+      " ORDER BY g.name_ci, g.id" },
     [SCIM_STMT_MEM_INSERT] = { "scim_mem_insert",
       "INSERT INTO scim_members (org, group_id,"
       " member_type, member_id) VALUES (%s, %s, %s, %s)"
@@ -307,8 +331,8 @@ static const struct {
       " WHERE org = %s AND rtype = 'User' AND external_id = %s" },
     [SCIM_STMT_ACCESS_BY_EMAIL] = { "scim_access_by_email",
       "SELECT " ACCESS_COLUMNS_R " FROM scim_emails e"
-      " JOIN scim_resources r ON r.org = e.org AND r.rtype = 'User'"
-      " AND r.id = e.user_id WHERE e.org = %s AND e.value_ci = %s"
+      " CROSS JOIN scim_resources r WHERE e.org = %s AND e.value_ci = %s"
+      " AND r.org = e.org AND r.rtype = 'User' AND r.id = e.user_id"
       " ORDER BY r.id LIMIT 2" },
     [SCIM_STMT_SEATS_USED] = { "scim_seats_used",
       "SELECT COUNT(*) FROM scim_resources"

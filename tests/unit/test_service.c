@@ -430,6 +430,83 @@ static long sqlite_steps(void)
     return steps;
 }
 
+/* path and query's VM steps in *steps. */
+static scim_response_t measured_get(const char *path, const char *query,
+                                    long *steps)
+{
+    scim_response_t resp;
+
+    sqlite_steps();
+    resp = call("GET", path, query, NULL);
+    *steps = sqlite_steps();
+    ck_assert_int_eq(resp.status, 200);
+    return resp;
+}
+
+/* A group of the users ids[0..n), named name. */
+static void create_group_of(const char *name, const char **ids, int n)
+{
+    json_t *members = json_array(), *doc;
+    scim_response_t resp;
+    char *body;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(members, json_pack("{s:s}", "value", ids[i]));
+    }
+    doc = json_pack("{s:[s],s:s,s:o}", "schemas", SCIM_SCHEMA_GROUP,
+                    "displayName", name, "members", members);
+    body = json_dumps(doc, 0);
+    json_decref(doc);
+    resp = call("POST", "/Groups", NULL, apr_pstrdup(pool, body));
+    free(body);
+    ck_assert_int_eq(resp.status, 201);
+}
+
+/* Lookups through a side table (a user's groups, shown with the user; the
+ * e-mail index) read that table's few rows: the same lookup steps about
+ * as far among 200 users in a large group as among a handful.  Walking
+ * the organization's resources or memberships instead (what SQLite chose
+ * for a plain JOIN ordered by the resource, and for a member's groups
+ * once another index covered that lookup) steps over every one of them. */
+START_TEST(side_table_lookups_do_not_walk_the_organization)
+{
+    const char *ids[201], *mail =
+        "filter=emails.value%20eq%20%22side-0%40example.com%22";
+    const char *path;
+    scim_response_t resp;
+    long small_get, small_mail, large_get, large_mail;
+    int i;
+
+    for (i = 0; i < 201; i++) {
+        resp = call("POST", "/Users", NULL, apr_psprintf(pool,
+            "{" USER_SCHEMAS ", \"userName\": \"side-%d\", \"emails\":"
+            " [{\"value\": \"side-%d@example.com\", \"type\": \"work\"}]}",
+            i, i));
+        ck_assert_int_eq(resp.status, 201);
+        ids[i] = string_at(resp.body, "id");
+        if (i == 1) {
+            create_group_of("first", ids, 1);
+            path = apr_pstrcat(pool, "/Users/", ids[0], NULL);
+            measured_get(path, NULL, &small_get);
+            resp = measured_get("/Users", mail, &small_mail);
+            ck_assert_int_eq(int_at(resp.body, "totalResults"), 1);
+        }
+    }
+    create_group_of("everyone", ids + 1, 200);
+    for (i = 1; i <= 40; i++) {
+        create_group_of(apr_psprintf(pool, "team-%d", i), ids + i, 1);
+    }
+    resp = measured_get(path, NULL, &large_get);
+    ck_assert_int_eq((int)json_array_size(json_object_get(resp.body,
+                                                          "groups")), 1);
+    resp = measured_get("/Users", mail, &large_mail);
+    ck_assert_int_eq(int_at(resp.body, "totalResults"), 1);
+    ck_assert_int_le(large_get, small_get + 40);
+    ck_assert_int_le(large_mail, small_mail + 40);
+}
+END_TEST
+
 /* GET /Users with query; its VM steps in *steps. */
 static scim_response_t measured_call(const char *query, long *steps)
 {
@@ -739,6 +816,7 @@ Suite *service_suite(void)
     tcase_add_test(tc, routing_and_discovery);
     tcase_add_test(tc, routing_ignores_endpoint_case);
     tcase_add_test(tc, root_search_lists_every_type);
+    tcase_add_test(tc, side_table_lookups_do_not_walk_the_organization);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("walks");
