@@ -132,10 +132,12 @@ static const char *const migration_v4[] = {
  * preferred scim_members_type, which covers that lookup, over the narrower
  * (org, member_id) index and read every membership row of the
  * organization for one member (every GET of a user, every access check);
- * a covering index led by member_id is the one it takes. */
+ * an index led by member_id that covers it is the one it takes.  Not
+ * member_type too: covering a group's member page as well, it was taken
+ * for that page (member id order) and read every membership row. */
 static const char *const migration_v5[] = {
     "CREATE INDEX IF NOT EXISTS scim_members_by_member"
-    " ON scim_members (org, member_id, group_id, member_type)",
+    " ON scim_members (org, member_id, group_id)",
     "DROP INDEX IF EXISTS scim_members_member",
     NULL
 };

@@ -443,8 +443,8 @@ static scim_response_t measured_get(const char *path, const char *query,
     return resp;
 }
 
-/* A group of the users ids[0..n), named name. */
-static void create_group_of(const char *name, const char **ids, int n)
+/* A group of the users ids[0..n), named name; its id. */
+static const char *create_group_of(const char *name, const char **ids, int n)
 {
     json_t *members = json_array(), *doc;
     scim_response_t resp;
@@ -461,10 +461,11 @@ static void create_group_of(const char *name, const char **ids, int n)
     resp = call("POST", "/Groups", NULL, apr_pstrdup(pool, body));
     free(body);
     ck_assert_int_eq(resp.status, 201);
+    return string_at(resp.body, "id");
 }
 
 /* Lookups through a side table (a user's groups, shown with the user; the
- * e-mail index) read that table's few rows: the same lookup steps about
+ * e-mail index, a group's members) read that table's few rows: the same lookup steps about
  * as far among 200 users in a large group as among a handful.  Walking
  * the organization's resources or memberships instead (what SQLite chose
  * for a plain JOIN ordered by the resource, and for a member's groups
@@ -473,9 +474,10 @@ START_TEST(side_table_lookups_do_not_walk_the_organization)
 {
     const char *ids[201], *mail =
         "filter=emails.value%20eq%20%22side-0%40example.com%22";
-    const char *path;
+    const char *path, *group_path;
     scim_response_t resp;
-    long small_get, small_mail, large_get, large_mail;
+    long small_get, small_mail, small_group, large_get, large_mail,
+         large_group;
     int i;
 
     for (i = 0; i < 201; i++) {
@@ -486,9 +488,11 @@ START_TEST(side_table_lookups_do_not_walk_the_organization)
         ck_assert_int_eq(resp.status, 201);
         ids[i] = string_at(resp.body, "id");
         if (i == 1) {
-            create_group_of("first", ids, 1);
+            group_path = apr_pstrcat(pool, "/Groups/",
+                                     create_group_of("first", ids, 1), NULL);
             path = apr_pstrcat(pool, "/Users/", ids[0], NULL);
             measured_get(path, NULL, &small_get);
+            measured_get(group_path, NULL, &small_group);
             resp = measured_get("/Users", mail, &small_mail);
             ck_assert_int_eq(int_at(resp.body, "totalResults"), 1);
         }
@@ -502,6 +506,10 @@ START_TEST(side_table_lookups_do_not_walk_the_organization)
                                                           "groups")), 1);
     resp = measured_get("/Users", mail, &large_mail);
     ck_assert_int_eq(int_at(resp.body, "totalResults"), 1);
+    resp = measured_get(group_path, NULL, &large_group);
+    ck_assert_int_eq((int)json_array_size(json_object_get(resp.body,
+                                                          "members")), 1);
+    ck_assert_int_le(large_group, small_group + 40);
     ck_assert_int_le(large_get, small_get + 40);
     ck_assert_int_le(large_mail, small_mail + 40);
 }
