@@ -25,36 +25,71 @@ scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
     return scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL);
 }
 
+/* The value the index keeps for one of emails[], or NULL when it keeps
+ * none (no value, or one longer than a key). */
+static const char *indexed_email(apr_pool_t *p, const json_t *email)
+{
+    const char *value = json_string_value(scim_json_get_ci(email, "value",
+                                                           NULL));
+
+    if (!value || !*value || strlen(value) > SCIM_STORE_MAX_KEY) {
+        return NULL;
+    }
+    return scim_fold_case(p, value);
+}
+
+/* The next entry of emails from *i on that the index keeps, or NULL. */
+static const char *next_indexed_email(apr_pool_t *p, const json_t *emails,
+                                      size_t *i)
+{
+    const char *value = NULL;
+
+    while (!value && *i < json_array_size(emails)) {
+        value = indexed_email(p, json_array_get(emails, (*i)++));
+    }
+    return value;
+}
+
+int scim_store_same_emails(apr_pool_t *p, const json_t *a, const json_t *b)
+{
+    const json_t *ea = scim_json_get_ci(a, "emails", NULL);
+    const json_t *eb = scim_json_get_ci(b, "emails", NULL);
+    size_t i = 0, j = 0;
+
+    for (;;) {
+        const char *va = next_indexed_email(p, ea, &i);
+        const char *vb = next_indexed_email(p, eb, &j);
+
+        if (!va || !vb) {
+            return !va && !vb;
+        }
+        if (strcmp(va, vb) != 0) {
+            return 0;
+        }
+    }
+}
+
 scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
                                       const char *user_id,
                                       const json_t *resource, int replace)
 {
     const json_t *emails = scim_json_get_ci(resource, "emails", NULL);
-    const json_t *email;
+    const char *value;
     scim_error_t *err = NULL;
-    size_t i;
+    size_t i = 0;
 
     if (replace && (err = scim_store_forget_emails(st, org, user_id))) {
         return err;
     }
-    json_array_foreach(emails, i, email) {
-        const char *value = json_string_value(
-            scim_json_get_ci(email, "value", NULL));
-        const char *args[3];
+    while ((value = next_indexed_email(st->pool, emails, &i))) {
+        const char *args[] = { org, value, user_id };
 
-        if (!value || !*value || strlen(value) > SCIM_STORE_MAX_KEY) {
-            continue;       /* longer values are not indexed */
-        }
-        args[0] = org;
-        args[1] = scim_fold_case(st->pool, value);
-        args[2] = user_id;
         if ((err = scim_db_exec(st, SCIM_STMT_EMAIL_INSERT, args, 3, NULL))) {
             return err;
         }
     }
     return NULL;
 }
-
 
 /* ---- who an identity is ------------------------------------------------- */
 
