@@ -388,6 +388,13 @@ struct scim_db_libpq {
 
 /* The writers of one SQLite database in this process (group commit). */
 typedef struct write_group write_group_t;
+
+/* The statements that begin and end transactions (see run_tx). */
+typedef enum {
+    TX_BEGIN, TX_COMMIT, TX_ROLLBACK,
+    TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO,   /* a write of a group */
+    TX_COUNT
+} tx_stmt_t;
 #define PQ_ERRORS_VERBOSE 2
 
 /* What a connection keeps from one request to the next, allocated from
@@ -395,6 +402,7 @@ typedef struct write_group write_group_t;
 struct scim_db_conn {
     apr_pool_t *pool;                   /* lives as long as the connection */
     apr_dbd_prepared_t *stmts[SCIM_STMT_COUNT];
+    apr_dbd_prepared_t *tx[TX_COUNT];   /* sqlite3: prepared, or NULL */
     int ready;                          /* set up: settings, schema,
                                          * statements */
     /* sqlite3 */
@@ -472,11 +480,22 @@ static const char *raw_entry(const scim_store_t *st, apr_dbd_row_t *row,
     return v;
 }
 
-/* How the transactions begin: SQLite's IMMEDIATE takes the write lock at
- * once, so a transaction never has to upgrade from reader to writer. */
-static const char *begin_sql(const scim_store_t *st)
+/* The text of a transaction statement.  SQLite's BEGIN IMMEDIATE takes
+ * the write lock at once, so a transaction never has to upgrade from
+ * reader to writer; a write of a group is a savepoint of its
+ * transaction. */
+static const char *tx_sql(const scim_store_t *st, tx_stmt_t which)
 {
-    return is_sqlite(st) ? "BEGIN IMMEDIATE" : "BEGIN";
+    static const char *const sql[TX_COUNT] = {
+        [TX_BEGIN] = "BEGIN IMMEDIATE",
+        [TX_COMMIT] = "COMMIT",
+        [TX_ROLLBACK] = "ROLLBACK",
+        [TX_SAVEPOINT] = "SAVEPOINT scim_write",
+        [TX_RELEASE] = "RELEASE scim_write",
+        [TX_ROLLBACK_TO] = "ROLLBACK TO scim_write",
+    };
+
+    return which == TX_BEGIN && !is_sqlite(st) ? "BEGIN" : sql[which];
 }
 
 /* SQLite's messages are fixed English text; its result codes as apr_dbd
@@ -970,6 +989,20 @@ static scim_error_t *prepare_statements(scim_store_t *st)
             return err;
         }
     }
+    /* sqlite3 parses a statement run by apr_dbd_query at every call;
+     * prepared, BEGIN and COMMIT and a savepoint's pair are not parsed at
+     * every write.  (pgsql sends them unprepared.) */
+    for (i = 0; is_sqlite(st) && i < TX_COUNT; i++) {
+        apr_dbd_prepared_t *stmt = NULL;
+
+        conn->tx[i] = NULL;
+        rv = apr_dbd_prepare(st->driver, conn->pool, st->handle,
+                             tx_sql(st, i), NULL, &stmt);
+        if (rv != 0) {
+            return db_error(st, rv, tx_sql(st, i));
+        }
+        conn->tx[i] = stmt;
+    }
     return NULL;
 }
 
@@ -1295,6 +1328,18 @@ static int run_sql(scim_store_t *st, const char *sql)
     return apr_dbd_query(st->driver, st->handle, &n, sql);
 }
 
+static int run_tx(scim_store_t *st, tx_stmt_t which)
+{
+    apr_dbd_prepared_t *stmt = st->conn->tx[which];
+    int n;
+
+    if (!stmt) {
+        return run_sql(st, tx_sql(st, which));
+    }
+    return apr_dbd_pquery(st->driver, st->pool, st->handle, &n, stmt, 0,
+                          NULL);
+}
+
 /* Ends a transaction the request forgot (an error path, an aborted
  * request): a pooled connection must never keep an open transaction or
  * the writers' lock. */
@@ -1303,17 +1348,12 @@ static apr_status_t transaction_cleanup(void *data)
     scim_store_t *st = data;
 
     if (st->in_transaction) {
-        run_sql(st, "ROLLBACK");
+        run_tx(st, TX_ROLLBACK);
         st->in_transaction = 0;
         writer_unlock(st);
     }
     return APR_SUCCESS;
 }
-
-/* A write of a group: its transaction is a savepoint of the group's. */
-#define GROUPED_BEGIN "SAVEPOINT scim_write"
-#define GROUPED_COMMIT "RELEASE scim_write"
-#define GROUPED_ROLLBACK "ROLLBACK TO scim_write"
 
 scim_error_t *scim_db_begin(scim_store_t *st)
 {
@@ -1322,7 +1362,7 @@ scim_error_t *scim_db_begin(scim_store_t *st)
 
     st->failure = SCIM_DB_NONE;
     if (st->grouped) {
-        if ((rv = run_sql(st, GROUPED_BEGIN)) != 0) {
+        if ((rv = run_tx(st, TX_SAVEPOINT)) != 0) {
             return db_error(st, rv, "savepoint");
         }
         st->in_transaction = 1;
@@ -1335,9 +1375,9 @@ scim_error_t *scim_db_begin(scim_store_t *st)
         writer_unlock(st);
         return err;
     }
-    if ((rv = run_sql(st, begin_sql(st))) != 0) {
+    if ((rv = run_tx(st, TX_BEGIN)) != 0) {
         err = db_error(st, rv, "begin transaction");
-        run_sql(st, "ROLLBACK");    /* whatever BEGIN left behind */
+        run_tx(st, TX_ROLLBACK);    /* whatever BEGIN left behind */
         writer_unlock(st);
         return err;
     }
@@ -1358,8 +1398,8 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback)
     st->in_transaction = 0;
     if (st->grouped) {
         /* a savepoint rolled back stays open until released */
-        if ((rollback && (rv = run_sql(st, GROUPED_ROLLBACK)) != 0)
-            || (rv = run_sql(st, GROUPED_COMMIT)) != 0) {
+        if ((rollback && (rv = run_tx(st, TX_ROLLBACK_TO)) != 0)
+            || (rv = run_tx(st, TX_RELEASE)) != 0) {
             return db_error(st, rv, rollback ? "rollback to savepoint"
                                              : "release savepoint");
         }
@@ -1367,14 +1407,14 @@ scim_error_t *scim_db_end(scim_store_t *st, int rollback)
     }
     apr_pool_cleanup_kill(st->pool, st, transaction_cleanup);
     if (rollback) {
-        run_sql(st, "ROLLBACK");
+        run_tx(st, TX_ROLLBACK);
     }
-    else if ((rv = run_sql(st, "COMMIT")) != 0) {
+    else if ((rv = run_tx(st, TX_COMMIT)) != 0) {
         /* The cause (disk full, ...) is read before the ROLLBACK that
          * ends whatever the failed COMMIT left open replaces it. */
         err = db_error(st, rv, "commit");
         st->commit_failed = 1;
-        run_sql(st, "ROLLBACK");
+        run_tx(st, TX_ROLLBACK);
     }
     writer_unlock(st);
     return err;

@@ -478,7 +478,7 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
         rec->state = old->state;
         rec->linked = old->linked;
         rec->seat = old->seat && rec->active;
-        err = scim_store_update(req->store, req->org, rec,
+        err = scim_store_update(req->store, req->org, rec, old,
                                 changed || req->if_match ? old->version : -1,
                                 changed, ops);
         if (!err) {

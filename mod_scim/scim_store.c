@@ -369,10 +369,13 @@ static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
 }
 
 /* json: the changed resource serialised, NULL when only memberships
- * changed. */
+ * changed.  old: the record stored at expected_version, or NULL; what did
+ * not change from it is not checked or indexed again (the row the update
+ * finds at that version holds its name, and its e-mails are indexed). */
 static scim_error_t *update_once(scim_store_t *st, const char *org,
-                                 scim_record_t *rec, int expected_version,
-                                 const char *json,
+                                 scim_record_t *rec,
+                                 const scim_record_t *old,
+                                 int expected_version, const char *json,
                                  const apr_array_header_t *member_ops)
 {
     const char *name_ci = scim_fold_case(st->pool, rec->name);
@@ -381,11 +384,18 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
     int resource_changed = json != NULL;
     int nrows = 0;
 
+    if (!old || expected_version < 0 || old->version != expected_version) {
+        old = NULL;
+    }
+
     if ((err = scim_db_begin(st))) {
         return err;
     }
     if (resource_changed) {
-        err = name_owner(st, org, rec->rtype, name_ci, &owner);
+        if (!old || !old->name
+            || strcmp(scim_fold_case(st->pool, old->name), name_ci) != 0) {
+            err = name_owner(st, org, rec->rtype, name_ci, &owner);
+        }
         if (!err && owner && strcmp(owner, rec->id) != 0) {
             scim_db_end(st, 1);
             return name_taken(st, rec->rtype, rec->name);
@@ -402,7 +412,9 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
             };
             err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 13, &nrows);
         }
-        if (!err && nrows && is_user(rec)) {
+        if (!err && nrows && is_user(rec)
+            && !(old && scim_store_same_emails(st->pool, old->resource,
+                                               rec->resource))) {
             err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);
         }
     }
@@ -480,6 +492,7 @@ typedef struct {
     const char *org;
     const scim_record_t *created;
     scim_record_t *rec;                 /* updated: gets its new version */
+    const scim_record_t *old;           /* updated: as it was */
     int expected_version;
     const char *json;                   /* the resource as stored */
     const apr_array_header_t *member_ops;
@@ -498,8 +511,8 @@ static scim_error_t *update_write(scim_store_t *st, void *baton)
 {
     const write_args_t *a = baton;
 
-    return update_once(st, a->org, a->rec, a->expected_version, a->json,
-                       a->member_ops);
+    return update_once(st, a->org, a->rec, a->old, a->expected_version,
+                       a->json, a->member_ops);
 }
 
 static scim_error_t *delete_write(scim_store_t *st, void *baton)
@@ -513,19 +526,20 @@ scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops)
 {
-    write_args_t a = { org, rec, NULL, 0, NULL, member_ops, NULL, NULL };
+    write_args_t a = { org, rec, NULL, NULL, 0, NULL, member_ops, NULL,
+                       NULL };
     scim_error_t *err = dump_resource(st, rec->resource, &a.json);
 
     return err ? err : scim_db_write(st, create_write, &a);
 }
 
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
-                                scim_record_t *rec,
+                                scim_record_t *rec, const scim_record_t *old,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops)
 {
-    write_args_t a = { org, NULL, rec, expected_version, NULL, member_ops,
-                       NULL, NULL };
+    write_args_t a = { org, NULL, rec, old, expected_version, NULL,
+                       member_ops, NULL, NULL };
     scim_error_t *err = resource_changed
                         ? dump_resource(st, rec->resource, &a.json) : NULL;
 
@@ -535,7 +549,7 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id)
 {
-    write_args_t a = { org, NULL, NULL, 0, NULL, NULL, rtype, id };
+    write_args_t a = { org, NULL, NULL, NULL, 0, NULL, NULL, rtype, id };
 
     return scim_db_write(st, delete_write, &a);
 }

@@ -241,7 +241,9 @@ typedef struct scim_member_op {
  * way, with 412 when the stored version is no longer expected_version, 404
  * when gone.  update with resource_changed 0 writes only the new version
  * and lastModified, not the JSON; with expected_version -1 as well it
- * checks no version and sets rec->version to the one it stored.  delete
+ * checks no version and sets rec->version to the one it stored.  old
+ * (or NULL) is the record as read at expected_version: what did not change
+ * from it (the name, the e-mails) is not checked or indexed again.  delete
  * removes the resource and every membership it is part of (404 when
  * absent).  A membership change also
  * moves the version of the user on its other side (the user's groups
@@ -250,7 +252,7 @@ scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
-                                scim_record_t *rec,
+                                scim_record_t *rec, const scim_record_t *old,
                                 int expected_version, int resource_changed,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,

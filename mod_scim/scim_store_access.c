@@ -25,36 +25,71 @@ scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
     return scim_db_exec(st, SCIM_STMT_EMAIL_FORGET, args, 2, NULL);
 }
 
+/* The value the index keeps for one of emails[], or NULL when it keeps
+ * none (no value, or one longer than a key). */
+static const char *indexed_email(apr_pool_t *p, const json_t *email)
+{
+    const char *value = json_string_value(scim_json_get_ci(email, "value",
+                                                           NULL));
+
+    if (!value || !*value || strlen(value) > SCIM_STORE_MAX_KEY) {
+        return NULL;
+    }
+    return scim_fold_case(p, value);
+}
+
+/* The next entry of emails from *i on that the index keeps, or NULL. */
+static const char *next_indexed_email(apr_pool_t *p, const json_t *emails,
+                                      size_t *i)
+{
+    const char *value = NULL;
+
+    while (!value && *i < json_array_size(emails)) {
+        value = indexed_email(p, json_array_get(emails, (*i)++));
+    }
+    return value;
+}
+
+int scim_store_same_emails(apr_pool_t *p, const json_t *a, const json_t *b)
+{
+    const json_t *ea = scim_json_get_ci(a, "emails", NULL);
+    const json_t *eb = scim_json_get_ci(b, "emails", NULL);
+    size_t i = 0, j = 0;
+
+    for (;;) {
+        const char *va = next_indexed_email(p, ea, &i);
+        const char *vb = next_indexed_email(p, eb, &j);
+
+        if (!va || !vb) {
+            return !va && !vb;
+        }
+        if (strcmp(va, vb) != 0) {
+            return 0;
+        }
+    }
+}
+
 scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
                                       const char *user_id,
                                       const json_t *resource, int replace)
 {
     const json_t *emails = scim_json_get_ci(resource, "emails", NULL);
-    const json_t *email;
+    const char *value;
     scim_error_t *err = NULL;
-    size_t i;
+    size_t i = 0;
 
     if (replace && (err = scim_store_forget_emails(st, org, user_id))) {
         return err;
     }
-    json_array_foreach(emails, i, email) {
-        const char *value = json_string_value(
-            scim_json_get_ci(email, "value", NULL));
-        const char *args[3];
+    while ((value = next_indexed_email(st->pool, emails, &i))) {
+        const char *args[] = { org, value, user_id };
 
-        if (!value || !*value || strlen(value) > SCIM_STORE_MAX_KEY) {
-            continue;       /* longer values are not indexed */
-        }
-        args[0] = org;
-        args[1] = scim_fold_case(st->pool, value);
-        args[2] = user_id;
         if ((err = scim_db_exec(st, SCIM_STMT_EMAIL_INSERT, args, 3, NULL))) {
             return err;
         }
     }
     return NULL;
 }
-
 
 /* ---- who an identity is ------------------------------------------------- */
 
@@ -134,38 +169,53 @@ scim_error_t *scim_store_seats_used(scim_store_t *st, const char *org,
     return scim_db_select_count(st, SCIM_STMT_SEATS_USED, args, 1, used);
 }
 
-static scim_error_t *take_seat_once(scim_store_t *st, const char *org,
-                                    const char *id, const char *user_name,
-                                    int seat_limit, int *taken)
+typedef struct {
+    const char *org;
+    const char *id;
+    const char *user_name;
+    int seat_limit;
+    int taken;
+} seat_grant_t;
+
+/* One grant, a write of its own (scim_db_write): on SQLite it queues
+ * among the other writers rather than meet their lock in the sqlite3
+ * driver's 100 ms sleeps; on PostgreSQL it is its own transaction, run
+ * again when it lost a lock race. */
+static scim_error_t *take_seat_once(scim_store_t *st, void *baton)
 {
+    seat_grant_t *g = baton;
+    const char *org = g->org;
     const char *org_arg[] = { org };
     const char *now = scim_now(st->pool);
     scim_error_t *err;
     int used = 0, nrows = 0;
 
-    *taken = 0;
+    g->taken = 0;
     /* The lock row exists before the transaction that locks it: an INSERT
-     * racing another server's would otherwise fail the grant. */
+     * racing another server's would otherwise fail the grant.  (In a group
+     * on SQLite the statement runs in the group's transaction, under the
+     * writers' lock: nothing races it, and the row it leaves is the one
+     * any grant needs.) */
     if ((err = scim_db_exec(st, SCIM_STMT_SEAT_LOCK_ROW, org_arg, 1, NULL))
         || (err = scim_db_begin(st))) {
         return err;
     }
     err = scim_db_exec(st, SCIM_STMT_SEAT_LOCK, org_arg, 1, NULL);
-    if (!err && seat_limit > 0) {
+    if (!err && g->seat_limit > 0) {
         err = scim_store_seats_used(st, org, &used);
     }
-    if (!err && (seat_limit <= 0 || used < seat_limit)) {
-        const char *args[] = { now, now, org, id };
+    if (!err && (g->seat_limit <= 0 || used < g->seat_limit)) {
+        const char *args[] = { now, now, org, g->id };
 
         err = scim_db_exec(st, SCIM_STMT_TAKE_SEAT, args, 4, &nrows);
     }
     if (!err && nrows == 1) {
-        err = scim_store_audit_in_tx(st, org, "link", "User", id, user_name,
-                                     "linked");
+        err = scim_store_audit_in_tx(st, org, "link", "User", g->id,
+                                     g->user_name, "linked");
     }
     if (!err && nrows == 0) {
         /* A request of the same member may have taken the seat first. */
-        const char *args[] = { org, id };
+        const char *args[] = { org, g->id };
 
         err = scim_db_select_count(st, SCIM_STMT_HOLDS_SEAT, args, 2, &nrows);
     }
@@ -176,7 +226,7 @@ static scim_error_t *take_seat_once(scim_store_t *st, const char *org,
     if ((err = scim_db_end(st, 0))) {
         return err;
     }
-    *taken = nrows == 1;
+    g->taken = nrows == 1;
     return NULL;
 }
 
@@ -184,12 +234,10 @@ scim_error_t *scim_store_take_seat(scim_store_t *st, const char *org,
                                    const char *id, const char *user_name,
                                    int seat_limit, int *taken)
 {
-    scim_error_t *err;
-    int attempt = 0;
+    seat_grant_t g = { org, id, user_name, seat_limit, 0 };
+    scim_error_t *err = scim_db_write(st, take_seat_once, &g);
 
-    /* a lost lock race or a deadlock runs the grant again */
-    do {
-        err = take_seat_once(st, org, id, user_name, seat_limit, taken);
-    } while (scim_db_again(st, err, &attempt));
+    /* a grant whose group failed to commit took nothing */
+    *taken = err ? 0 : g.taken;
     return err;
 }

@@ -33,6 +33,9 @@ scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
                                       const json_t *resource, int replace);
 scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
                                        const char *user_id);
+/* Whether two resources give the e-mail index the same rows (the values it
+ * keeps, case folded, in the same order). */
+int scim_store_same_emails(apr_pool_t *p, const json_t *a, const json_t *b);
 
 /* Inside a write's transaction: the audit row of what it does (the event
  * of scim_store_set_audit when event is NULL), and the pruning of rows

@@ -82,3 +82,45 @@ def test_or_is_not_taken_for_an_index(indexed):
         "filter": f'emails.value eq "{a}" or emails.value eq "{b}"'}).json()
     assert sorted(r["id"] for r in body["Resources"]) == sorted(
         [users[1]["id"], users[2]["id"]])
+
+
+def found_by_email(c, value):
+    return [r["id"] for r in c.get("/Users", params={
+        "filter": f'emails.value eq "{value}"'}).json()["Resources"]]
+
+
+def test_a_patch_of_active_writes_no_index_rows(indexed):
+    """Entra disables and enables users with a PATCH of active alone: the
+    user's row and its audit row are written, the e-mail index is not
+    (its rows did not change), and the user is still found by e-mail."""
+    server, c, users = indexed
+    u = users[11]
+    for active in (False, True):
+        resp, work = measured(server, lambda: c.patch_ops(u["id"], {
+            "op": "replace", "path": "active", "value": active}))
+        assert resp.status_code == 200, resp.text
+        assert work.written <= 2, work          # user row, audit row
+    for e in u["emails"]:
+        assert found_by_email(c, e["value"]) == [u["id"]]
+
+
+def test_a_patch_changing_emails_rewrites_the_index(indexed):
+    server, c, users = indexed
+    u = users[12]
+    old, home = u["emails"][0]["value"], u["emails"][1]["value"]
+    new = "moved." + old
+    resp, work = measured(server, lambda: c.patch_ops(u["id"], {
+        "op": "replace", "path": "emails[type eq \"work\"].value",
+        "value": new}))
+    assert resp.status_code == 200, resp.text
+    assert work.written > 2, work
+    assert found_by_email(c, new) == [u["id"]]
+    assert found_by_email(c, old) == []
+    assert found_by_email(c, home) == [u["id"]]
+    # a change of case only: the index keeps values folded, so it stays
+    resp, work = measured(server, lambda: c.patch_ops(u["id"], {
+        "op": "replace", "path": "emails[type eq \"work\"].value",
+        "value": new.upper()}))
+    assert resp.status_code == 200, resp.text
+    assert work.written <= 2, work
+    assert found_by_email(c, new.lower()) == [u["id"]]

@@ -145,7 +145,7 @@ START_TEST(user_name_unique_ignoring_case)
     {
         scim_record_t *rec = user("u3", "CAROL", NULL);
         rec->version = 2;
-        err = scim_store_update(store, "acme", rec, 1, 1, NULL);
+        err = scim_store_update(store, "acme", rec, NULL, 1, 1, NULL);
         ck_assert_ptr_nonnull(err);
         ck_assert_int_eq(err->status, 409);
     }
@@ -160,17 +160,18 @@ START_TEST(update_checks_version)
     ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
     rec = user("u1", "Erin", "x2");
     rec->version = 2;
-    ck_assert_ptr_null(scim_store_update(store, "acme", rec, 1, 1, NULL));
+    ck_assert_ptr_null(scim_store_update(store, "acme", rec, NULL, 1, 1,
+                                         NULL));
     /* a writer that read version 1 lost the race */
     rec->version = 2;
-    err = scim_store_update(store, "acme", rec, 1, 1, NULL);
+    err = scim_store_update(store, "acme", rec, NULL, 1, 1, NULL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 412);
     ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
     ck_assert_int_eq(got->version, 2);
     ck_assert_str_eq(got->external_id, "x2");
     rec = user("nope", "nobody", NULL);
-    err = scim_store_update(store, "acme", rec, 1, 1, NULL);
+    err = scim_store_update(store, "acme", rec, NULL, 1, 1, NULL);
     ck_assert_int_eq(err->status, 404);
 }
 END_TEST
@@ -331,7 +332,7 @@ START_TEST(group_members_are_rows)
     g = group("g1", "Engineering");
     g->version = 2;
     before = scim_store_stats(store);
-    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0,
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, NULL, 1, 0,
                                          member_ops(SCIM_MEMBER_ADD, "u2",
                                                     "u1", NULL)));
     /* the group's version, u2's membership and u2's version; u1 no-op */
@@ -377,7 +378,7 @@ START_TEST(unknown_member_changes_nothing)
     g = group("g1", "Ops");
     g->version = 2;
     /* x1 exists, but in another organization */
-    err = scim_store_update(store, "acme", g, 1, 0,
+    err = scim_store_update(store, "acme", g, NULL, 1, 0,
                             member_ops(SCIM_MEMBER_ADD, "u1", "x1", NULL));
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(err->status, 400);
@@ -441,7 +442,7 @@ START_TEST(replace_clears_then_adds)
     op->kind = SCIM_MEMBER_ADD;
     op->member_id = "u2";
     g->version = 2;
-    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0, ops));
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, NULL, 1, 0, ops));
     ck_assert_int_eq(member_count("g1"), 1);
 }
 END_TEST
@@ -470,13 +471,13 @@ START_TEST(membership_changes_move_versions)
     ck_assert_int_eq(version_of("User", "u1"), 2);
     ck_assert_int_eq(version_of("User", "u2"), 1);
     g->version = 2;
-    ck_assert_ptr_null(scim_store_update(store, "acme", g, 1, 0,
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, NULL, 1, 0,
                                          member_ops(SCIM_MEMBER_REMOVE, "u1",
                                                     "u2", NULL)));
     ck_assert_int_eq(version_of("User", "u1"), 3);
     ck_assert_int_eq(version_of("User", "u2"), 1);   /* was no member */
     g->version = 3;
-    ck_assert_ptr_null(scim_store_update(store, "acme", g, 2, 0,
+    ck_assert_ptr_null(scim_store_update(store, "acme", g, NULL, 2, 0,
                                          member_ops(SCIM_MEMBER_ADD, "u2",
                                                     NULL)));
     ck_assert_int_eq(version_of("User", "u2"), 2);
@@ -629,7 +630,8 @@ START_TEST(seats_granted_up_to_the_limit_and_freed_by_deactivation)
      * version 2) */
     a->active = 0;
     a->version = 3;
-    ck_assert_ptr_null(scim_store_update(store, "acme", a, 2, 1, NULL));
+    ck_assert_ptr_null(scim_store_update(store, "acme", a, NULL, 2, 1,
+                                         NULL));
     ck_assert_ptr_null(scim_store_seats_used(store, "acme", &used));
     ck_assert_int_eq(used, 0);
     ck_assert(member_by(SCIM_LINK_USER_NAME, "a")->linked);
