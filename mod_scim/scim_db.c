@@ -27,7 +27,8 @@
 /* ---- the schema --------------------------------------------------------- */
 
 /* Schema migrations, in order; migration N brings the database to version
- * N+1.  Only SQL that SQLite and PostgreSQL both accept. */
+ * N+1.  Only SQL that SQLite and PostgreSQL both accept, but for a
+ * statement marked for one driver (ONLY_SQLITE, ONLY_PGSQL). */
 static const char *const migration_v1[] = {
     "CREATE TABLE IF NOT EXISTS scim_resources ("
     " org VARCHAR(255) NOT NULL,"
@@ -142,12 +143,55 @@ static const char *const migration_v5[] = {
     NULL
 };
 
+/* A statement of a migration that only one driver runs starts with its
+ * name; the rest of it is the SQL. */
+#define ONLY_SQLITE "sqlite3:"
+#define ONLY_PGSQL "pgsql:"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* The e-mail index of users written before it existed (schema v1): until
+ * now they were indexed at their next write; a write that leaves the
+ * e-mails alone no longer rewrites the index.  Only users without any
+ * index row, with what scim_store_index_emails keeps: string values of
+ * 1..SCIM_STORE_MAX_KEY bytes, folded in ASCII (SQLite's lower() folds
+ * ASCII only; PostgreSQL's would fold more, hence translate()). */
+static const char *const migration_v6[] = {
+    ONLY_SQLITE
+    "INSERT OR IGNORE INTO scim_emails (org, value_ci, user_id)"
+    " SELECT r.org, lower(json_extract(e.value, '$.value')), r.id"
+    " FROM scim_resources r, json_each(r.resource, '$.emails') e"
+    " WHERE r.rtype = 'User'"
+    " AND json_type(r.resource, '$.emails') = 'array'"
+    " AND json_type(e.value, '$.value') = 'text'"
+    " AND length(CAST(json_extract(e.value, '$.value') AS BLOB))"
+    " BETWEEN 1 AND " STRINGIFY(SCIM_STORE_MAX_KEY)
+    " AND NOT EXISTS (SELECT 1 FROM scim_emails x"
+    " WHERE x.org = r.org AND x.user_id = r.id)",
+    ONLY_PGSQL
+    "INSERT INTO scim_emails (org, value_ci, user_id)"
+    " SELECT DISTINCT r.org, translate(e.value ->> 'value',"
+    " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), r.id"
+    " FROM scim_resources r CROSS JOIN LATERAL jsonb_array_elements("
+    " CASE WHEN jsonb_typeof(r.resource::jsonb -> 'emails') = 'array'"
+    " THEN r.resource::jsonb -> 'emails' ELSE '[]'::jsonb END) AS e(value)"
+    " WHERE r.rtype = 'User'"
+    " AND jsonb_typeof(e.value -> 'value') = 'string'"
+    " AND octet_length(e.value ->> 'value')"
+    " BETWEEN 1 AND " STRINGIFY(SCIM_STORE_MAX_KEY)
+    " AND NOT EXISTS (SELECT 1 FROM scim_emails x"
+    " WHERE x.org = r.org AND x.user_id = r.id)"
+    " ON CONFLICT DO NOTHING",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
     migration_v3,
     migration_v4,
     migration_v5,
+    migration_v6,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -994,6 +1038,7 @@ static scim_error_t *prepare_statements(scim_store_t *st)
      * every write.  (pgsql sends them unprepared.) */
     for (i = 0; is_sqlite(st) && i < TX_COUNT; i++) {
         apr_dbd_prepared_t *stmt = NULL;
+        int rv;
 
         conn->tx[i] = NULL;
         rv = apr_dbd_prepare(st->driver, conn->pool, st->handle,
@@ -1767,7 +1812,17 @@ static scim_error_t *migrate(scim_store_t *st)
         const char *const *sql;
 
         for (sql = migrations[i]; *sql && !err; sql++) {
-            err = migration_step(st, *sql, *sql);
+            const char *text = *sql;
+            const char *mine = is_sqlite(st) ? ONLY_SQLITE : ONLY_PGSQL;
+            const char *theirs = is_sqlite(st) ? ONLY_PGSQL : ONLY_SQLITE;
+
+            if (strncmp(text, theirs, strlen(theirs)) == 0) {
+                continue;
+            }
+            if (strncmp(text, mine, strlen(mine)) == 0) {
+                text += strlen(mine);
+            }
+            err = migration_step(st, text, text);
         }
     }
     if (!err && version < SCHEMA_VERSION) {

@@ -269,7 +269,61 @@ START_TEST(open_sets_a_connection_up_once)
     ck_assert_ptr_nonnull(second);
     ck_assert_int_eq((int)apr_hash_count(again), n);
     ck_assert_int_eq(scim_store_stats(second).statements, 0);
-    ck_assert_int_eq(scim_store_schema_version(), 5);
+    ck_assert_int_eq(scim_store_schema_version(), 6);
+}
+END_TEST
+
+/* Users written before the e-mail index existed (schema v1) have no index
+ * rows; migrating fills in what the index keeps of theirs, on both
+ * drivers, and leaves users that have rows alone. */
+START_TEST(migration_indexes_emails_of_users_written_before_the_index)
+{
+    scim_record_t *old = user("old1", "old-one", NULL);
+    scim_record_t *kept = user("new1", "new-one", NULL);
+    apr_array_header_t *found = apr_array_make(pool, 2,
+                                               sizeof(scim_record_t *));
+    scim_store_t *migrated = NULL;
+    int n;
+
+    old->resource = scim_json_pool_own(pool, json_pack(
+        "{s:s,s:[{s:s},{s:s},{s:i},{s:s}]}", "userName", "old-one",
+        "emails", "value", "Old.One@Example.COM", "value", "",
+        "value", 5, "type", "work"));
+    kept->resource = scim_json_pool_own(pool, json_pack(
+        "{s:s,s:[{s:s}]}", "userName", "new-one", "emails", "value",
+        "new@example.com"));
+    ck_assert_ptr_null(scim_store_create(store, "acme", old, NULL));
+    ck_assert_int_eq(apr_dbd_query(store_fixture_driver(),
+                                   store_fixture_handle(), &n,
+                                   "DELETE FROM scim_emails"), 0);
+    ck_assert_ptr_null(scim_store_create(store, "acme", kept, NULL));
+    ck_assert_int_eq(apr_dbd_query(store_fixture_driver(),
+                                   store_fixture_handle(), &n,
+                                   "UPDATE scim_schema_version"
+                                   " SET version = 5"), 0);
+    ck_assert_ptr_null(scim_store_find(store, "acme", "User",
+                                       SCIM_STORE_BY_EMAIL,
+                                       "old.one@example.com", found));
+    ck_assert_int_eq(found->nelts, 0);
+
+    ck_assert_ptr_null(scim_store_open(pool, store_fixture_driver(),
+                                       store_fixture_handle(),
+                                       apr_hash_make(pool), pool,
+                                       &migrated));
+    ck_assert_ptr_null(scim_store_find(migrated, "acme", "User",
+                                       SCIM_STORE_BY_EMAIL,
+                                       "OLD.one@example.com", found));
+    ck_assert_int_eq(found->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "old1");
+    found->nelts = 0;
+    ck_assert_ptr_null(scim_store_find(migrated, "acme", "User",
+                                       SCIM_STORE_BY_EMAIL,
+                                       "new@example.com", found));
+    ck_assert_int_eq(found->nelts, 1);
+    ck_assert_int_eq(apr_dbd_query(store_fixture_driver(),
+                                   store_fixture_handle(), &n,
+                                   "DELETE FROM scim_emails"), 0);
+    ck_assert_int_eq(n, 2);     /* neither "", 5 nor a row twice */
 }
 END_TEST
 
@@ -837,6 +891,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, delete_removes_and_reports_absent);
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, open_sets_a_connection_up_once);
+    tcase_add_test(tc, migration_indexes_emails_of_users_written_before_the_index);
     tcase_add_test(tc, group_members_are_rows);
     tcase_add_test(tc, unknown_member_changes_nothing);
     tcase_add_test(tc, deletes_take_memberships_along);
