@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include <apr_encode.h>
 #include <apr_sha1.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -77,62 +78,26 @@ static int key_ok(const scim_walk_list_t *list, const scim_walk_key_t *key)
 #define CHECK_LEN 9
 #define CURSOR_TAG "mod_scim cursor 1"
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64url_encode(apr_pool_t *p, const unsigned char *in,
-                           apr_size_t len)
+/* A cursor's text: unpadded base64url (RFC 7515) of its bytes. */
+static const char *b64url_encode(apr_pool_t *p, const unsigned char *in,
+                                 apr_size_t len)
 {
-    char *out = apr_palloc(p, (len + 2) / 3 * 4 + 1), *o = out;
-    apr_size_t i;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        *o++ = b64url[in[i] >> 2];
-        *o++ = b64url[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-        *o++ = b64url[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
-        *o++ = b64url[in[i + 2] & 63];
-    }
-    if (i < len) {
-        *o++ = b64url[in[i] >> 2];
-        if (i + 1 < len) {
-            *o++ = b64url[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-            *o++ = b64url[(in[i + 1] & 15) << 2];
-        }
-        else {
-            *o++ = b64url[(in[i] & 3) << 4];
-        }
-    }
-    *o = '\0';
-    return out;
+    return apr_pencode_base64_binary(p, in, (apr_ssize_t)len,
+                                     APR_ENCODE_BASE64URL, NULL);
 }
 
-/* Decodes unpadded base64url into out (room for len * 3 / 4 bytes);
- * -1 for anything that encoding would not have written. */
-static long b64url_decode(const char *in, apr_size_t len, unsigned char *out)
+/* The bytes of a cursor's text, into *len; NULL for any text that
+ * b64url_encode would not have written (APR's decoder also takes padding,
+ * '+' and '/', and ignores stray low bits: the text must be what its bytes
+ * encode to). */
+static const unsigned char *b64url_decode(apr_pool_t *p, const char *in,
+                                          apr_size_t *len)
 {
-    unsigned int acc = 0;
-    int bits = 0;
-    long n = 0;
-    apr_size_t i;
+    const unsigned char *out = apr_pdecode_base64_binary(p, in,
+        APR_ENCODE_STRING, APR_ENCODE_NONE, len);
+    const char *again = out ? b64url_encode(p, out, *len) : NULL;
 
-    if (len % 4 == 1) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        const char *at = in[i] ? strchr(b64url, in[i]) : NULL;
-
-        if (!at) {
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned int)(at - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return acc ? -1 : n;            /* leftover bits must be zero */
+    return again && strcmp(again, in) == 0 ? out : NULL;
 }
 
 const char *scim_walk_cursor(apr_pool_t *p, const scim_walk_list_t *list,
@@ -170,24 +135,22 @@ scim_error_t *scim_walk_cursor_key(apr_pool_t *p, const scim_walk_list_t *list,
                                    const char *cursor, scim_walk_key_t *out)
 {
     unsigned char digest[APR_SHA1_DIGESTSIZE];
-    apr_size_t len = strlen(cursor);
-    unsigned char *raw, *nl;
-    long n;
+    apr_size_t len = strlen(cursor), n = 0;
+    const unsigned char *raw, *nl;
 
     if (len > SCIM_WALK_MAX_CURSOR) {
         return invalid_cursor(p);
     }
-    raw = apr_palloc(p, len * 3 / 4 + 1);
-    n = b64url_decode(cursor, len, raw);
-    if (n < CHECK_LEN + 2) {
+    raw = b64url_decode(p, cursor, &n);
+    if (!raw || n < CHECK_LEN + 2) {
         return invalid_cursor(p);
     }
     n -= CHECK_LEN;
-    nl = memchr(raw, '\n', (apr_size_t)n);
+    nl = memchr(raw, '\n', n);
     if (!nl) {
         return invalid_cursor(p);
     }
-    list_digest(CURSOR_TAG, list, 1, raw, (apr_size_t)n, digest);
+    list_digest(CURSOR_TAG, list, 1, raw, n, digest);
     if (memcmp(raw + n, digest, CHECK_LEN) != 0) {
         return invalid_cursor(p);
     }
