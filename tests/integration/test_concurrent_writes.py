@@ -18,10 +18,11 @@ WRITERS = 64
 # (its writers waiting for their group's COMMIT) closes its keep-alive
 # connections under the clients' next requests, and prefork needs a child
 # per client.  With a threaded MPM each thread holds a database connection
-# (DBDMax >= ThreadsPerChild).
+# (DBDMax >= ThreadsPerChild).  Event gets two children beyond the
+# writers' four: at the limit httpd logs AH10159 at error level.
 ROOM_FOR_WRITERS = {
-    "event": "StartServers 4\nThreadsPerChild 25\nMaxRequestWorkers 100\n"
-             "MaxSpareThreads 100\nDBDMax 25",
+    "event": "StartServers 4\nServerLimit 6\nThreadsPerChild 25\n"
+             "MaxRequestWorkers 150\nMaxSpareThreads 150\nDBDMax 25",
     "prefork": "ServerLimit 80\nMaxRequestWorkers 80",
 }
 
