@@ -27,6 +27,7 @@ import re
 import signal
 
 import pytest
+import requests
 
 import harness
 from harness import TINY_MAX_BODY, TINY_MAX_RESULTS, HttpdServer, Org, new_token
@@ -52,6 +53,30 @@ def pytest_configure(config):
 
 def pytest_sessionstart(session):
     harness.prepare_itest()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A request the server dropped without an answer (a crash, a closed
+    keep-alive connection) is explained by the servers' logs: the report
+    carries the tails of every running server's error and access logs."""
+    outcome = yield
+    report = outcome.get_result()
+    excinfo = call.excinfo
+    if not (report.failed and excinfo
+            and excinfo.errisinstance(requests.exceptions.ConnectionError)):
+        return
+    for s in harness.ALL_SERVERS:
+        if not s.running:
+            continue
+        report.sections.append((f"{s.name} error.log (tail)",
+                                "\n".join(s.log_since(0)[-40:])))
+        try:
+            access = (s.root / "access.log").read_text(errors="replace")
+            report.sections.append((f"{s.name} access.log (tail)",
+                                    "\n".join(access.splitlines()[-40:])))
+        except OSError:
+            pass
 
 
 def pytest_collection_modifyitems(config, items):

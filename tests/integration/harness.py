@@ -423,7 +423,7 @@ class HttpdServer:
             f'DefaultRuntimeDir "{r}"',
             f"Mutex file:{r} default",
             f'ErrorLog "{r}/error.log"',
-            "LogLevel warn",
+            "LogLevel warn mpm_event:debug",
             f"LoadModule mpm_{self.mpm}_module {m}/mod_mpm_{self.mpm}.so",
             f"LoadModule authz_core_module {m}/mod_authz_core.so",
             f"LoadModule authn_core_module {m}/mod_authn_core.so",
@@ -434,7 +434,7 @@ class HttpdServer:
             lines += [f"User {RUN_USER}", f"Group {RUN_USER}"]
         lines += [
             f'DocumentRoot "{r}/htdocs"',
-            'LogFormat "%h %t \\"%r\\" %>s %b %D" itest',
+            'LogFormat "%h %t \\"%r\\" %>s %b %D pid=%P conn=%X" itest',
             f'CustomLog "{r}/access.log" itest',
             "KeepAlive On",
             "Timeout 30",

@@ -2,6 +2,7 @@
 that cannot use an index, paging and sorting must see every user (Okta
 imports, Entra's initial cycle)."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,16 +19,22 @@ def crowd(httpd):
     parallel clients.  Users at NEEDLES have familyName "Needle"."""
     base = httpd.client("bulk")
     assert base.total_users() == 0
+    # one client (one keep-alive connection) per thread, as an IdP's
+    # workers have: a client shared by two threads opens a second
+    # connection that may idle past KeepAliveTimeout and be reused just as
+    # the server closes it
+    local = threading.local()
 
     def create(i):
-        c = clients[i % len(clients)]
+        if not hasattr(local, "client"):
+            local.client = ScimClient(base.base, base.token)
+        c = local.client
         body = {"schemas": [CORE_USER], "userName": f"bulk-{i:05d}@example.com",
                 "name": {"givenName": f"G{i}",
                          "familyName": "Needle" if i in NEEDLES else f"F{i:05d}"},
                 "active": i % 3 != 0}
         return scim_json(c.post("/Users", body), 201)
 
-    clients = [ScimClient(base.base, base.token) for _ in range(8)]
     with ThreadPoolExecutor(8) as pool:
         users = list(pool.map(create, range(N)))
     return users
