@@ -241,15 +241,25 @@ const char *scim_now(apr_pool_t *p)
 
 /* ---- ids -------------------------------------------------------------- */
 
+/* A UUID version 7 (RFC 9562): the creation time in milliseconds, then 74
+ * random bits.  Ids made close in time sort close together, so a create
+ * adds to the last page of every index on the id (the primary key, a
+ * user's e-mail rows, memberships by member) instead of a random page of
+ * each: fewer pages for each commit to write and sync. */
 const char *scim_new_id(apr_pool_t *p)
 {
     unsigned char b[16];
+    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now());
+    int i;
 
     if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
         return NULL;
     }
-    b[6] = (b[6] & 0x0f) | 0x40;   /* version 4 */
-    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
+    for (i = 5; i >= 0; i--, ms >>= 8) {
+        b[i] = (unsigned char)(ms & 0xff);
+    }
+    b[6] = (b[6] & 0x0f) | 0x70;   /* version 7 */
+    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 9562 variant */
     return apr_psprintf(p,
         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],

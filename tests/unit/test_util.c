@@ -212,9 +212,23 @@ START_TEST(now_and_ids)
             ck_assert_ptr_nonnull(strchr(hex, id[i]));
         }
     }
-    ck_assert_int_eq(id[14], '4');                     /* version 4 */
-    ck_assert_ptr_nonnull(strchr("89ab", id[19]));     /* RFC 4122 variant */
+    ck_assert_int_eq(id[14], '7');                     /* version 7 */
+    ck_assert_ptr_nonnull(strchr("89ab", id[19]));     /* RFC 9562 variant */
     ck_assert_str_ne(id, scim_new_id(pool));
+    /* the first 48 bits are the time in milliseconds: an id made later
+     * sorts after (creates append to the indexes on ids) */
+    {
+        char stamp[13];
+        apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now());
+        const char *later;
+
+        snprintf(stamp, sizeof(stamp), "%08x%04x", (unsigned)(ms >> 16),
+                 (unsigned)(ms & 0xffff));
+        ck_assert(strncmp(id, stamp, 8) <= 0);
+        apr_sleep(apr_time_from_msec(2));
+        later = scim_new_id(pool);
+        ck_assert_int_lt(strcmp(id, later), 0);
+    }
 }
 END_TEST
 
