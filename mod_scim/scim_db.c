@@ -941,8 +941,23 @@ static scim_error_t *sqlite_settings(scim_store_t *st)
                              mode && strcasecmp(mode, "memory") == 0
                              ? " (DBDParams names no database file)" : ""));
     }
-    return setup_step(st, "PRAGMA synchronous=FULL", NULL,
-                      "PRAGMA synchronous");
+    if ((err = setup_step(st, "PRAGMA synchronous=FULL", NULL,
+                          "PRAGMA synchronous"))) {
+        return err;
+    }
+    /* A checkpoint runs inside the COMMIT that fills the WAL past this
+     * many pages, holding the writers' lock: a larger WAL checkpoints
+     * less often and writes each page written many times over once
+     * (SQLite's 1,000 made POSTs a fifth slower). */
+    if ((err = setup_step(st, "PRAGMA wal_autocheckpoint=8000", NULL,
+                          "PRAGMA wal_autocheckpoint"))) {
+        return err;
+    }
+    /* A group's savepoints journal the pages they change; past 64 KiB
+     * SQLite spills that journal to a temporary file, written and read
+     * back inside the writers' lock. */
+    return setup_step(st, "PRAGMA temp_store=MEMORY", NULL,
+                      "PRAGMA temp_store");
 }
 
 /* pgsql: error messages that carry their SQLSTATE, and the server process
