@@ -9,7 +9,9 @@ same server and disk, it measures the ceilings the workloads are compared
 with: the same server serving a static file the size of a user's GET
 response (bare, and behind Basic auth), and the store's durable commit
 rate through apr_dbd with as many writers as wrk has connections
-(build/commit_rate, tests/bench/commit_rate.c).
+(build/commit_rate, tests/bench/commit_rate.c), measured before and after
+each write workload: a write's ceiling is the mean of the two (the disk's
+speed drifts between minutes).
 
 --db sqlite (default), pgsql or both: the store.  PostgreSQL is the
 cluster build.sh started for the run (SCIM_TEST_PG_*; "./build.sh bench
@@ -122,6 +124,9 @@ class Result:
     statuses: dict = field(default_factory=dict)
     socket_errors: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
+    # a write's ceiling: the concurrent commit rate measured right before
+    # and right after it (the disk's speed drifts from minute to minute)
+    commits_around: tuple = ()
 
     @property
     def rps(self):
@@ -157,14 +162,19 @@ def wrk_version():
 
 # ---- the server --------------------------------------------------------------
 
-# Every worker the harness allows, started at once and never reaped as
-# idle, so that no workload pays for (or loses connections to) processes
-# coming and going.  These lines follow and override the harness's.
+# Debian's mpm_event.conf (2 children of 25 threads to start with, more
+# only when fewer than 25 are idle, none reaped below 75 idle), with a
+# database connection for each thread as README advises; prefork: every
+# worker the harness allows, started at once and never reaped.  No workload
+# pays for (or loses connections to) processes coming and going.  These
+# lines follow and override the harness's.
 MPM_STEADY = {
-    "event": ["StartServers 4", "MinSpareThreads 10", "MaxSpareThreads 40"],
+    "event": ["StartServers 2", "MinSpareThreads 25", "MaxSpareThreads 75",
+              "ThreadLimit 64", "ThreadsPerChild 25", "MaxRequestWorkers 150",
+              "ServerLimit 6", "DBDMax 25"],
     "prefork": ["StartServers 32", "MinSpareServers 5", "MaxSpareServers 32"],
 }
-THREADS_PER_CHILD = 10      # the harness's, event
+THREADS_PER_CHILD = 25      # event, as above
 
 
 def mpm_lines(mpm, writers):
@@ -176,7 +186,7 @@ def mpm_lines(mpm, writers):
     its idle keep-alive connections, and a request the client has just
     sent on one of them is never answered (with 64 writers on the
     harness's 4 children of 10 threads, 515 of 100,000 POSTs were)."""
-    if mpm == "event" and writers > 4 * THREADS_PER_CHILD:
+    if mpm == "event" and writers > 2 * THREADS_PER_CHILD:
         threads = writers + 16
         return [f"ThreadLimit {threads}", "ServerLimit 2", "StartServers 2",
                 f"ThreadsPerChild {threads}", f"MaxRequestWorkers {2 * threads}",
@@ -443,7 +453,8 @@ def store_label(db, commits=None):
 def ratio(r, results, commits):
     ceiling = r.workload.ceiling
     if ceiling == COMMIT_RATE:
-        base = commits["concurrent"]["commits_per_s"]
+        around = r.commits_around or (commits["concurrent"]["commits_per_s"],)
+        base = sum(around) / len(around)
     elif ceiling in results:
         base = results[ceiling].rps
     else:
@@ -470,6 +481,7 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "status_503": r.statuses.get("503", 0),
             "socket_errors": r.socket_errors,
             "ceiling": r.workload.ceiling,
+            "ceiling_commits_per_s": [round(c, 1) for c in r.commits_around],
             "ratio": round(q, 3) if q is not None else None,
             "problems": r.problems})
     return {"machine": mach,
@@ -508,8 +520,12 @@ def md_header(args, mach, docs):
 
 
 def vs_text(row):
-    return (f"{row['ratio']:.2f} of {row['ceiling']}" if row["ratio"] is not None
-            else "(ceiling)")
+    if row["ratio"] is None:
+        return "(ceiling)"
+    around = row.get("ceiling_commits_per_s")
+    return (f"{row['ratio']:.2f} of {row['ceiling']}"
+            + (f" ({' / '.join(f'{c:.0f}' for c in around)} before / after)"
+               if around else ""))
 
 
 def non2xx_text(row):
@@ -585,16 +601,27 @@ def run_workloads(args, mach, db, out):
         env = dict(os.environ, BENCH_PREFIX=server.orgs[ORG].path, BENCH_TOKEN=token,
                    BENCH_DATA=str(data), BENCH_RUN=uuid.uuid4().hex[:8])
         commits = None
-        for w in WORKLOADS:
-            # The disk's speed drifts (other tenants): measure the commit
-            # rate right before the writes that are compared with it.
+        last_rate = None
+        for w in chosen_workloads(args.only):
+            # The disk's speed drifts (other tenants): each write is
+            # compared with the commit rate measured right before and
+            # right after it.
             if w.ceiling == COMMIT_RATE and commits is None:
                 commits = measure_commits(out, db, args)
+                last_rate = commits["concurrent"]["commits_per_s"]
             warm_up(server, w, args, env)
             r = run_wrk(server, w, args, env)
             results[w.name] = r
             print(f"bench: {w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
                   f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
+            if w.ceiling == COMMIT_RATE:
+                wait_idle(server)
+                after = commit_rate(out, db, min(args.duration, 5),
+                                    args.connections)["commits_per_s"]
+                r.commits_around = (last_rate, after)
+                last_rate = after
+                print(f"bench: {COMMIT_RATE:26} {after:9.1f} commits/s "
+                      f"({args.connections} writers) after {w.name}", flush=True)
         if commits is None:
             commits = measure_commits(out, db, args)
     finally:
@@ -607,6 +634,16 @@ def run_workloads(args, mach, db, out):
                 for r in results.values() for p in r.problems]
     problems += [f"httpd crashed: {l}" for l in crashes]
     return doc, problems, warnings, server
+
+
+def chosen_workloads(only):
+    """WORKLOADS, or those named in --only and the ceilings they are
+    compared with, in WORKLOADS' order."""
+    if not only:
+        return WORKLOADS
+    names = set(only)
+    names |= {w.ceiling for w in WORKLOADS if w.name in names and w.ceiling}
+    return [w for w in WORKLOADS if w.name in names]
 
 
 def server_complaints(server):
@@ -947,8 +984,14 @@ def main():
                     help="the memory run: a mixed workload until N requests")
     ap.add_argument("--rss-timeout", type=int, default=1800,
                     help="seconds the memory run may take at most")
+    ap.add_argument("--only", type=lambda v: v.split(","), default=[],
+                    metavar="W1,W2", help="run only these workloads (and their ceilings)")
     ap.add_argument("--out", type=Path, default=harness.BUILD / "bench")
     args = ap.parse_args()
+    unknown = set(args.only) - {w.name for w in WORKLOADS}
+    if unknown:
+        ap.error(f"--only: no workload {', '.join(sorted(unknown))} "
+                 f"(workloads: {', '.join(w.name for w in WORKLOADS)})")
     if args.users < 1 or args.duration < 1 or args.connections < args.threads:
         ap.error("--users and --duration must be positive, --connections >= --threads")
     if args.create and args.rss:
