@@ -33,6 +33,9 @@ static void scim_register_hooks(apr_pool_t *p)
      * bearer as r->user. */
     ap_hook_check_access(scim_bearer_check_access, NULL, NULL,
                          APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_translate_name(scim_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    /* before core's walk of the file system (APR_HOOK_REALLY_LAST) */
+    ap_hook_map_to_storage(scim_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_child_init(scim_handler_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(scim_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(scim_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

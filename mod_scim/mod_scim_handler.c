@@ -306,6 +306,26 @@ static void note_token_use(request_rec *r, scim_store_t *store,
     }
 }
 
+/* An endpoint's URLs name no file.  translate_name still sees the
+ * <Location>'s configuration (map_to_storage runs with the server's), so
+ * it marks the request, and map_to_storage then spares it core's walk of
+ * the DocumentRoot: a stat and an .htaccess lookup for every segment of
+ * every request's path, about a dozen system calls. */
+#define NOTE_ENDPOINT "scim-endpoint"
+
+int scim_translate_name(request_rec *r)
+{
+    if (scim_conf_is_endpoint(scim_config_of(r))) {
+        apr_table_setn(r->notes, NOTE_ENDPOINT, "1");
+    }
+    return DECLINED;
+}
+
+int scim_map_to_storage(request_rec *r)
+{
+    return apr_table_get(r->notes, NOTE_ENDPOINT) ? OK : DECLINED;
+}
+
 static int serve(request_rec *r);
 
 int scim_handler(request_rec *r)

@@ -33,6 +33,9 @@ extern ap_dbd_t *(*scim_dbd_acquire)(request_rec *);
 
 /* mod_scim_handler.c: the "scim" handler, and its per-process state. */
 int scim_handler(request_rec *r);
+/* An endpoint's requests skip the DocumentRoot's directory walk. */
+int scim_translate_name(request_rec *r);
+int scim_map_to_storage(request_rec *r);
 void scim_handler_child_init(apr_pool_t *p, server_rec *s);
 /* The store over the request's mod_dbd connection (held until the request
  * ends); a 503 error when there is no connection. */

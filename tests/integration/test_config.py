@@ -2,6 +2,7 @@
 database answers 503 instead of failing obscurely."""
 
 import pytest
+import requests
 
 from harness import (ANY_EXCEPT_CRASH, ITEST, Org, assert_error, new_token,
                      retry_after_ok, token_hash, user_body, describe)
@@ -301,3 +302,28 @@ def test_token_labels_pass_configtest(make_server):
         f"sha256:{h2.upper()} LABEL=entra.test_2@acme",
         f"sha256:{h1} sha256:{h2} label=rotation"])])
     assert_accepted(server)
+
+
+@pytest.mark.expect_log(r"Invalid command 'NotADirective'")
+def test_endpoint_requests_skip_the_document_roots_directory_walk(make_server):
+    """An endpoint's URLs name no file: its requests never look for
+    .htaccess files (core's walk of the DocumentRoot costs a stat and an
+    open for every segment of the path), while a file of the same server
+    still gets them."""
+    tok = new_token()
+    server = make_server("nowalk", start=False, orgs=[Org("acme", [tok])],
+                         extra_conf="<Directory />\n    AllowOverride All\n"
+                                    "</Directory>")
+    htdocs = server.root / "htdocs"
+    (htdocs / ".htaccess").write_text("NotADirective on\n")
+    (htdocs / "page.txt").write_text("a file\n")
+    server.start()
+    # the .htaccess is read for the file (and breaks it) ...
+    page = requests.get(f"http://127.0.0.1:{server.port}/page.txt", timeout=10)
+    assert page.status_code == 500, (page.status_code, page.text[:200])
+    # ... but never for the endpoint's requests
+    c = server.client()
+    listed = c.get("/Users", params={"count": 0})
+    assert listed.status_code == 200, describe(listed)
+    created = c.post("/Users", user_body())
+    assert created.status_code == 201, describe(created)
