@@ -423,7 +423,8 @@ class HttpdServer:
             f'DefaultRuntimeDir "{r}"',
             f"Mutex file:{r} default",
             f'ErrorLog "{r}/error.log"',
-            "LogLevel warn mpm_event:debug",
+            # event: children started and stopped, in the log
+            "LogLevel warn" + (" mpm_event:debug" if self.mpm == "event" else ""),
             f"LoadModule mpm_{self.mpm}_module {m}/mod_mpm_{self.mpm}.so",
             f"LoadModule authz_core_module {m}/mod_authz_core.so",
             f"LoadModule authn_core_module {m}/mod_authn_core.so",
