@@ -1388,11 +1388,46 @@ static int run_sql(scim_store_t *st, const char *sql)
     return apr_dbd_query(st->driver, st->handle, &n, sql);
 }
 
+/* sqlite3_exec of the libsqlite3 the sqlite3 driver loaded, or NULL when
+ * that library was built without thread safety.  Found once a process. */
+typedef int (*sqlite_exec_fn)(void *db, const char *sql, void *callback,
+                              void *arg, char **errmsg);
+static sqlite_exec_fn sqlite_exec;
+static pthread_once_t sqlite_exec_once = PTHREAD_ONCE_INIT;
+
+static void find_sqlite_exec(void)
+{
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    int (*threadsafe)(void) = NULL;
+
+    if (!lib) {
+        return;
+    }
+    *(void **)&threadsafe = dlsym(lib, "sqlite3_threadsafe");
+    if (threadsafe && threadsafe() != 0) {
+        *(void **)&sqlite_exec = dlsym(lib, "sqlite3_exec");
+    }
+    /* the driver keeps libsqlite3 loaded; this only drops our reference */
+    dlclose(lib);
+}
+
 static int run_tx(scim_store_t *st, tx_stmt_t which)
 {
     apr_dbd_prepared_t *stmt = st->conn->tx[which];
     int n;
 
+    /* apr_dbd's sqlite3 driver runs every statement inside one mutex of
+     * the whole process: a COMMIT's fsync (and the checkpoint it may run)
+     * would hold up every reader of this process for a millisecond or
+     * more.  SQLite, built thread-safe, needs no such lock for a
+     * connection only this thread uses: COMMIT goes to it directly. */
+    if (which == TX_COMMIT && is_sqlite(st)) {
+        pthread_once(&sqlite_exec_once, find_sqlite_exec);
+        if (sqlite_exec) {
+            return sqlite_exec(apr_dbd_native_handle(st->driver, st->handle),
+                               tx_sql(st, which), NULL, NULL, NULL);
+        }
+    }
     if (!stmt) {
         return run_sql(st, tx_sql(st, which));
     }

@@ -10,6 +10,7 @@
 
 #include <apr_strings.h>
 
+#include "scim_db.h"
 #include "scim_store.h"
 #include "store_fixture.h"
 #include "suites.h"
@@ -771,6 +772,40 @@ START_TEST(survives_schema_change_by_another_connection)
 }
 END_TEST
 
+/* A COMMIT waits for the disk: on SQLite it runs outside apr_dbd's
+ * process-wide mutex, which every other statement of the process needs.
+ * Were it inside, this thread would wait for the mutex it holds (the
+ * test's time limit ends it). */
+/* apr-util exports the mutex its drivers take (declared in its
+ * apr_dbd_internal.h, which is not installed) */
+apr_status_t apr_dbd_mutex_lock(void);
+apr_status_t apr_dbd_mutex_unlock(void);
+
+START_TEST(sqlite_commit_leaves_apr_dbds_mutex_free)
+{
+    const apr_dbd_driver_t *driver = store_fixture_driver();
+    apr_dbd_t *other = NULL;
+    scim_error_t *err;
+    scim_store_t *st = next_request(&err);
+
+    ck_assert_ptr_null(err);
+    ck_assert_ptr_null(scim_db_begin(st));
+    run_sql(store_fixture_handle(), "INSERT INTO scim_tokens (org, token,"
+            " last_used, address) VALUES ('acme', 'fp', 'now', NULL)");
+    ck_assert_int_eq(apr_dbd_mutex_lock(), APR_SUCCESS);
+    err = scim_db_end(st, 0);
+    apr_dbd_mutex_unlock();
+    ck_assert_ptr_null(err);
+
+    /* committed: another connection sees the row */
+    ck_assert_int_eq(apr_dbd_open(driver, pool, store_fixture_path(), &other),
+                     APR_SUCCESS);
+    ck_assert_str_eq(query_value(other, "SELECT COUNT(*) FROM scim_tokens"
+                                        " WHERE org = 'acme'"), "1");
+    apr_dbd_close(driver, other);
+}
+END_TEST
+
 /* The database file is removed under a running server: writes are refused
  * (503, logged at crit) instead of going into a file nobody will read. */
 START_TEST(removed_database_refuses_writes)
@@ -914,6 +949,7 @@ Suite *store_suite(void)
     tcase_add_checked_fixture(tc, open_store, store_fixture_close);
     add_common_tests(tc);
     tcase_add_test(tc, busy_database_then_next_request_writes);
+    tcase_add_test(tc, sqlite_commit_leaves_apr_dbds_mutex_free);
     tcase_add_test(tc, removed_database_refuses_writes);
     tcase_add_test(tc, full_disk_named_as_such);
     suite_add_tcase(s, tc);
