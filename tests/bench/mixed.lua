@@ -1,7 +1,11 @@
 -- A mixed workload for the memory run (bench.py --rss): what an IdP and
 -- the access checks send over a day, by weight: reads by id, userName and
--- externalId filters, page walks of 100, new users, Entra's deactivation
--- and reactivation, and member churn on the large group.
+-- externalId filters, page walks of 100, new users and deletions of them,
+-- Entra's deactivation and reactivation, and member churn on the large
+-- group.  Creates and deletions balance, as over an IdP's day, so that the
+-- directory keeps its size: with creates alone it grew tenfold during a
+-- run, and the workers' memory with it (SQLite's page caches fill as the
+-- file grows), which is not what the run asks about.
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 
 local users = bench.rows("users.tsv")
@@ -42,6 +46,29 @@ local function post_user()
         .. '"active":true}')
 end
 
+-- the users this thread created (their 201 answers), for delete_user
+local created = {}
+local count_response = response
+
+function response(status, headers, body)
+    count_response(status, headers, body)
+    if status == 201 and body then
+        local id = body:match('"id"%s*:%s*"([^"]+)"')
+        if id then
+            created[#created + 1] = id
+        end
+    end
+end
+
+local function delete_user()
+    local id = table.remove(created)
+    if not id then
+        return get_user()
+    end
+    return wrk.format("DELETE", bench.prefix .. "/Users/" .. id,
+                      bench.headers(false))
+end
+
 local function patch_active()
     local id = bench.pick(users)[1]
     local value = inactive[id] and "True" or "False"
@@ -62,11 +89,12 @@ end
 
 -- weight out of 100 each
 local mix = {
-    { 50, get_user },
+    { 41, get_user },
     { 15, filter(2, "userName") },
     { 10, filter(3, "externalId") },
     { 2, page },
     { 9, post_user },
+    { 9, delete_user },
     { 10, patch_active },
     { 4, member_churn },
 }
