@@ -800,25 +800,47 @@ static scim_error_t *check_same_file(scim_store_t *st)
     return err;
 }
 
-/* The database's file name, from the libsqlite3 that the sqlite3 driver
- * loaded (mod_scim does not link it): asking SQLite in SQL would read the
- * schema, which a new database's first writer may have locked. */
-static const char *sqlite_file_name(scim_store_t *st)
+/* libsqlite3's functions the sqlite3 driver does not pass on, from the
+ * library it loaded (mod_scim does not link it), found once a process:
+ * the database's file name, and sqlite3_exec when the library is
+ * thread-safe (run_tx's COMMIT). */
+static struct {
+    const char *(*db_filename)(void *db, const char *name);
+    int (*exec)(void *db, const char *sql, void *callback, void *arg,
+                char **errmsg);
+} libsqlite;
+static pthread_once_t libsqlite_once = PTHREAD_ONCE_INIT;
+
+static void find_libsqlite(void)
 {
     void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
-    const char *(*db_filename)(void *db, const char *name) = NULL;
-    const char *path = NULL;
+    int (*threadsafe)(void) = NULL;
 
-    if (lib) {
-        *(void **)&db_filename = dlsym(lib, "sqlite3_db_filename");
-        if (db_filename) {
-            path = db_filename(apr_dbd_native_handle(st->driver, st->handle),
-                               "main");
-            path = apr_pstrdup(st->pool, path ? path : "");
-        }
-        dlclose(lib);
+    if (!lib) {
+        return;
     }
-    return path;
+    *(void **)&libsqlite.db_filename = dlsym(lib, "sqlite3_db_filename");
+    *(void **)&threadsafe = dlsym(lib, "sqlite3_threadsafe");
+    if (threadsafe && threadsafe() != 0) {
+        *(void **)&libsqlite.exec = dlsym(lib, "sqlite3_exec");
+    }
+    /* the driver keeps libsqlite3 loaded; this only drops our reference */
+    dlclose(lib);
+}
+
+/* The database's file name: asking SQLite in SQL would read the schema,
+ * which a new database's first writer may have locked. */
+static const char *sqlite_file_name(scim_store_t *st)
+{
+    const char *path;
+
+    pthread_once(&libsqlite_once, find_libsqlite);
+    if (!libsqlite.db_filename) {
+        return NULL;
+    }
+    path = libsqlite.db_filename(apr_dbd_native_handle(st->driver,
+                                                       st->handle), "main");
+    return apr_pstrdup(st->pool, path ? path : "");
 }
 
 /* The writes of this process waiting to be committed together, in
@@ -1388,29 +1410,6 @@ static int run_sql(scim_store_t *st, const char *sql)
     return apr_dbd_query(st->driver, st->handle, &n, sql);
 }
 
-/* sqlite3_exec of the libsqlite3 the sqlite3 driver loaded, or NULL when
- * that library was built without thread safety.  Found once a process. */
-typedef int (*sqlite_exec_fn)(void *db, const char *sql, void *callback,
-                              void *arg, char **errmsg);
-static sqlite_exec_fn sqlite_exec;
-static pthread_once_t sqlite_exec_once = PTHREAD_ONCE_INIT;
-
-static void find_sqlite_exec(void)
-{
-    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
-    int (*threadsafe)(void) = NULL;
-
-    if (!lib) {
-        return;
-    }
-    *(void **)&threadsafe = dlsym(lib, "sqlite3_threadsafe");
-    if (threadsafe && threadsafe() != 0) {
-        *(void **)&sqlite_exec = dlsym(lib, "sqlite3_exec");
-    }
-    /* the driver keeps libsqlite3 loaded; this only drops our reference */
-    dlclose(lib);
-}
-
 static int run_tx(scim_store_t *st, tx_stmt_t which)
 {
     apr_dbd_prepared_t *stmt = st->conn->tx[which];
@@ -1422,10 +1421,11 @@ static int run_tx(scim_store_t *st, tx_stmt_t which)
      * more.  SQLite, built thread-safe, needs no such lock for a
      * connection only this thread uses: COMMIT goes to it directly. */
     if (which == TX_COMMIT && is_sqlite(st)) {
-        pthread_once(&sqlite_exec_once, find_sqlite_exec);
-        if (sqlite_exec) {
-            return sqlite_exec(apr_dbd_native_handle(st->driver, st->handle),
-                               tx_sql(st, which), NULL, NULL, NULL);
+        pthread_once(&libsqlite_once, find_libsqlite);
+        if (libsqlite.exec) {
+            return libsqlite.exec(apr_dbd_native_handle(st->driver,
+                                                        st->handle),
+                                  tx_sql(st, which), NULL, NULL, NULL);
         }
     }
     if (!stmt) {
