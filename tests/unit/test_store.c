@@ -772,15 +772,15 @@ START_TEST(survives_schema_change_by_another_connection)
 }
 END_TEST
 
-/* A COMMIT waits for the disk: on SQLite it runs outside apr_dbd's
- * process-wide mutex, which every other statement of the process needs.
- * Were it inside, this thread would wait for the mutex it holds (the
- * test's time limit ends it). */
 /* apr-util exports the mutex its drivers take (declared in its
  * apr_dbd_internal.h, which is not installed) */
 apr_status_t apr_dbd_mutex_lock(void);
 apr_status_t apr_dbd_mutex_unlock(void);
 
+/* A COMMIT waits for the disk: on SQLite it runs outside apr_dbd's
+ * process-wide mutex, which every other statement of the process needs.
+ * Were it inside, this thread would wait for the mutex it holds (the
+ * test's time limit ends it). */
 START_TEST(sqlite_commit_leaves_apr_dbds_mutex_free)
 {
     const apr_dbd_driver_t *driver = store_fixture_driver();
