@@ -37,7 +37,6 @@ The creation run also fails on a 503 or a lost write.
 
 import argparse
 import base64
-import math
 import hashlib
 import json
 import os
@@ -272,6 +271,13 @@ def create_users(client, names, retries):
         return list(pool.map(create, names))
 
 
+def seed_run(client, data, args, db):
+    """The run's users and group (seed), announced."""
+    print(f"bench: seeding {args.users} users on mpm_{args.mpm}, "
+          f"{store_short(db)} ...", flush=True)
+    return seed(client, data, args.users, min(args.group_members, args.users))
+
+
 def seed(client, data, users, group_members):
     """Seeds users, spares and the large group; writes the scripts' files."""
     retries = {"503": 0}    # a dict: the pool's threads add to it
@@ -423,10 +429,18 @@ def commit_rate(out, db, seconds, writers):
     return got
 
 
+def commit_seconds(args):
+    return min(args.duration, 5)
+
+
+def concurrent_commits(out, db, args):
+    """The commit rate from as many writers as wrk has connections."""
+    return commit_rate(out, db, commit_seconds(args), args.connections)
+
+
 def measure_commits(out, db, args):
-    seconds = min(args.duration, 5)
-    commits = {"serial": commit_rate(out, db, seconds, 1),
-               "concurrent": commit_rate(out, db, seconds, args.connections)}
+    commits = {"serial": commit_rate(out, db, commit_seconds(args), 1),
+               "concurrent": concurrent_commits(out, db, args)}
     print(f"bench: {COMMIT_RATE:26} {commits['serial']['commits_per_s']:9.1f} commits/s"
           f" (1 writer), {commits['concurrent']['commits_per_s']:.1f} "
           f"({args.connections} writers)", flush=True)
@@ -450,11 +464,10 @@ def store_label(db, commits=None):
             f"{c['synchronous_commit']}{'' if durable else ': NOT durable'})")
 
 
-def ratio(r, results, commits):
+def ratio(r, results):
     ceiling = r.workload.ceiling
     if ceiling == COMMIT_RATE:
-        around = r.commits_around or (commits["concurrent"]["commits_per_s"],)
-        base = sum(around) / len(around)
+        base = sum(r.commits_around) / len(r.commits_around)
     elif ceiling in results:
         base = results[ceiling].rps
     else:
@@ -471,7 +484,7 @@ def store_short(db):
 def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings):
     rows = []
     for r in results.values():
-        q = ratio(r, results, commits)
+        q = ratio(r, results)
         rows.append({
             "name": r.workload.name, "kind": "write" if r.workload.write else "read",
             "requests": r.requests, "seconds": round(r.seconds, 2),
@@ -592,9 +605,7 @@ def run_workloads(args, mach, db, out):
     results = {}
     try:
         client = server.client(ORG)
-        print(f"bench: seeding {args.users} users on mpm_{args.mpm}, "
-              f"{store_short(db)} ...", flush=True)
-        seeding = seed(client, data, args.users, min(args.group_members, args.users))
+        seeding = seed_run(client, data, args, db)
         write_static_files(server, seeding["user_response_bytes"])
         print(f"bench: seeded in {seeding['users_seconds'] + seeding['group_seconds']:.1f} s",
               flush=True)
@@ -616,8 +627,7 @@ def run_workloads(args, mach, db, out):
                   f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
             if w.ceiling == COMMIT_RATE:
                 wait_idle(server)
-                after = commit_rate(out, db, min(args.duration, 5),
-                                    args.connections)["commits_per_s"]
+                after = concurrent_commits(out, db, args)["commits_per_s"]
                 r.commits_around = (last_rate, after)
                 last_rate = after
                 print(f"bench: {COMMIT_RATE:26} {after:9.1f} commits/s "
@@ -877,9 +887,7 @@ def rss_main(args, mach, out, db):
     samples, problems = [], []
     try:
         client = server.client(ORG)
-        print(f"bench: seeding {args.users} users on mpm_{args.mpm}, "
-              f"{store_short(db)} ...", flush=True)
-        seeding = seed(client, data, args.users, min(args.group_members, args.users))
+        seed_run(client, data, args, db)
         env = dict(os.environ, BENCH_PREFIX=server.orgs[ORG].path, BENCH_TOKEN=token,
                    BENCH_DATA=str(data), BENCH_RUN=uuid.uuid4().hex[:8])
         counter = AccessLogCounter(server.root / "access.log")
