@@ -64,6 +64,17 @@ function bench.send(method, path, body)
     return wrk.format(method, bench.prefix .. path, bench.headers(true), body)
 end
 
+-- POST /Users of a new user as Entra ID creates one: userName, externalId,
+-- name, a primary work e-mail (the userName), active.
+function bench.post_user(name, family_name)
+    return bench.send("POST", "/Users",
+        '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
+        .. '"userName":"' .. name .. '","externalId":"ext-' .. name .. '",'
+        .. '"name":{"givenName":"Bench","familyName":"' .. family_name .. '"},'
+        .. '"emails":[{"value":"' .. name .. '","type":"work","primary":true}],'
+        .. '"active":true}')
+end
+
 -- ---- counting and reporting ----------------------------------------------
 
 statuses = {}

@@ -36,12 +36,7 @@ function request()
     end
     sent = sent + 1
     local name = string.format("create-%s-%d@bench.example", bench.run, sent)
-    local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
-        .. '"userName":"' .. name .. '","externalId":"ext-' .. name .. '",'
-        .. '"name":{"givenName":"Bench","familyName":"Create"},'
-        .. '"emails":[{"value":"' .. name .. '","type":"work","primary":true}],'
-        .. '"active":true}'
-    return bench.send("POST", "/Users", body)
+    return bench.post_user(name, "Create")
 end
 
 function delay()

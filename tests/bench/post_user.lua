@@ -7,10 +7,5 @@ function request()
     n = n + 1
     local name = string.format("post-%s-%d-%d@bench.example", bench.run,
                                thread_id or 1, n)
-    local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
-        .. '"userName":"' .. name .. '","externalId":"ext-' .. name .. '",'
-        .. '"name":{"givenName":"Bench","familyName":"Post"},'
-        .. '"emails":[{"value":"' .. name .. '","type":"work","primary":true}],'
-        .. '"active":true}'
-    return bench.send("POST", "/Users", body)
+    return bench.post_user(name, "Post")
 end
