@@ -368,6 +368,22 @@ static scim_error_t *explain_missed_update(scim_store_t *st, const char *org,
                            now->version, expected_version);
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a ? b && strcmp(a, b) == 0 : !b;
+}
+
+/* Whether an update of old (as stored at the expected version) to rec
+ * leaves every indexed column as it is: the name, the external id, the
+ * display name and the seat (a deactivation frees a held one). */
+static int same_keys(const scim_record_t *old, const scim_record_t *rec)
+{
+    return old && same_text(old->name, rec->name)
+           && same_text(old->external_id, rec->external_id)
+           && same_text(old->display_name, rec->display_name)
+           && (rec->active || !old->seat);
+}
+
 /* json: the changed resource serialised, NULL when only memberships
  * changed.  old: the record stored at expected_version, or NULL; what did
  * not change from it is not checked or indexed again (the row the update
@@ -400,7 +416,15 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
             scim_db_end(st, 1);
             return name_taken(st, rec->rtype, rec->name);
         }
-        if (!err) {
+        if (!err && same_keys(old, rec)) {
+            const char *args[] = {
+                rec->last_modified, apr_itoa(st->pool, rec->version), json,
+                rec->active ? "1" : "0", org, rec->rtype, rec->id,
+                apr_itoa(st->pool, expected_version)
+            };
+            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE_BODY, args, 8, &nrows);
+        }
+        else if (!err) {
             /* A deactivated user's seat is freed in the same statement
              * (seat * 0); a reactivated one waits for a free seat. */
             const char *args[] = {

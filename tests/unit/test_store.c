@@ -700,6 +700,80 @@ START_TEST(seats_granted_up_to_the_limit_and_freed_by_deactivation)
 }
 END_TEST
 
+/* The next version of a record as the service makes it from the one it
+ * read: the same keys, one version on. */
+static scim_record_t *next_version(const scim_record_t *old)
+{
+    scim_record_t *rec = scim_record_copy(pool, old);
+
+    rec->resource = scim_json_pool_own(pool, json_deep_copy(old->resource));
+    rec->version = old->version + 1;
+    return rec;
+}
+
+static const char *found_by(scim_store_key_t key, const char *value)
+{
+    apr_array_header_t *found = apr_array_make(pool, 1,
+                                               sizeof(scim_record_t *));
+
+    ck_assert_ptr_null(scim_store_find(store, "acme", "User", key, value,
+                                       found));
+    return found->nelts == 1 ? APR_ARRAY_IDX(found, 0, scim_record_t *)->id
+                             : NULL;
+}
+
+/* Updates from the record read, as the service writes them: one that
+ * leaves the indexed columns alone (a title) keeps every lookup, a
+ * deactivation with the same keys still frees the seat held, a new
+ * displayName reaches its column. */
+START_TEST(updates_from_the_record_read_keep_lookups_and_free_seats)
+{
+    scim_record_t *rec = active_user("a", "ann", "ann@example.com");
+    scim_record_t *old = NULL;
+    int taken = -1, used = -1;
+
+    rec->external_id = "x-ann";
+    rec->display_name = "Ann A";
+    ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
+    ck_assert_ptr_null(scim_store_take_seat(store, "acme", "a", "ann", 1,
+                                            &taken));
+    ck_assert_int_eq(taken, 1);
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "a", &old));
+    ck_assert_str_eq(old->display_name, "Ann A");
+
+    rec = next_version(old);
+    json_object_set_new(rec->resource, "title", json_string("CFO"));
+    ck_assert_ptr_null(scim_store_update(store, "acme", rec, old,
+                                         old->version, 1, NULL));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "a", &old));
+    ck_assert_int_eq(old->version, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(old->resource,
+                                                       "title")), "CFO");
+    ck_assert_int_eq(old->seat, 1);
+    ck_assert_str_eq(found_by(SCIM_STORE_BY_NAME, "ANN"), "a");
+    ck_assert_str_eq(found_by(SCIM_STORE_BY_EXTERNAL_ID, "x-ann"), "a");
+    ck_assert_str_eq(found_by(SCIM_STORE_BY_EMAIL, "ann@example.com"), "a");
+
+    rec = next_version(old);
+    rec->active = 0;
+    json_object_set_new(rec->resource, "active", json_false());
+    ck_assert_ptr_null(scim_store_update(store, "acme", rec, old,
+                                         old->version, 1, NULL));
+    ck_assert_ptr_null(scim_store_seats_used(store, "acme", &used));
+    ck_assert_int_eq(used, 0);
+    ck_assert(!member_by(SCIM_LINK_USER_NAME, "ann")->active);
+
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "a", &old));
+    rec = next_version(old);
+    rec->display_name = "Ann B";
+    ck_assert_ptr_null(scim_store_update(store, "acme", rec, old,
+                                         old->version, 1, NULL));
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "a", &old));
+    ck_assert_str_eq(old->display_name, "Ann B");
+    ck_assert_int_eq(old->version, 5);
+}
+END_TEST
+
 START_TEST(writes_leave_audit_rows_in_their_transaction)
 {
     scim_audit_ctx_t ctx = { "okta-prod", "192.0.2.7", "create", 90 };
@@ -938,6 +1012,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, survives_schema_change_by_another_connection);
     tcase_add_test(tc, identity_found_by_each_link_attribute);
     tcase_add_test(tc, seats_granted_up_to_the_limit_and_freed_by_deactivation);
+    tcase_add_test(tc, updates_from_the_record_read_keep_lookups_and_free_seats);
     tcase_add_test(tc, writes_leave_audit_rows_in_their_transaction);
 }
 
