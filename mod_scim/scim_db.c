@@ -1276,17 +1276,44 @@ const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after)
                        NULL);
 }
 
-const char *scim_db_sql_window(apr_pool_t *p, const char *cond,
-                               const char *key, int descending)
+/* Whether an SQL sort key is a column of the row ("r.name_ci"), not an
+ * expression computed from the resource (scim_sqlfilter_sort_key). */
+static int is_column(const char *key)
+{
+    return strncmp(key, "r.", 2) == 0
+           && key[2 + strspn(key + 2, "abcdefghijklmnopqrstuvwxyz_")] == '\0';
+}
+
+const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
+                               const char *cond, const char *key,
+                               int descending)
 {
     const char *dir = descending ? " DESC" : "";
+    const char *computed = key && !is_column(key) ? key : NULL;
+    /* The key columns are NOT NULL: without an "IS NULL" term before
+     * them SQLite walks their index in order and stops at the page's end
+     * (a filtered page sorted by userName: 130 ms -> 8 ms at 100,000). */
+    const char *order = apr_pstrcat(p, " ORDER BY ",
+        computed ? apr_pstrcat(p, "(", key, ") IS NULL", dir, ", ", NULL) : "",
+        key ? apr_pstrcat(p, key, dir, ", ", NULL) : "",
+        "r.created, r.id", NULL);
+    const char *where = apr_pstrcat(p, " FROM scim_resources r"
+                                    " WHERE r.org = %s AND r.rtype = %s AND (",
+                                    cond ? cond : "TRUE", ")", NULL);
 
-    return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R " FROM scim_resources r"
-                       " WHERE r.org = %s AND r.rtype = %s AND (",
-                       cond ? cond : "TRUE", ") ORDER BY ",
-                       key ? apr_pstrcat(p, "(", key, ") IS NULL", dir, ", ",
-                                         key, dir, ", ", NULL) : "",
-                       "r.created, r.id LIMIT %d OFFSET %d", NULL);
+    if (dialect == SCIM_SQL_SQLITE && computed) {
+        /* SQLite's sorter copies each row it keeps whole, the resource
+         * too: ordered by a key from the resource, rows that arrive in
+         * the key's order (a descending sort of names created in order)
+         * each entered it (0.32 s for 100,000 users).  The page's row ids
+         * are sorted first, then its rows read (0.20 s). */
+        return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R
+                           " FROM scim_resources r WHERE r.rowid IN"
+                           " (SELECT r.rowid", where, order,
+                           " LIMIT %d OFFSET %d)", order, NULL);
+    }
+    return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R, where, order,
+                       " LIMIT %d OFFSET %d", NULL);
 }
 
 const char *scim_db_sql_count(apr_pool_t *p, const char *cond)

@@ -171,8 +171,9 @@ scim_sql_dialect_t scim_db_dialect(const scim_store_t *st);
  * (key: an SQL expression, NULL for the default order; absent keys last,
  * first when descending; then limit, offset), and their number. */
 const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after);
-const char *scim_db_sql_window(apr_pool_t *p, const char *cond,
-                               const char *key, int descending);
+const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
+                               const char *cond, const char *key,
+                               int descending);
 const char *scim_db_sql_count(apr_pool_t *p, const char *cond);
 
 /* Runs such a statement, prepared on first use and kept with the

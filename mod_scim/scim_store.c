@@ -205,7 +205,8 @@ scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
 
     args = where_args(p, org, rtype, NULL, 0, cond, tail, 2, &n);
     return scim_db_select_records_dynamic(st, p,
-        scim_db_sql_window(p, cond ? cond->sql : NULL, key, descending),
+        scim_db_sql_window(p, scim_db_dialect(st), cond ? cond->sql : NULL,
+                           key, descending),
         args, n, out, declined);
 }
 

@@ -10,6 +10,7 @@
 
 #include <apr_strings.h>
 
+#include "scim_db.h"
 #include "scim_filter.h"
 #include "scim_sqlfilter.h"
 #include "scim_store.h"
@@ -607,6 +608,59 @@ START_TEST(window_pages_with_a_condition)
 }
 END_TEST
 
+/* SQLite's plan for a statement, its parameters bound: the detail
+ * column of each EXPLAIN QUERY PLAN row, "; " after each. */
+static const char *sqlite_plan(const char *sql, int nargs, const char **args)
+{
+    const apr_dbd_driver_t *driver = store_fixture_driver();
+    apr_dbd_t *handle = store_fixture_handle();
+    apr_dbd_prepared_t *stmt = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *plan = "";
+
+    ck_assert_int_eq(apr_dbd_prepare(driver, pool, handle,
+        apr_pstrcat(pool, "EXPLAIN QUERY PLAN ", sql, NULL), NULL, &stmt),
+        0);
+    ck_assert_int_eq(apr_dbd_pselect(driver, pool, handle, &res, stmt, 0,
+                                     nargs, args), 0);
+    while (apr_dbd_get_row(driver, pool, res, &row, -1) == 0) {
+        plan = apr_pstrcat(pool, plan, apr_dbd_get_entry(driver, row, 3),
+                           "; ", NULL);
+    }
+    return plan;
+}
+
+/* A filtered page sorted by userName walks the name index and stops at
+ * the page's end (no sort of every match); one sorted by a key from the
+ * resource sorts row ids, not whole rows, and reads the page's rows by
+ * id. */
+START_TEST(sqlite_windows_walk_the_index_or_sort_row_ids)
+{
+    scim_sql_cond_t cond = scim_sqlfilter_translate(pool,
+        parse("title co \"e\""), SCIM_SQL_SQLITE);
+    const char *args[] = { "acme", "User",
+                           APR_ARRAY_IDX(cond.params, 0, const char *),
+                           "100", "0" };
+    scim_attr_path_t path;
+    const char *plan, *key;
+
+    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, cond.sql,
+                                          "r.name_ci", 0), 5, args);
+    ck_assert_msg(strstr(plan, "USING INDEX scim_resources_name")
+                  && !strstr(plan, "TEMP B-TREE"), "%s", plan);
+
+    ck_assert_ptr_null(scim_attr_path_resolve(pool,
+        &scim_resource_type_user, "name.familyName", 0, &path));
+    key = scim_sqlfilter_sort_key(pool, &path, SCIM_SQL_SQLITE);
+    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, cond.sql,
+                                          key, 1), 5, args);
+    ck_assert_msg(strstr(plan, "LIST SUBQUERY")
+                  && strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)"),
+                  "%s", plan);
+}
+END_TEST
+
 /* Hostile shapes: a chain as long as the parser allows, "not" nested as
  * deep as it allows, a literal longer than SQLite's LIKE patterns: valid
  * SQL (or TRUE), the same answers. */
@@ -673,7 +727,9 @@ Suite *sqlfilter_suite(void)
     tcase_add_test(tc, sort_keys_only_where_sql_orders_as_c);
     suite_add_tcase(s, tc);
 
-    suite_add_tcase(s, store_tests("sqlite3", open_store));
+    tc = store_tests("sqlite3", open_store);
+    tcase_add_test(tc, sqlite_windows_walk_the_index_or_sort_row_ids);
+    suite_add_tcase(s, tc);
     if (store_fixture_pgsql_params()) {
         suite_add_tcase(s, store_tests("pgsql", open_store_pgsql));
     }
