@@ -1290,13 +1290,15 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
 {
     const char *dir = descending ? " DESC" : "";
     const char *computed = key && !is_column(key) ? key : NULL;
-    /* The key columns are NOT NULL: without an "IS NULL" term before
-     * them SQLite walks their index in order and stops at the page's end
-     * (a filtered page sorted by userName: 130 ms -> 8 ms at 100,000). */
+    /* Absent keys last, first when descending.  The key columns are NOT
+     * NULL: without a NULLS clause SQLite walks their index in order and
+     * stops at the page's end (a filtered page sorted by userName: 130 ms
+     * -> 8 ms at 100,000).  A NULLS clause rather than an "IS NULL" term
+     * computes a key from the resource once per row, not twice. */
     const char *order = apr_pstrcat(p, " ORDER BY ",
-        computed ? apr_pstrcat(p, "(", key, ") IS NULL", dir, ", ", NULL) : "",
-        key ? apr_pstrcat(p, key, dir, ", ", NULL) : "",
-        "r.created, r.id", NULL);
+        key ? apr_pstrcat(p, key, dir, NULL) : "",
+        computed ? (descending ? " NULLS FIRST" : " NULLS LAST") : "",
+        key ? ", " : "", "r.created, r.id", NULL);
     const char *where = apr_pstrcat(p, " FROM scim_resources r"
                                     " WHERE r.org = %s AND r.rtype = %s AND (",
                                     cond ? cond : "TRUE", ")", NULL);
