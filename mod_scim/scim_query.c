@@ -465,38 +465,58 @@ static void page_end(collector_t *c, const scim_walk_list_t *list,
 
 /* The page of a list whose filter the database evaluates exactly (or that
  * has none), in the order of an SQL sort key (NULL: the default order):
- * the number of matches counted and the page read by the database, each
- * still judged by the filter.  *declined when the connection cannot
- * prepare the statements (then nothing was read). */
+ * the page read by the database, each row still judged by the filter, and
+ * the number of matches.  A page that came back short ends the matches,
+ * so their number is known without a count, which would read every row
+ * again (the common filter answers one page: an eq filter's few
+ * matches).  *declined when the connection cannot prepare the statements
+ * (then nothing was kept). */
 static scim_error_t *window_page(collector_t *c, const char *key,
                                  int *declined)
 {
     const scim_request_t *req = c->req;
     const scim_list_params_t *lp = c->lp;
+    int offset = lp->start_index - 1;
     apr_array_header_t *recs;
     scim_error_t *err;
     int i;
 
-    err = scim_store_count_where(req->store, req->org, c->ep->rt->name,
-                                 &c->cond, &c->total, declined);
-    if (err || *declined || lp->count <= 0
-        || lp->start_index - 1 >= c->total) {
-        return err;
+    *declined = 0;
+    recs = apr_array_make(req->pool, lp->count > 0 ? lp->count : 1,
+                          sizeof(scim_record_t *));
+    if (lp->count > 0) {
+        err = scim_store_window(req->store, req->pool, req->org,
+                                c->ep->rt->name, &c->cond, key,
+                                c->sort && c->sort->descending, offset,
+                                lp->count, recs, declined);
+        if (err || *declined) {
+            return err;
+        }
     }
-    recs = apr_array_make(req->pool, lp->count, sizeof(scim_record_t *));
-    err = scim_store_window(req->store, req->pool, req->org, c->ep->rt->name,
-                            &c->cond, key, c->sort && c->sort->descending,
-                            lp->start_index - 1, lp->count, recs, declined);
-    for (i = 0; !err && !*declined && i < recs->nelts; i++) {
+    if (lp->count > 0 && recs->nelts < lp->count
+        && (recs->nelts > 0 || offset == 0)) {
+        c->total = offset + recs->nelts;
+    }
+    else {
+        err = scim_store_count_where(req->store, req->org, c->ep->rt->name,
+                                     &c->cond, &c->total, declined);
+        if (err || *declined) {
+            return err;
+        }
+    }
+    for (i = 0; i < recs->nelts; i++) {
         const scim_record_t *rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
         json_t *full = NULL;
 
         err = scim_render_full_resource(req, req->pool, c->ep, rec, 0, &full);
-        if (!err && (!c->filter || scim_filter_match(c->filter, full))) {
+        if (err) {
+            return err;
+        }
+        if (!c->filter || scim_filter_match(c->filter, full)) {
             keep_match(c, rec, full, lp->start_index + i);
         }
     }
-    return err;
+    return NULL;
 }
 
 /* A filter no index answers, or a sortBy: the database evaluates what of

@@ -171,6 +171,32 @@ def test_database_hands_over_only_candidates(seeded):
     assert work.read <= len(managers) + 4, work
 
 
+def test_a_short_page_gives_the_total_without_a_count(seeded):
+    """A page that came back short ends the matches: totalResults without
+    a count, which would read every row of the organization again."""
+    server, c, users, tag = seeded
+    expr = f'name.familyName eq "O\'Brien" and userName sw "{tag}"'
+    n = len([u for u in users if family(u) == "O'Brien"])
+    assert n >= 2
+
+    def listed(**params):
+        return measured(server, lambda: c.get("/Users", params=dict(
+            params, filter=expr)))
+
+    whole, whole_work = listed()
+    full, full_work = listed(count=1)
+    rest, _ = listed(startIndex=2, count=50)
+    beyond, _ = listed(startIndex=n + 5, count=50)
+    assert [b.json()["totalResults"] for b in (whole, full, rest, beyond)] \
+        == [n] * 4
+    assert len(whole.json()["Resources"]) == n
+    assert len(rest.json()["Resources"]) == n - 1
+    assert beyond.json()["Resources"] == []
+    # the full page of one had to count; the page of all did not
+    assert whole_work.statements == full_work.statements - 1, \
+        (whole_work, full_work)
+
+
 def test_sorted_first_page_reads_the_page(seeded):
     server, c, users, tag = seeded
     resp, work = measured(server, lambda: c.get("/Users", params={
