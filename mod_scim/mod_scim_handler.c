@@ -9,7 +9,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <http_core.h>
@@ -328,11 +332,31 @@ int scim_map_to_storage(request_rec *r)
 
 static int serve(request_rec *r);
 
+/* glibc keeps what a worker thread frees in that thread's malloc arena
+ * and returns an arena's free pages to the system only from its top: over
+ * a million mixed requests the workers grew 9-14 % with nothing leaked
+ * (the same with SQLite's page caches cut to an eighth, with MaxMemFree
+ * 256, without audit rows).  Every TRIM_EVERY requests of a process the
+ * free pages of every arena go back (the same run: +3.3 %). */
+#define TRIM_EVERY 10000
+
+static apr_uint32_t handled;
+
+static void give_back_freed_memory(void)
+{
+#ifdef __GLIBC__
+    if (apr_atomic_inc32(&handled) % TRIM_EVERY == TRIM_EVERY - 1) {
+        malloc_trim(0);
+    }
+#endif
+}
+
 int scim_handler(request_rec *r)
 {
     int rv = serve(r);
 
     scim_ratelimit_done(r);
+    give_back_freed_memory();
     return rv;
 }
 
