@@ -375,8 +375,9 @@ static int same_text(const char *a, const char *b)
 }
 
 /* Whether an update of old (as stored at the expected version) to rec
- * leaves every indexed column as it is: the name, the external id, the
- * display name and the seat (a deactivation frees a held one). */
+ * leaves the columns that SCIM_STMT_RES_UPDATE_BODY does not set as they
+ * are: the name and external id (indexed), the display name (a group
+ * member's display) and the seat (a deactivation frees a held one). */
 static int same_keys(const scim_record_t *old, const scim_record_t *rec)
 {
     return old && same_text(old->name, rec->name)
