@@ -4,8 +4,8 @@
 -- Entra's deactivation and reactivation, and member churn on the large
 -- group.  Creates and deletions balance, as over an IdP's day, so that the
 -- directory keeps its size: with creates alone it grew tenfold during a
--- run, and the workers' memory with it (most likely SQLite's page caches
--- filling as the file grew), which is not what the run asks about.
+-- run, and the workers' memory grew faster than with a directory of
+-- constant size, which is not what the run asks about.
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 
 local users = bench.rows("users.tsv")
