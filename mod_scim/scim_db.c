@@ -208,6 +208,9 @@ static const char *const *const migrations[] = {
     "r.rtype, r.id, r.name, r.external_id, r.created, r.last_modified," \
     " r.version, r.state, r.linked, r.resource, r.active, r.seat," \
     " r.display_name"
+/* How many they are: a column a statement adds after them has this
+ * number. */
+#define RECORD_COLUMN_COUNT 13
 
 /* What an access check reads of a user, in scim_store_access.c's order. */
 #define ACCESS_COLUMNS "id, name, external_id, active, seat, state"
@@ -1284,9 +1287,16 @@ static int is_column(const char *key)
            && key[2 + strspn(key + 2, "abcdefghijklmnopqrstuvwxyz_")] == '\0';
 }
 
+int scim_db_window_can_count(scim_sql_dialect_t dialect,
+                             const scim_sql_cond_t *cond, const char *key)
+{
+    return dialect == SCIM_SQL_SQLITE && key && !is_column(key) && cond
+           && cond->reads_resource;
+}
+
 const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
-                               const char *cond, const char *key,
-                               int descending)
+                               const scim_sql_cond_t *cond, const char *key,
+                               int descending, int counting)
 {
     const char *dir = descending ? " DESC" : "";
     const char *computed = key && !is_column(key) ? key : NULL;
@@ -1295,14 +1305,35 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
      * stops at the page's end (a filtered page sorted by userName: 130 ms
      * -> 8 ms at 100,000).  A NULLS clause rather than an "IS NULL" term
      * computes a key from the resource once per row, not twice. */
+    const char *nulls = computed ? (descending ? " NULLS FIRST"
+                                               : " NULLS LAST") : "";
     const char *order = apr_pstrcat(p, " ORDER BY ",
-        key ? apr_pstrcat(p, key, dir, NULL) : "",
-        computed ? (descending ? " NULLS FIRST" : " NULLS LAST") : "",
-        key ? ", " : "", "r.created, r.id", NULL);
+        key ? apr_pstrcat(p, key, dir, nulls, ", ", NULL) : "",
+        "r.created, r.id", NULL);
     const char *where = apr_pstrcat(p, " FROM scim_resources r"
                                     " WHERE r.org = %s AND r.rtype = %s AND (",
-                                    cond ? cond : "TRUE", ")", NULL);
+                                    cond && cond->sql ? cond->sql : "TRUE",
+                                    ")", NULL);
 
+    if (counting) {
+        /* Matches read from the resource, ordered by a key from it: they
+         * are counted as they are ordered (COUNT(*) OVER ()), in the one
+         * pass over the rows a count would make again (displayName co
+         * "99", 3,691 of 100,000 users, sorted by name.familyName: 0.27 s
+         * -> 0.16 s).  SQLite then keeps every match for the window, which
+         * costs more than the second pass once a third or more of the rows
+         * match (all of them: 0.32 s -> 0.49 s), hence only where few do.
+         * Only the page's rows are read whole. */
+        return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R ", w.total"
+                           " FROM scim_resources r JOIN (SELECT r.org,"
+                           " r.rtype, r.id, r.created, ", computed, " AS k,"
+                           " COUNT(*) OVER () AS total", where,
+                           " ORDER BY k", dir, nulls, ", r.created, r.id"
+                           " LIMIT %d OFFSET %d) w ON r.org = w.org"
+                           " AND r.rtype = w.rtype AND r.id = w.id"
+                           " ORDER BY w.k", dir, nulls, ", w.created, w.id",
+                           NULL);
+    }
     if (dialect == SCIM_SQL_SQLITE && computed) {
         /* SQLite's sorter copies each row it keeps whole, the resource
          * too: ordered by a key from the resource, rows that arrive in
@@ -1316,6 +1347,15 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
     }
     return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R, where, order,
                        " LIMIT %d OFFSET %d", NULL);
+}
+
+const char *scim_db_sql_sample(apr_pool_t *p, const char *cond)
+{
+    return apr_pstrcat(p, "WITH sample AS (SELECT * FROM scim_resources"
+                       " WHERE org = %s AND rtype = %s LIMIT "
+                       APR_STRINGIFY(SCIM_DB_SAMPLE) ") SELECT (SELECT"
+                       " COUNT(*) FROM sample), (SELECT COUNT(*) FROM sample r"
+                       " WHERE (", cond, "))", NULL);
 }
 
 const char *scim_db_sql_count(apr_pool_t *p, const char *cond)
@@ -1384,12 +1424,35 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
     return scim_db_select(st, p, which, args, nargs, push_record, out);
 }
 
+/* What push_counted_record fills: the records, and the number each row
+ * carries after them. */
+typedef struct {
+    apr_array_header_t *out;
+    int *total;
+} counted_records_t;
+
+static void push_counted_record(scim_store_t *st, apr_pool_t *p,
+                                apr_dbd_row_t *row, void *baton)
+{
+    counted_records_t *c = baton;
+
+    push_record(st, p, row, c->out);
+    *c->total = scim_db_entry_int(st, row, RECORD_COLUMN_COUNT);
+}
+
 scim_error_t *scim_db_select_records_dynamic(scim_store_t *st, apr_pool_t *p,
                                              const char *sql,
                                              const char **args, int nargs,
                                              apr_array_header_t *out,
-                                             int *declined)
+                                             int *total, int *declined)
 {
+    counted_records_t counted = { out, total };
+
+    if (total) {
+        return scim_db_select_dynamic(st, p, sql, args, nargs,
+                                      push_counted_record, &counted,
+                                      declined);
+    }
     return scim_db_select_dynamic(st, p, sql, args, nargs, push_record, out,
                                   declined);
 }

@@ -466,10 +466,10 @@ static void page_end(collector_t *c, const scim_walk_list_t *list,
 /* The page of a list whose filter the database evaluates exactly (or that
  * has none), in the order of an SQL sort key (NULL: the default order):
  * the page read by the database, each row still judged by the filter, and
- * the number of matches.  A page that came back short ends the matches,
- * so their number is known without a count, which would read every row
- * again (the common filter answers one page: an eq filter's few
- * matches).  *declined when the connection cannot prepare the statements
+ * the number of matches.  That number comes without a count, which
+ * would read every row again, when the window counted the matches on its
+ * way (scim_store_window) or came back short, ending them (the common
+ * filter answers one page: an eq filter's few matches).  *declined when the connection cannot prepare the statements
  * (then nothing was kept). */
 static scim_error_t *window_page(collector_t *c, const char *key,
                                  int *declined)
@@ -477,6 +477,7 @@ static scim_error_t *window_page(collector_t *c, const char *key,
     const scim_request_t *req = c->req;
     const scim_list_params_t *lp = c->lp;
     int offset = lp->start_index - 1;
+    int total = -1;
     apr_array_header_t *recs;
     scim_error_t *err;
     int i;
@@ -488,13 +489,16 @@ static scim_error_t *window_page(collector_t *c, const char *key,
         err = scim_store_window(req->store, req->pool, req->org,
                                 c->ep->rt->name, &c->cond, key,
                                 c->sort && c->sort->descending, offset,
-                                lp->count, recs, declined);
+                                lp->count, recs, &total, declined);
         if (err || *declined) {
             return err;
         }
     }
-    if (lp->count > 0 && recs->nelts < lp->count
-        && (recs->nelts > 0 || offset == 0)) {
+    if (total >= 0) {
+        c->total = total;
+    }
+    else if (lp->count > 0 && recs->nelts < lp->count
+             && (recs->nelts > 0 || offset == 0)) {
         c->total = offset + recs->nelts;
     }
     else {

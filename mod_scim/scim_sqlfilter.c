@@ -899,6 +899,9 @@ scim_sql_cond_t scim_sqlfilter_translate(apr_pool_t *p,
     out.params = r.params ? r.params
                           : apr_array_make(p, 1, sizeof(const char *));
     out.exact = r.sql ? r.exact : !f;
+    /* every part that reads the resource names it so (resource_doc,
+     * with_text_test, exists_elements) */
+    out.reads_resource = out.sql && strstr(out.sql, "r.resource") != NULL;
     return out;
 }
 

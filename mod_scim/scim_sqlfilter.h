@@ -69,6 +69,8 @@ typedef struct scim_sql_cond {
     const char *sql;            /* NULL: nothing translated (TRUE) */
     apr_array_header_t *params; /* const char *, one per "%s" in sql */
     int exact;
+    int reads_resource;         /* sql reads r.resource: no index answers
+                                 * it, each row's text is read */
 } scim_sql_cond_t;
 
 /* Translates f (parsed for resource type rt; NULL: no filter) for the

@@ -158,14 +158,18 @@ scim_error_t *scim_store_scan_where(scim_store_t *st, apr_pool_t *p,
 /* The records for which cond holds (NULL or no SQL: all), ordered by the
  * SQL expression key (scim_sqlfilter_sort_key; NULL: the default order)
  * ascending or descending, absent keys last (first when descending), ties
- * in the default order: limit of them from offset on; and their number.
+ * in the default order: limit of them from offset on.  *total: the number
+ * of all of them when the window counted them on its way (rows came, and
+ * a sample said counting there was cheaper than scim_store_count_where),
+ * else -1.
  * *declined (nothing read) when the connection cannot prepare one more
- * statement. */
+ * statement.  scim_store_count_where: their number. */
 scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
                                 const char *org, const char *rtype,
                                 const scim_sql_cond_t *cond, const char *key,
                                 int descending, int offset, int limit,
-                                apr_array_header_t *out, int *declined);
+                                apr_array_header_t *out, int *total,
+                                int *declined);
 scim_error_t *scim_store_count_where(scim_store_t *st, const char *org,
                                      const char *rtype,
                                      const scim_sql_cond_t *cond, int *count,

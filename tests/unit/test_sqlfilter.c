@@ -555,7 +555,7 @@ START_TEST(sql_order_is_the_c_order)
             apr_array_header_t *window = apr_array_make(pool, 8,
                 sizeof(scim_record_t *));
             const char *c_order = "", *sql_order = "";
-            int declined = 1;
+            int declined = 1, total = 0;
 
             for (j = 0; j < all->nelts; j++) {
                 const scim_record_t *rec = APR_ARRAY_IDX(all, j,
@@ -572,8 +572,9 @@ START_TEST(sql_order_is_the_c_order)
             }
             ck_assert_ptr_null(scim_store_window(store, pool, "acme", "User",
                                                  NULL, key, desc, 0, 100,
-                                                 window, &declined));
+                                                 window, &total, &declined));
             ck_assert(!declined);
+            ck_assert_int_eq(total, -1);    /* no filter: counted apart */
             for (j = 0; j < window->nelts; j++) {
                 sql_order = apr_pstrcat(pool, sql_order,
                     APR_ARRAY_IDX(window, j, scim_record_t *)->id, ",",
@@ -594,17 +595,69 @@ START_TEST(window_pages_with_a_condition)
         parse("title co \"e\""), d);
     apr_array_header_t *window = apr_array_make(pool, 2,
                                                 sizeof(scim_record_t *));
-    int declined = 1;
+    int declined = 1, total = 0;
 
     seed_users();
     ck_assert_ptr_null(scim_store_window(store, pool, "acme", "User", &cond,
                                          "r.name_ci", 0, 1, 2, window,
-                                         &declined));
+                                         &total, &declined));
     ck_assert(!declined);
     /* ann, Bob, dora, hal%, Émile (after ASCII): the 2nd and 3rd */
     ck_assert_int_eq(window->nelts, 2);
     ck_assert_str_eq(APR_ARRAY_IDX(window, 0, scim_record_t *)->name, "Bob");
     ck_assert_str_eq(APR_ARRAY_IDX(window, 1, scim_record_t *)->name, "dora");
+    /* walked in the name index's order, which stops at the page's end:
+     * the matches are counted apart */
+    ck_assert_int_eq(total, -1);
+}
+END_TEST
+
+/* A filter read from the resource, sorted by a key from the resource:
+ * on SQLite, where a sample says few rows match, the window counts the
+ * matches as it orders them, for every page that has rows; a page past
+ * the end, many matches or PostgreSQL leave the count to
+ * scim_store_count_where. */
+START_TEST(windows_sorted_by_the_resource_count_few_matches)
+{
+    scim_sql_dialect_t d = scim_store_dialect(store);
+    /* ann's Engineer and Bob's senior ENGINEER: 2 of 8; e: 5 of 8 */
+    scim_sql_cond_t few = scim_sqlfilter_translate(pool,
+        parse("title co \"engineer\""), d);
+    scim_sql_cond_t many = scim_sqlfilter_translate(pool,
+        parse("title co \"e\""), d);
+    int counts = d == SCIM_SQL_SQLITE;
+    struct {
+        const scim_sql_cond_t *cond;
+        int offset, rows, total;
+    } pages[] = {
+        { &few, 0, 1, counts ? 2 : -1 },
+        { &few, 1, 1, counts ? 2 : -1 },
+        { &few, 2, 0, -1 },
+        { &many, 0, 1, -1 },
+    };
+    scim_attr_path_t path;
+    const char *key;
+    int i, declined = 1;
+
+    seed_users();
+    ck_assert(few.reads_resource && many.reads_resource);
+    ck_assert_ptr_null(scim_attr_path_resolve(pool,
+        &scim_resource_type_user, "name.familyName", 0, &path));
+    key = scim_sqlfilter_sort_key(pool, &path, d);
+    for (i = 0; i < (int)(sizeof(pages) / sizeof(pages[0])); i++) {
+        apr_array_header_t *window = apr_array_make(pool, 1,
+                                                    sizeof(scim_record_t *));
+        int total = 0;
+
+        ck_assert_ptr_null(scim_store_window(store, pool, "acme", "User",
+                                             pages[i].cond, key, i % 2,
+                                             pages[i].offset, 1, window,
+                                             &total, &declined));
+        ck_assert(!declined);
+        ck_assert_int_eq(window->nelts, pages[i].rows);
+        ck_assert_msg(total == pages[i].total, "page %d: total %d", i,
+                      total);
+    }
 }
 END_TEST
 
@@ -631,33 +684,57 @@ static const char *sqlite_plan(const char *sql, int nargs, const char **args)
     return plan;
 }
 
+static int occurrences(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (; (text = strstr(text, needle)); text += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
 /* A filtered page sorted by userName walks the name index and stops at
  * the page's end (no sort of every match); one sorted by a key from the
  * resource sorts row ids, not whole rows, and reads the page's rows by
- * id. */
+ * id; filtered too, it counts the matches in the same single scan. */
 START_TEST(sqlite_windows_walk_the_index_or_sort_row_ids)
 {
     scim_sql_cond_t cond = scim_sqlfilter_translate(pool,
         parse("title co \"e\""), SCIM_SQL_SQLITE);
+    scim_sql_cond_t none = scim_sqlfilter_translate(pool, NULL,
+                                                    SCIM_SQL_SQLITE);
     const char *args[] = { "acme", "User",
                            APR_ARRAY_IDX(cond.params, 0, const char *),
                            "100", "0" };
+    const char *unfiltered_args[] = { "acme", "User", "100", "0" };
     scim_attr_path_t path;
     const char *plan, *key;
 
-    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, cond.sql,
-                                          "r.name_ci", 0), 5, args);
+    ck_assert(!scim_db_window_can_count(SCIM_SQL_SQLITE, &cond, "r.name_ci"));
+    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, &cond,
+                                          "r.name_ci", 0, 0), 5, args);
     ck_assert_msg(strstr(plan, "USING INDEX scim_resources_name")
                   && !strstr(plan, "TEMP B-TREE"), "%s", plan);
 
     ck_assert_ptr_null(scim_attr_path_resolve(pool,
         &scim_resource_type_user, "name.familyName", 0, &path));
     key = scim_sqlfilter_sort_key(pool, &path, SCIM_SQL_SQLITE);
-    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, cond.sql,
-                                          key, 1), 5, args);
+    ck_assert(!scim_db_window_can_count(SCIM_SQL_SQLITE, &none, key));
+    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, &none, key,
+                                          1, 0), 4, unfiltered_args);
     ck_assert_msg(strstr(plan, "LIST SUBQUERY")
                   && strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)"),
                   "%s", plan);
+
+    ck_assert(scim_db_window_can_count(SCIM_SQL_SQLITE, &cond, key));
+    plan = sqlite_plan(scim_db_sql_window(pool, SCIM_SQL_SQLITE, &cond, key,
+                                          1, 1), 5, args);
+    /* one pass over the organization's users (a count would be a
+     * second), then the page's rows by their key */
+    ck_assert_msg(occurrences(plan, "(org=? AND rtype=?)") == 1
+                  && strstr(plan, "(org=? AND rtype=? AND id=?)"), "%s",
+                  plan);
 }
 END_TEST
 
@@ -707,6 +784,7 @@ static TCase *store_tests(const char *name, void (*open)(void))
     tcase_add_test(tc, translation_used_and_exact_where_claimed);
     tcase_add_test(tc, sql_order_is_the_c_order);
     tcase_add_test(tc, window_pages_with_a_condition);
+    tcase_add_test(tc, windows_sorted_by_the_resource_count_few_matches);
     tcase_add_test(tc, long_and_deep_filters_stay_valid_sql);
     return tc;
 }
