@@ -1319,11 +1319,12 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
         /* Matches read from the resource, ordered by a key from it: they
          * are counted as they are ordered (COUNT(*) OVER ()), in the one
          * pass over the rows a count would make again (displayName co
-         * "99", 3,691 of 100,000 users, sorted by name.familyName: 0.27 s
-         * -> 0.16 s).  SQLite then keeps every match for the window, which
+         * "99", 3,691 of 100,000 users, sorted by name.familyName: 0.25 s
+         * -> 0.14 s).  SQLite then keeps every match for the window, which
          * costs more than the second pass once a third or more of the rows
-         * match (all of them: 0.32 s -> 0.49 s), hence only where few do.
-         * Only the page's rows are read whole. */
+         * match (all of them: 0.32 s -> 0.49 s), hence only where few do
+         * (scim_store_window samples).  Only the page's rows are read
+         * whole. */
         return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R ", w.total"
                            " FROM scim_resources r JOIN (SELECT r.org,"
                            " r.rtype, r.id, r.created, ", computed, " AS k,"

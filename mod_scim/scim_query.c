@@ -469,8 +469,8 @@ static void page_end(collector_t *c, const scim_walk_list_t *list,
  * the number of matches.  That number comes without a count, which
  * would read every row again, when the window counted the matches on its
  * way (scim_store_window) or came back short, ending them (the common
- * filter answers one page: an eq filter's few matches).  *declined when the connection cannot prepare the statements
- * (then nothing was kept). */
+ * filter answers one page: an eq filter's few matches).  *declined when
+ * the connection cannot prepare the statements (then nothing was kept). */
 static scim_error_t *window_page(collector_t *c, const char *key,
                                  int *declined)
 {
