@@ -120,6 +120,10 @@ scim_error_t *scim_render_add_related(const scim_request_t *req,
                                 member_entries(req, members, NULL));
         }
     }
+    else if (rec->groups) {
+        scim_render_set_groups(req, res, rec->groups);
+        err = NULL;
+    }
     else {
         apr_hash_t *groups = apr_hash_make(req->pool);
 

@@ -36,6 +36,7 @@ scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
     copy->display_name = rec->display_name
                          ? apr_pstrdup(p, rec->display_name) : NULL;
     copy->resource = scim_json_pool_own(p, json_incref(rec->resource));
+    copy->groups = NULL;        /* in the pool of rec's reader */
     return copy;
 }
 

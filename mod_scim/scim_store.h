@@ -67,6 +67,10 @@ typedef struct scim_record {
     int seat;                   /* users: holds a seat (read only: the
                                    store alone grants and frees seats) */
     json_t *resource;
+    /* users: their groups (scim_member_t, by name), read along with this
+     * version of the record for an answer that shows them; NULL: not
+     * read (rendering reads them) */
+    const apr_array_header_t *groups;
 } scim_record_t;
 
 /* Lookup columns served by an index. */

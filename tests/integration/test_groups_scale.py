@@ -27,7 +27,7 @@ import pytest
 
 from harness import (CORE_GROUP, CORE_USER, PATCH_OP, PYTHON, REPO, RUN_AS_ROOT,
                      RUN_USER, Org, assert_error, assert_list, describe,
-                     new_token, scim_json, unique)
+                     new_token, scim_json, unique, user_body)
 
 N = int(os.environ.get("SCIM_TEST_LARGE_GROUP", "50000"))
 SHOWN = 10000               # members listed by GET /Groups/{id} (README)
@@ -389,6 +389,54 @@ def test_members_paged_through_users_filter(large):
 
 
 # ---- documentation -----------------------------------------------------------
+
+def test_write_answers_show_groups_read_with_the_user(make_server):
+    """The answers to POST and PATCH /Users show the user's groups without
+    a read after the commit: none for a user just created (a new id is in
+    no group), and for a PATCH or PUT those read with the user before the
+    write (a membership change moves the user's version, so the write's
+    version check covers them)."""
+    server = make_server("write-answers", orgs=[Org("acme", [new_token()])],
+                         extra_conf="LogLevel warn scim:debug")
+    c = server.client("acme")
+    scim_json(c.post("/Users", user_body()), 201)   # the first write's set-up
+    created, post_work = measured(server, lambda: c.post("/Users", user_body()))
+    user = scim_json(created, 201)
+    assert "groups" not in user
+    _, narrow_post = measured(server, lambda: c.post(
+        "/Users?attributes=userName", user_body()))
+    # a new user's groups are not read: the statements of an answer
+    # without them
+    assert post_work.statements == narrow_post.statements, \
+        (post_work, narrow_post)
+
+    g = new_group(c)
+    members = {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
+    assert c.patch(f"/Groups/{g['id']}", patch_body(members)).status_code == 204
+    title = {"op": "replace", "path": "title", "value": "Engineer"}
+    resp, patch_work = measured(server, lambda: c.patch(
+        f"/Users/{user['id']}", patch_body(title)))
+    patched = scim_json(resp, 200)
+    assert [x["value"] for x in patched["groups"]] == [g["id"]]
+    assert patched == c.get_user(user["id"])     # the user as stored
+    _, narrow_patch = measured(server, lambda: c.patch(
+        f"/Users/{user['id']}?attributes=userName",
+        patch_body(dict(title, value="Manager"))))
+    # the groups are read once
+    assert patch_work.statements == narrow_patch.statements + 1, \
+        (patch_work, narrow_patch)
+
+    replaced = scim_json(c.put(f"/Users/{user['id']}", dict(
+        user_body(user["userName"]), title="Chef")), 200)
+    assert [x["value"] for x in replaced["groups"]] == [g["id"]]
+    assert replaced == c.get_user(user["id"])
+    members["op"] = "remove"
+    assert c.patch(f"/Groups/{g['id']}", patch_body(members)).status_code == 204
+    again = scim_json(c.patch(f"/Users/{user['id']}", patch_body(
+        dict(title, value="Director"))), 200)
+    assert "groups" not in again
+    assert again == c.get_user(user["id"])
+
 
 def test_readme_documents_groups_and_the_member_cap():
     """The administrator reads the limits in the README: /Groups is served,
