@@ -183,15 +183,8 @@ static scim_error_t *load_state(request_rec *r, scim_store_t *st,
     }
     as->access = scim_seat_decide(&seat_member, used, as->seat_limit);
     if (scim_access_admits(as->access)) {
-        apr_hash_t *groups = apr_hash_make(r->pool);
-        const char *ids[1];
-
-        ids[0] = as->member->id;
-        if ((err = scim_store_groups_of(st, as->org, ids, 1, groups))) {
-            return err;
-        }
-        as->groups = apr_hash_get(groups, as->member->id,
-                                  APR_HASH_KEY_STRING);
+        return scim_store_member_groups(st, as->org, as->member->id,
+                                        &as->groups);
     }
     return NULL;
 }

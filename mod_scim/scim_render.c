@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <apr_hash.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -125,13 +124,12 @@ scim_error_t *scim_render_add_related(const scim_request_t *req,
         err = NULL;
     }
     else {
-        apr_hash_t *groups = apr_hash_make(req->pool);
+        apr_array_header_t *groups;
 
-        err = scim_store_groups_of(req->store, req->org, &rec->id, 1, groups);
+        err = scim_store_member_groups(req->store, req->org, rec->id,
+                                       &groups);
         if (!err) {
-            scim_render_set_groups(req, res,
-                                   apr_hash_get(groups, rec->id,
-                                                APR_HASH_KEY_STRING));
+            scim_render_set_groups(req, res, groups);
         }
     }
     return err;

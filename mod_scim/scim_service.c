@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
@@ -358,7 +357,7 @@ static scim_error_t *load_groups(const scim_request_t *req,
                                  const endpoint_t *ep, apr_table_t *q,
                                  scim_record_t *rec)
 {
-    apr_hash_t *groups;
+    apr_array_header_t *groups;
     scim_error_t *err;
 
     if (ep->related_writable
@@ -367,16 +366,9 @@ static scim_error_t *load_groups(const scim_request_t *req,
                                                      "excludedAttributes"))) {
         return NULL;
     }
-    groups = apr_hash_make(req->pool);
-    if ((err = scim_store_groups_of(req->store, req->org, &rec->id, 1,
-                                    groups))) {
-        return err;
-    }
-    rec->groups = apr_hash_get(groups, rec->id, APR_HASH_KEY_STRING);
-    if (!rec->groups) {
-        rec->groups = apr_array_make(req->pool, 1, sizeof(scim_member_t));
-    }
-    return NULL;
+    err = scim_store_member_groups(req->store, req->org, rec->id, &groups);
+    rec->groups = err ? NULL : groups;
+    return err;
 }
 
 /* If-Match must name the current version; on a write, If-None-Match

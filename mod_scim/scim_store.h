@@ -221,6 +221,11 @@ scim_error_t *scim_store_member_scan_chunk(scim_store_t *st, apr_pool_t *p,
 scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
                                    const char *const *member_ids, int n,
                                    apr_hash_t *out);
+/* The groups one member belongs to directly, as scim_store_groups_of
+ * gives them; an empty array when none. */
+scim_error_t *scim_store_member_groups(scim_store_t *st, const char *org,
+                                       const char *member_id,
+                                       apr_array_header_t **out);
 /* The same groups as records (scim_record_t *). */
 scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
                                             const char *member_id,

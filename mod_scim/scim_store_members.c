@@ -132,6 +132,20 @@ scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,
     return err;
 }
 
+scim_error_t *scim_store_member_groups(scim_store_t *st, const char *org,
+                                       const char *member_id,
+                                       apr_array_header_t **out)
+{
+    apr_hash_t *groups = apr_hash_make(st->pool);
+    scim_error_t *err = scim_store_groups_of(st, org, &member_id, 1, groups);
+
+    *out = apr_hash_get(groups, member_id, APR_HASH_KEY_STRING);
+    if (!*out) {
+        *out = apr_array_make(st->pool, 1, sizeof(scim_member_t));
+    }
+    return err;
+}
+
 scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
                                             const char *member_id,
                                             apr_array_header_t *out)
