@@ -171,6 +171,11 @@ def test_database_hands_over_only_candidates(seeded):
     assert work.read <= len(managers) + 4, work
 
 
+def listed(server, c, **params):
+    """GET /Users with params, and the store's work for it."""
+    return measured(server, lambda: c.get("/Users", params=params))
+
+
 def test_a_short_page_gives_the_total_without_a_count(seeded):
     """A page that came back short ends the matches: totalResults without
     a count, which would read every row of the organization again."""
@@ -179,14 +184,10 @@ def test_a_short_page_gives_the_total_without_a_count(seeded):
     n = len([u for u in users if family(u) == "O'Brien"])
     assert n >= 2
 
-    def listed(**params):
-        return measured(server, lambda: c.get("/Users", params=dict(
-            params, filter=expr)))
-
-    whole, whole_work = listed()
-    full, full_work = listed(count=1)
-    rest, _ = listed(startIndex=2, count=50)
-    beyond, _ = listed(startIndex=n + 5, count=50)
+    whole, whole_work = listed(server, c, filter=expr)
+    full, full_work = listed(server, c, filter=expr, count=1)
+    rest, _ = listed(server, c, filter=expr, startIndex=2, count=50)
+    beyond, _ = listed(server, c, filter=expr, startIndex=n + 5, count=50)
     assert [b.json()["totalResults"] for b in (whole, full, rest, beyond)] \
         == [n] * 4
     assert len(whole.json()["Resources"]) == n
@@ -209,13 +210,9 @@ def test_few_matches_sorted_by_the_resource_are_counted_in_one_pass(seeded):
     params = {"filter": f'title eq "Manager" and userName sw "{tag}"',
               "sortBy": "name.familyName"}
 
-    def listed(**more):
-        return measured(server, lambda: c.get("/Users",
-                                              params=dict(params, **more)))
-
-    whole, whole_work = listed()
-    first, first_work = listed(count=1)
-    second, _ = listed(startIndex=2, count=1)
+    whole, whole_work = listed(server, c, **params)
+    first, first_work = listed(server, c, **params, count=1)
+    second, _ = listed(server, c, **params, startIndex=2, count=1)
     pages = [whole.json(), first.json(), second.json()]
     assert [p["totalResults"] for p in pages] == [len(managers)] * 3
     assert [[r["id"] for r in p["Resources"]] for p in pages] == \
