@@ -1294,6 +1294,52 @@ int scim_db_window_can_count(scim_sql_dialect_t dialect,
            && cond->reads_resource;
 }
 
+/* SQL true where key x comes before key y in a window's order (absent
+ * keys last, first when descending); never NULL. */
+static const char *precedes(apr_pool_t *p, const char *x, const char *y,
+                            int descending)
+{
+    return descending
+        ? apr_pstrcat(p, "(", y, " IS NOT NULL AND (", x, " IS NULL OR ",
+                      x, " > ", y, "))", NULL)
+        : apr_pstrcat(p, "(", x, " IS NOT NULL AND (", y, " IS NULL OR ",
+                      x, " < ", y, "))", NULL);
+}
+
+/* Matches read from the resource, ordered by a key from it (SQLite): one
+ * pass over the rows keeps each match's row id and key (m), which then
+ * give the count and the page, where a count apart would read and parse
+ * every row again (a page of 41,000 of 100,000 users sorted by
+ * name.familyName: 0.29 s -> 0.16 s; of all of them 0.28 s -> 0.21 s).  The page's keys (pk:
+ * limit, offset) bound it, from its first (a) to its last (b; none when
+ * the page ends the matches): only the matches within are joined to their
+ * rows and ordered in full, ties of key by created and id, and the offset
+ * skips only the rows of key a before the page.  Ordering every match in
+ * full (COUNT(*) OVER (), which this replaced) cost more than a second
+ * pass; joining every match before the page as well made the page at
+ * 99,901 of 100,000 take 1.1 s (now 0.3 s). */
+static const char *counted_window(apr_pool_t *p, const char *key,
+                                  const char *where, int descending)
+{
+    const char *nulls = descending ? " DESC NULLS FIRST" : " NULLS LAST";
+    const char *before_a = precedes(p, "m.k", "(SELECT k FROM a)",
+                                    descending);
+
+    return apr_pstrcat(p,
+        "WITH m AS MATERIALIZED (SELECT r.rowid AS rid, ", key, " AS k",
+        where, "), pk AS MATERIALIZED (SELECT k FROM m ORDER BY k", nulls,
+        " LIMIT %d OFFSET %d), a AS (SELECT k FROM pk ORDER BY k", nulls,
+        " LIMIT 1), b AS (SELECT k FROM pk ORDER BY k", nulls,
+        " LIMIT 1 OFFSET %d)"
+        " SELECT " RECORD_COLUMNS_R ", (SELECT COUNT(*) FROM m)"
+        " FROM m JOIN scim_resources r ON r.rowid = m.rid"
+        " WHERE NOT ", before_a, " AND (NOT EXISTS (SELECT 1 FROM b) OR NOT ",
+        precedes(p, "(SELECT k FROM b)", "m.k", descending), ")"
+        " ORDER BY m.k", nulls, ", r.created, r.id"
+        " LIMIT %d OFFSET (%d - (SELECT COUNT(*) FROM m WHERE ", before_a,
+        "))", NULL);
+}
+
 const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
                                const scim_sql_cond_t *cond, const char *key,
                                int descending, int counting)
@@ -1316,24 +1362,7 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
                                     ")", NULL);
 
     if (counting) {
-        /* Matches read from the resource, ordered by a key from it: they
-         * are counted as they are ordered (COUNT(*) OVER ()), in the one
-         * pass over the rows a count would make again (displayName co
-         * "99", 3,691 of 100,000 users, sorted by name.familyName: 0.25 s
-         * -> 0.14 s).  SQLite then keeps every match for the window, which
-         * costs more than the second pass once a third or more of the rows
-         * match (all of them: 0.32 s -> 0.49 s), hence only where few do
-         * (scim_store_window samples).  Only the page's rows are read
-         * whole. */
-        return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R ", w.total"
-                           " FROM scim_resources r JOIN (SELECT r.org,"
-                           " r.rtype, r.id, r.created, ", computed, " AS k,"
-                           " COUNT(*) OVER () AS total", where,
-                           " ORDER BY k", dir, nulls, ", r.created, r.id"
-                           " LIMIT %d OFFSET %d) w ON r.org = w.org"
-                           " AND r.rtype = w.rtype AND r.id = w.id"
-                           " ORDER BY w.k", dir, nulls, ", w.created, w.id",
-                           NULL);
+        return counted_window(p, computed, where, descending);
     }
     if (dialect == SCIM_SQL_SQLITE && computed) {
         /* SQLite's sorter copies each row it keeps whole, the resource
@@ -1348,15 +1377,6 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
     }
     return apr_pstrcat(p, "SELECT " RECORD_COLUMNS_R, where, order,
                        " LIMIT %d OFFSET %d", NULL);
-}
-
-const char *scim_db_sql_sample(apr_pool_t *p, const char *cond)
-{
-    return apr_pstrcat(p, "WITH sample AS (SELECT * FROM scim_resources"
-                       " WHERE org = %s AND rtype = %s LIMIT "
-                       APR_STRINGIFY(SCIM_DB_SAMPLE) ") SELECT (SELECT"
-                       " COUNT(*) FROM sample), (SELECT COUNT(*) FROM sample r"
-                       " WHERE (", cond, "))", NULL);
 }
 
 const char *scim_db_sql_count(apr_pool_t *p, const char *cond)

@@ -169,9 +169,10 @@ scim_sql_dialect_t scim_db_dialect(const scim_store_t *st);
  * next): a chunk in the default order (after: after the created, created,
  * id bound before the condition; the limit last), a window in an order
  * (key: an SQL expression, NULL for the default order; absent keys last,
- * first when descending; then limit, offset; counting: each of its rows
- * also carries the number of all the matches, after the record's columns,
- * only where scim_db_window_can_count), and their number. */
+ * first when descending; then limit, offset; counting, only where
+ * scim_db_window_can_count: limit, offset, limit - 1 bound before them,
+ * and each row also carries the number of all the matches after the
+ * record's columns), and their number. */
 const char *scim_db_sql_scan(apr_pool_t *p, const char *cond, int after);
 int scim_db_window_can_count(scim_sql_dialect_t dialect,
                              const scim_sql_cond_t *cond, const char *key);
@@ -179,12 +180,6 @@ const char *scim_db_sql_window(apr_pool_t *p, scim_sql_dialect_t dialect,
                                const scim_sql_cond_t *cond, const char *key,
                                int descending, int counting);
 const char *scim_db_sql_count(apr_pool_t *p, const char *cond);
-
-/* How many of the first SCIM_DB_SAMPLE rows of a type (org, rtype bound
- * first) there are, and for how many of them cond holds (its parameters
- * next): whether matches are few, to choose how to count them. */
-#define SCIM_DB_SAMPLE 256
-const char *scim_db_sql_sample(apr_pool_t *p, const char *cond);
 
 /* Runs such a statement, prepared on first use and kept with the
  * connection by its text, like scim_db_select; *declined is set (and

@@ -194,29 +194,6 @@ scim_error_t *scim_store_scan_where(scim_store_t *st, apr_pool_t *p,
     return scim_store_scan_chunk(st, p, org, rtype, after, limit, out);
 }
 
-static void read_sample(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
-                        void *baton)
-{
-    int *counts = baton;
-
-    counts[0] = scim_db_entry_int(st, row, 0);
-    counts[1] = scim_db_entry_int(st, row, 1);
-}
-
-/* Whether cond holds for fewer than a third of a sample of the type's
- * rows (scim_db_sql_sample; a failed sample says no, and the window
- * then meets the failure). */
-static int few_match(scim_store_t *st, apr_pool_t *p, const char *org,
-                     const char *rtype, const scim_sql_cond_t *cond)
-{
-    int counts[2] = { 0, 0 }, n, declined;
-    const char **args = where_args(p, org, rtype, NULL, 0, cond, NULL, 0, &n);
-
-    return !scim_db_select_dynamic(st, p, scim_db_sql_sample(p, cond->sql),
-                                   args, n, read_sample, counts, &declined)
-           && !declined && 3 * counts[1] < counts[0];
-}
-
 scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
                                 const char *org, const char *rtype,
                                 const scim_sql_cond_t *cond, const char *key,
@@ -224,15 +201,19 @@ scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
                                 apr_array_header_t *out, int *total,
                                 int *declined)
 {
-    const char *tail[2] = { apr_itoa(p, limit), apr_itoa(p, offset) };
     scim_sql_dialect_t dialect = scim_db_dialect(st);
+    int counting = scim_db_window_can_count(dialect, cond, key);
+    /* counting: the page's keys first (scim_db_sql_window) */
+    const char *counted[5] = { apr_itoa(p, limit), apr_itoa(p, offset),
+                               apr_itoa(p, limit - 1), apr_itoa(p, limit),
+                               apr_itoa(p, offset) };
+    const char **tail = counting ? counted : counted + 3;
     const char **args;
-    int n, counting;
+    int n;
 
     *total = -1;
-    counting = scim_db_window_can_count(dialect, cond, key)
-               && few_match(st, p, org, rtype, cond);
-    args = where_args(p, org, rtype, NULL, 0, cond, tail, 2, &n);
+    args = where_args(p, org, rtype, NULL, 0, cond, tail, counting ? 5 : 2,
+                      &n);
     return scim_db_select_records_dynamic(st, p,
         scim_db_sql_window(p, dialect, cond, key, descending, counting),
         args, n, out, counting ? total : NULL, declined);
