@@ -239,6 +239,16 @@ static const struct {
     [SCIM_STMT_RES_GET] = { "scim_res_get",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND id = %s" },
+    /* a user and its groups, one row per group (or one without): one
+     * statement, one read of the pages the last commit left stale, where
+     * two cost about 1.3 times as much CPU */
+    [SCIM_STMT_USER_WITH_GROUPS] = { "scim_user_with_groups",
+      "SELECT " RECORD_COLUMNS_R ", g.id, g.name FROM scim_resources r"
+      " LEFT JOIN scim_members m ON m.org = r.org AND m.member_id = r.id"
+      " LEFT JOIN scim_resources g ON g.org = m.org AND g.rtype = 'Group'"
+      " AND g.id = m.group_id"
+      " WHERE r.org = %s AND r.rtype = 'User' AND r.id = %s"
+      " ORDER BY g.name_ci, g.id" },
     [SCIM_STMT_RES_BY_NAME] = { "scim_res_by_name",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND name_ci = %s" },
@@ -1443,6 +1453,48 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      int nargs, apr_array_header_t *out)
 {
     return scim_db_select(st, p, which, args, nargs, push_record, out);
+}
+
+/* What push_record_with_group fills: the record, from the first row,
+ * and its groups. */
+typedef struct {
+    scim_record_t *rec;
+    apr_array_header_t *groups;
+} record_with_groups_t;
+
+static void push_record_with_group(scim_store_t *st, apr_pool_t *p,
+                                   apr_dbd_row_t *row, void *baton)
+{
+    record_with_groups_t *r = baton;
+    const char *group_id = scim_db_entry(st, p, row, RECORD_COLUMN_COUNT);
+
+    if (!r->rec) {
+        /* the record's columns repeat on every row: parsed once */
+        r->rec = record_from_row(st, p, row);
+        r->groups = apr_array_make(p, 4, sizeof(scim_member_t));
+        r->rec->groups = r->groups;
+    }
+    if (group_id) {
+        scim_member_t *g = apr_array_push(r->groups);
+
+        g->id = group_id;
+        g->type = "Group";
+        g->display = scim_db_entry(st, p, row, RECORD_COLUMN_COUNT + 1);
+    }
+}
+
+scim_error_t *scim_db_select_record_with_groups(scim_store_t *st,
+                                               apr_pool_t *p,
+                                               scim_stmt_t which,
+                                               const char **args, int nargs,
+                                               scim_record_t **out)
+{
+    record_with_groups_t r = { NULL, NULL };
+    scim_error_t *err = scim_db_select(st, p, which, args, nargs,
+                                       push_record_with_group, &r);
+
+    *out = err ? NULL : r.rec;
+    return err;
 }
 
 /* What push_counted_record fills: the records, and the number each row

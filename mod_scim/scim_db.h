@@ -61,6 +61,7 @@ struct scim_store {
 typedef enum {
     /* resources */
     SCIM_STMT_RES_GET,
+    SCIM_STMT_USER_WITH_GROUPS,
     SCIM_STMT_RES_BY_NAME,
     SCIM_STMT_RES_BY_EXTERNAL,
     SCIM_STMT_RES_BY_EMAIL,
@@ -145,6 +146,15 @@ int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col);
 scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out);
+
+/* The record of a statement's first row (NULL for no row) and the group
+ * each row names after the record's columns (id, displayName; NULL for
+ * none): a user and its groups, read in one statement. */
+scim_error_t *scim_db_select_record_with_groups(scim_store_t *st,
+                                               apr_pool_t *p,
+                                               scim_stmt_t which,
+                                               const char **args, int nargs,
+                                               scim_record_t **out);
 
 /* First column of the first row (a count, an id), or NULL for none. */
 scim_error_t *scim_db_select_value(scim_store_t *st, scim_stmt_t which,

@@ -336,38 +336,33 @@ static void handle_create(const scim_request_t *req, scim_response_t *resp,
     scim_render_respond_resource(req, resp, 201, ep, rec, q);
 }
 
-static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
-                          const char *id, scim_record_t **out)
+/* Whether an answer about a user shows its groups (they are read with
+ * the user then, scim_store_get_user_with_groups). */
+static int groups_shown(const endpoint_t *ep, apr_table_t *q)
 {
-    scim_error_t *err = scim_store_get(req->store, req->org, ep->rt->name,
-                                       id, out);
+    return ep->rt == &scim_resource_type_user
+           && scim_render_related_wanted(ep, apr_table_get(q, "attributes"),
+                                         apr_table_get(q,
+                                                       "excludedAttributes"));
+}
+
+/* The resource id names, and a user's groups with it when with_groups:
+ * read in the one statement that reads the user, not a second one (and
+ * not after a write, whose commit left the page cache stale: 28 % of an
+ * Entra PATCH's CPU time).  A membership change moves the user's version,
+ * so an update that commits at the version read also had these groups. */
+static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
+                          const char *id, int with_groups,
+                          scim_record_t **out)
+{
+    scim_error_t *err = with_groups
+        ? scim_store_get_user_with_groups(req->store, req->org, id, out)
+        : scim_store_get(req->store, req->org, ep->rt->name, id, out);
+
     if (!err && !*out) {
         err = scim_error_make(req->pool, 404, NULL, "%s %s not found",
                               ep->rt->name, id);
     }
-    return err;
-}
-
-/* A user's groups, read right after the user (rec) for an answer that
- * shows them.  Read after the write instead, their statement met a page
- * cache the commit had made stale (28 % of an Entra PATCH's CPU time).
- * A membership change moves the user's version, so an update that
- * commits at rec's version also had these groups. */
-static scim_error_t *load_groups(const scim_request_t *req,
-                                 const endpoint_t *ep, apr_table_t *q,
-                                 scim_record_t *rec)
-{
-    apr_array_header_t *groups;
-    scim_error_t *err;
-
-    if (ep->related_writable
-        || !scim_render_related_wanted(ep, apr_table_get(q, "attributes"),
-                                       apr_table_get(q,
-                                                     "excludedAttributes"))) {
-        return NULL;
-    }
-    err = scim_store_member_groups(req->store, req->org, rec->id, &groups);
-    rec->groups = err ? NULL : groups;
     return err;
 }
 
@@ -396,7 +391,7 @@ static void handle_get(const scim_request_t *req, scim_response_t *resp,
                        const endpoint_t *ep, const char *id, apr_table_t *q)
 {
     scim_record_t *rec = NULL;
-    scim_error_t *err = load(req, ep, id, &rec);
+    scim_error_t *err = load(req, ep, id, groups_shown(ep, q), &rec);
 
     if (!err) {
         err = check_if_match(req, rec);
@@ -454,9 +449,8 @@ static void handle_modify(const scim_request_t *req, scim_response_t *resp,
         json_t *input = body, *resource = NULL;
         int changed;
 
-        if ((err = load(req, ep, id, &old))
-            || (err = check_if_match(req, old))
-            || (err = load_groups(req, ep, q, old))) {
+        if ((err = load(req, ep, id, groups_shown(ep, q), &old))
+            || (err = check_if_match(req, old))) {
             break;
         }
         if (is_patch) {
@@ -538,7 +532,7 @@ static void handle_delete(const scim_request_t *req, scim_response_t *resp,
     scim_error_t *err = NULL;
 
     if (req->if_match || req->if_none_match) {
-        if ((err = load(req, ep, id, &rec))
+        if ((err = load(req, ep, id, 0, &rec))
             || (err = check_if_match(req, rec))) {
             scim_service_error(req->pool, resp, err);
             return;

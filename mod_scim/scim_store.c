@@ -62,6 +62,18 @@ scim_error_t *scim_store_get(scim_store_t *st, const char *org,
     return err;
 }
 
+scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
+                                              const char *org,
+                                              const char *id,
+                                              scim_record_t **out)
+{
+    const char *args[] = { org, id };
+
+    return scim_db_select_record_with_groups(st, st->pool,
+                                             SCIM_STMT_USER_WITH_GROUPS,
+                                             args, 2, out);
+}
+
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
                               const char *value, apr_array_header_t *out)

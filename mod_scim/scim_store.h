@@ -111,6 +111,12 @@ void scim_store_pause(int attempt);
 scim_error_t *scim_store_get(scim_store_t *st, const char *org,
                              const char *rtype, const char *id,
                              scim_record_t **out);
+/* A user and its groups (rec->groups, as scim_store_member_groups gives
+ * them), read in one statement; NULL when there is no such user. */
+scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
+                                              const char *org,
+                                              const char *id,
+                                              scim_record_t **out);
 
 /* Records whose indexed key equals value (for BY_NAME compared
  * case-insensitively), appended to out (scim_record_t *). */

@@ -394,8 +394,9 @@ def test_write_answers_show_groups_read_with_the_user(make_server):
     """The answers to POST and PATCH /Users show the user's groups without
     a read after the commit: none for a user just created (a new id is in
     no group), and for a PATCH or PUT those read with the user before the
-    write (a membership change moves the user's version, so the write's
-    version check covers them)."""
+    write, in the statement that reads the user (a membership change moves
+    the user's version, so the write's version check covers them); a GET
+    reads them with the user too."""
     server = make_server("write-answers", orgs=[Org("acme", [new_token()])],
                          extra_conf="LogLevel warn scim:debug")
     c = server.client("acme")
@@ -422,9 +423,15 @@ def test_write_answers_show_groups_read_with_the_user(make_server):
     _, narrow_patch = measured(server, lambda: c.patch(
         f"/Users/{user['id']}?attributes=userName",
         patch_body(dict(title, value="Manager"))))
-    # the groups are read once
-    assert patch_work.statements == narrow_patch.statements + 1, \
+    # the groups come with the user: no statement of their own
+    assert patch_work.statements == narrow_patch.statements, \
         (patch_work, narrow_patch)
+    got, get_work = measured(server, lambda: c.get(f"/Users/{user['id']}"))
+    assert [x["value"] for x in scim_json(got, 200)["groups"]] == [g["id"]]
+    _, narrow_get = measured(server, lambda: c.get(
+        f"/Users/{user['id']}?attributes=userName"))
+    assert get_work.statements == narrow_get.statements == 1, \
+        (get_work, narrow_get)
 
     replaced = scim_json(c.put(f"/Users/{user['id']}", dict(
         user_body(user["userName"]), title="Chef")), 200)

@@ -612,6 +612,67 @@ START_TEST(groups_of_many_users_in_batches)
 }
 END_TEST
 
+/* A user and its groups in one statement: the groups in name order, as
+ * scim_store_member_groups gives them; none, an empty list; no such user
+ * (or another organization's), NULL. */
+START_TEST(user_read_with_its_groups)
+{
+    apr_array_header_t *expected;
+    scim_store_stats_t before;
+    scim_record_t *rec = NULL;
+    int i;
+
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u1", "ann", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u2", "bob", NULL), NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g1", "Zeta"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g2", "alpha"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    ck_assert_ptr_null(scim_store_create(store, "other",
+                                         user("u3", "cy", NULL), NULL));
+
+    before = scim_store_stats(store);
+    ck_assert_ptr_null(scim_store_get_user_with_groups(store, "acme", "u1",
+                                                       &rec));
+    ck_assert_int_eq(scim_store_stats(store).statements - before.statements,
+                     1);
+    ck_assert_str_eq(rec->name, "ann");
+    ck_assert_str_eq(json_string_value(json_object_get(rec->resource,
+                                                       "userName")), "ann");
+    ck_assert_ptr_null(scim_store_member_groups(store, "acme", "u1",
+                                                &expected));
+    ck_assert_int_eq(rec->groups->nelts, 2);
+    ck_assert_int_eq(expected->nelts, 2);
+    for (i = 0; i < 2; i++) {
+        const scim_member_t *got = &APR_ARRAY_IDX(rec->groups, i,
+                                                  scim_member_t);
+        const scim_member_t *want = &APR_ARRAY_IDX(expected, i,
+                                                   scim_member_t);
+
+        ck_assert_str_eq(got->id, want->id);
+        ck_assert_str_eq(got->display, want->display);
+        ck_assert_str_eq(got->type, "Group");
+    }
+    ck_assert_str_eq(APR_ARRAY_IDX(rec->groups, 0, scim_member_t).display,
+                     "alpha");
+
+    ck_assert_ptr_null(scim_store_get_user_with_groups(store, "acme", "u2",
+                                                       &rec));
+    ck_assert_str_eq(rec->id, "u2");
+    ck_assert_int_eq(rec->groups->nelts, 0);
+    ck_assert_ptr_null(scim_store_get_user_with_groups(store, "acme", "u3",
+                                                       &rec));
+    ck_assert_ptr_null(rec);
+    ck_assert_ptr_null(scim_store_get_user_with_groups(store, "acme", "g1",
+                                                       &rec));
+    ck_assert_ptr_null(rec);
+}
+END_TEST
+
 
 /* ---- access: identities, seats, audit ---------------------------------- */
 
@@ -1008,6 +1069,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, membership_changes_move_versions);
     tcase_add_test(tc, scan_chunks_follow_the_default_order);
     tcase_add_test(tc, groups_of_many_users_in_batches);
+    tcase_add_test(tc, user_read_with_its_groups);
     tcase_add_test(tc, null_stays_null);
     tcase_add_test(tc, survives_schema_change_by_another_connection);
     tcase_add_test(tc, identity_found_by_each_link_attribute);
