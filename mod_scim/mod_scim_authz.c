@@ -37,7 +37,7 @@ typedef struct access_state {
     const char *org;
     const char *identity;
     scim_access_member_t *member;   /* NULL: unknown */
-    apr_array_header_t *groups;     /* scim_member_t, type "Group" */
+    const apr_array_header_t *groups;   /* scim_member_t, type "Group" */
     scim_access_t access;           /* for Require scim-member */
     int seat_limit;
     int admitted;                   /* a scim-* requirement granted */
@@ -183,8 +183,7 @@ static scim_error_t *load_state(request_rec *r, scim_store_t *st,
     }
     as->access = scim_seat_decide(&seat_member, used, as->seat_limit);
     if (scim_access_admits(as->access)) {
-        return scim_store_member_groups(st, as->org, as->member->id,
-                                        &as->groups);
+        as->groups = as->member->groups;
     }
     return NULL;
 }

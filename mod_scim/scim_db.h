@@ -147,6 +147,11 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out);
 
+/* The group a row of GROUPS_OF_R names at col and col + 1 (id,
+ * displayName) appended to groups (scim_member_t), if it names one. */
+void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                        int col, apr_array_header_t *groups);
+
 /* The record of a statement's first row (NULL for no row) and the group
  * each row names after the record's columns (id, displayName; NULL for
  * none): a user and its groups, read in one statement. */

@@ -67,11 +67,11 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                               const char *id,
                                               scim_record_t **out)
 {
-    const char *args[] = { org, id };
+    const char *args[] = { org, id, org, id };
 
     return scim_db_select_record_with_groups(st, st->pool,
                                              SCIM_STMT_USER_WITH_GROUPS,
-                                             args, 2, out);
+                                             args, 4, out);
 }
 
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,

@@ -169,9 +169,9 @@ scim_error_t *scim_store_scan_where(scim_store_t *st, apr_pool_t *p,
  * SQL expression key (scim_sqlfilter_sort_key; NULL: the default order)
  * ascending or descending, absent keys last (first when descending), ties
  * in the default order: limit of them from offset on.  *total: the number
- * of all of them when the window counted them on its way (rows came, and
- * a sample said counting there was cheaper than scim_store_count_where),
- * else -1.
+ * of all of them when the window counted them on its way (rows came, on
+ * SQLite, where scim_db_window_can_count: a filter and a key both read
+ * from the resource), else -1.
  * *declined (nothing read) when the connection cannot prepare one more
  * statement.  scim_store_count_where: their number. */
 scim_error_t *scim_store_window(scim_store_t *st, apr_pool_t *p,
@@ -294,11 +294,15 @@ typedef struct scim_access_member {
     int active;
     int seat;
     int linked;                 /* state is linked */
+    /* its groups (scim_member_t), as scim_store_member_groups gives them,
+     * read in the same statement */
+    const apr_array_header_t *groups;
 } scim_access_member_t;
 
-/* The user of the organization whose link attribute equals identity;
- * *out NULL when there is none, or when an e-mail names two users (an
- * identity must never pick one of several people). */
+/* The user of the organization whose link attribute equals identity,
+ * with its groups; *out NULL when there is none, or when an e-mail or an
+ * externalId names two users (an identity must never pick one of several
+ * people). */
 scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
                                        scim_link_attr_t attr,
                                        const char *identity,

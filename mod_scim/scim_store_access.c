@@ -95,31 +95,42 @@ scim_error_t *scim_store_index_emails(scim_store_t *st, const char *org,
 
 typedef struct {
     scim_access_member_t *first;
-    int rows;
+    apr_array_header_t *groups;     /* first's */
+    int users;                      /* 2: more than one */
 } access_rows_t;
 
+/* A row of an access statement: the user's columns (the same on each of
+ * its rows), then one of its groups. */
 static void keep_access_member(scim_store_t *st, apr_pool_t *p,
                                apr_dbd_row_t *row, void *baton)
 {
     access_rows_t *found = baton;
-    scim_access_member_t *m;
+    scim_access_member_t *m = found->first;
+    const char *id = scim_db_entry(st, p, row, 0);
     const char *state;
 
-    if (found->rows++ > 0) {
+    if (m && strcmp(m->id, id) != 0) {
+        found->users = 2;
         return;
     }
-    m = apr_pcalloc(p, sizeof(*m));
-    m->id = scim_db_entry(st, p, row, 0);
-    m->user_name = scim_db_entry(st, p, row, 1);
-    m->external_id = scim_db_entry(st, p, row, 2);
-    if (!m->external_id) {
-        m->external_id = "";
+    if (!m) {
+        m = apr_pcalloc(p, sizeof(*m));
+        m->id = id;
+        m->user_name = scim_db_entry(st, p, row, 1);
+        m->external_id = scim_db_entry(st, p, row, 2);
+        if (!m->external_id) {
+            m->external_id = "";
+        }
+        m->active = scim_db_entry_int(st, row, 3);
+        m->seat = scim_db_entry_int(st, row, 4);
+        state = scim_db_entry(st, p, row, 5);
+        m->linked = scim_state_parse(state) == SCIM_STATE_LINKED;
+        m->groups = found->groups = apr_array_make(p, 4,
+                                                   sizeof(scim_member_t));
+        found->first = m;
+        found->users = 1;
     }
-    m->active = scim_db_entry_int(st, row, 3);
-    m->seat = scim_db_entry_int(st, row, 4);
-    state = scim_db_entry(st, p, row, 5);
-    m->linked = scim_state_parse(state) == SCIM_STATE_LINKED;
-    found->first = m;
+    scim_db_push_group(st, p, row, 6, found->groups);
 }
 
 scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
@@ -127,7 +138,7 @@ scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
                                        const char *identity,
                                        scim_access_member_t **out)
 {
-    access_rows_t found = { NULL, 0 };
+    access_rows_t found = { NULL, NULL, 0 };
     const char *args[2];
     scim_stmt_t which;
     scim_error_t *err;
@@ -155,7 +166,7 @@ scim_error_t *scim_store_access_member(scim_store_t *st, const char *org,
                               keep_access_member, &found))) {
         return err;
     }
-    *out = found.rows == 1 ? found.first : NULL;
+    *out = found.users == 1 ? found.first : NULL;
     return NULL;
 }
 

@@ -94,16 +94,12 @@ static void push_group_of(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
     const char *member_id = scim_db_entry(st, p, row, 0);
     apr_array_header_t *groups = apr_hash_get(out, member_id,
                                               APR_HASH_KEY_STRING);
-    scim_member_t *g;
 
     if (!groups) {
         groups = apr_array_make(p, 4, sizeof(scim_member_t));
         apr_hash_set(out, member_id, APR_HASH_KEY_STRING, groups);
     }
-    g = apr_array_push(groups);
-    g->id = scim_db_entry(st, p, row, 1);
-    g->type = "Group";
-    g->display = scim_db_entry(st, p, row, 2);
+    scim_db_push_group(st, p, row, 1, groups);
 }
 
 scim_error_t *scim_store_groups_of(scim_store_t *st, const char *org,

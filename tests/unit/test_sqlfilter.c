@@ -530,23 +530,23 @@ static int keyed_cmp(const void *a, const void *b)
 }
 
 /* The ids of the matches of cond (NULL: all) in SQL's order, read in
- * pages of two so that every page boundary is crossed, ties and absent
- * keys included; *totals: each page's count ("-1" where the page's
- * statement did not count), "," after each. */
+ * pages of size so that page boundaries fall between ties and absent keys
+ * alike; *totals: each page's count ("-1" where the page's statement did
+ * not count), "," after each. */
 static const char *sql_pages(const scim_sql_cond_t *cond, const char *key,
-                             int desc, const char **totals)
+                             int desc, int size, const char **totals)
 {
     const char *order = "";
     int offset;
 
     *totals = "";
-    for (offset = 0;; offset += 2) {
-        apr_array_header_t *window = apr_array_make(pool, 2,
+    for (offset = 0;; offset += size) {
+        apr_array_header_t *window = apr_array_make(pool, size,
                                                     sizeof(scim_record_t *));
         int declined = 1, total = 0, j;
 
         ck_assert_ptr_null(scim_store_window(store, pool, "acme", "User",
-                                             cond, key, desc, offset, 2,
+                                             cond, key, desc, offset, size,
                                              window, &total, &declined));
         ck_assert(!declined);
         if (window->nelts == 0) {
@@ -604,7 +604,7 @@ START_TEST(sql_order_is_the_c_order)
             for (desc = 0; desc < 2; desc++) {
                 keyed_t *k = apr_pcalloc(pool, sizeof(*k) * all->nelts);
                 const char *c_order = "", *sql_order, *totals, *expected;
-                int n = 0, counted;
+                int n = 0, counted, size;
 
                 for (j = 0; j < all->nelts; j++) {
                     const scim_record_t *rec = APR_ARRAY_IDX(all, j,
@@ -624,25 +624,30 @@ START_TEST(sql_order_is_the_c_order)
                 for (j = 0; j < n; j++) {
                     c_order = apr_pstrcat(pool, c_order, k[j].id, ",", NULL);
                 }
-                sql_order = sql_pages(filter ? &cond : NULL, key, desc,
-                                      &totals);
-                ck_assert_msg(strcmp(sql_order, c_order) == 0,
-                              "sortBy %s%s, filter %s: SQL %s, C %s",
-                              paths[i], desc ? " descending" : "",
-                              filters[f] ? filters[f] : "none", sql_order,
-                              c_order);
                 /* counted by the page's statement only where a count
                  * apart would read every row again */
                 counted = scim_db_window_can_count(d, &cond, key);
                 ck_assert(!counted || (d == SCIM_SQL_SQLITE && filter
                                        && cond.reads_resource));
-                for (j = 0, expected = ""; j < (n + 1) / 2; j++) {
-                    expected = apr_psprintf(pool, "%s%s,", expected,
-                        counted ? apr_itoa(pool, n) : sole_total);
+                for (size = 1; size <= 3; size++) {
+                    sql_order = sql_pages(filter ? &cond : NULL, key, desc,
+                                          size, &totals);
+                    ck_assert_msg(strcmp(sql_order, c_order) == 0,
+                                  "sortBy %s%s, filter %s, pages of %d:"
+                                  " SQL %s, C %s", paths[i],
+                                  desc ? " descending" : "",
+                                  filters[f] ? filters[f] : "none", size,
+                                  sql_order, c_order);
+                    for (j = 0, expected = ""; j < (n + size - 1) / size;
+                         j++) {
+                        expected = apr_psprintf(pool, "%s%s,", expected,
+                            counted ? apr_itoa(pool, n) : sole_total);
+                    }
+                    ck_assert_msg(strcmp(totals, expected) == 0,
+                                  "sortBy %s, filter %s: totals %s",
+                                  paths[i], filters[f] ? filters[f] : "none",
+                                  totals);
                 }
-                ck_assert_msg(strcmp(totals, expected) == 0,
-                              "sortBy %s, filter %s: totals %s", paths[i],
-                              filters[f] ? filters[f] : "none", totals);
             }
         }
     }

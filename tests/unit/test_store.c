@@ -724,6 +724,75 @@ START_TEST(identity_found_by_each_link_attribute)
 }
 END_TEST
 
+/* The names of a member's groups, "," after each. */
+static const char *group_names(const scim_access_member_t *m)
+{
+    const char *names = "";
+    int i;
+
+    for (i = 0; i < m->groups->nelts; i++) {
+        names = apr_pstrcat(pool, names,
+            APR_ARRAY_IDX(m->groups, i, scim_member_t).display, ",", NULL);
+    }
+    return names;
+}
+
+/* The member an identity names comes with its groups (name order), read
+ * in the one statement, by each link attribute; groups do not hide that
+ * an e-mail or an externalId names two users. */
+START_TEST(identity_read_with_its_groups)
+{
+    static const scim_link_attr_t attrs[] = {
+        SCIM_LINK_USER_NAME, SCIM_LINK_EMAIL, SCIM_LINK_EXTERNAL_ID
+    };
+    static const char *const identities[] = {
+        "ann", "ann@example.com", "obj-1"
+    };
+    scim_record_t *ann = active_user("u1", "Ann", "Ann@Example.COM");
+    scim_record_t *bea = active_user("u2", "Bea", "bea@example.com");
+    scim_record_t *stored = NULL;
+    scim_store_stats_t before;
+    size_t i;
+
+    ann->external_id = "obj-1";
+    ck_assert_ptr_null(scim_store_create(store, "acme", ann, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", bea, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g1", "Zeta"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    "u2", NULL)));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g2", "alpha"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        scim_access_member_t *m;
+
+        before = scim_store_stats(store);
+        m = member_by(attrs[i], identities[i]);
+        ck_assert_int_eq(scim_store_stats(store).statements
+                         - before.statements, 1);
+        ck_assert_str_eq(m->id, "u1");
+        ck_assert_str_eq(group_names(m), "alpha,Zeta,");
+    }
+    ck_assert_str_eq(group_names(member_by(SCIM_LINK_USER_NAME, "bea")),
+                     "Zeta,");
+    /* a user in no group: an empty list */
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         active_user("u3", "Cy", NULL),
+                                         NULL));
+    ck_assert_str_eq(group_names(member_by(SCIM_LINK_USER_NAME, "cy")), "");
+    /* two users behind one e-mail, one externalId: neither */
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u2", &stored));
+    bea = active_user("u2", "Bea", "ann@example.com");
+    bea->external_id = "obj-1";
+    bea->created = stored->created;
+    bea->version = stored->version + 1;
+    ck_assert_ptr_null(scim_store_update(store, "acme", bea, stored,
+                                         stored->version, 1, NULL));
+    ck_assert_ptr_null(member_by(SCIM_LINK_EMAIL, "ann@example.com"));
+    ck_assert_ptr_null(member_by(SCIM_LINK_EXTERNAL_ID, "obj-1"));
+}
+END_TEST
+
 START_TEST(seats_granted_up_to_the_limit_and_freed_by_deactivation)
 {
     scim_record_t *a = active_user("a", "a", NULL);
@@ -1073,6 +1142,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, null_stays_null);
     tcase_add_test(tc, survives_schema_change_by_another_connection);
     tcase_add_test(tc, identity_found_by_each_link_attribute);
+    tcase_add_test(tc, identity_read_with_its_groups);
     tcase_add_test(tc, seats_granted_up_to_the_limit_and_freed_by_deactivation);
     tcase_add_test(tc, updates_from_the_record_read_keep_lookups_and_free_seats);
     tcase_add_test(tc, writes_leave_audit_rows_in_their_transaction);
