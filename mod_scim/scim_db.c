@@ -185,6 +185,19 @@ static const char *const migration_v6[] = {
     NULL
 };
 
+/* PostgreSQL: the resource as jsonb beside its text, computed on every
+ * write.  A filter or sort key read from the resource had cast the text
+ * of every row it read (a pass over 100,000 users' displayName, one
+ * worker: 490 ms cast, 63 ms stored).  The text column stays what the
+ * store writes and reads: apr_dbd's pgsql driver declares every
+ * parameter varchar, which PostgreSQL does not assign to jsonb. */
+static const char *const migration_v7[] = {
+    ONLY_PGSQL
+    "ALTER TABLE scim_resources ADD COLUMN IF NOT EXISTS resource_jsonb"
+    " jsonb GENERATED ALWAYS AS (resource::jsonb) STORED",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
@@ -192,6 +205,7 @@ static const char *const *const migrations[] = {
     migration_v4,
     migration_v5,
     migration_v6,
+    migration_v7,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -417,7 +431,7 @@ static const struct {
       GROUPS_OF_R " WHERE r.org = %s AND r.rtype = 'User'"
       " AND r.external_id = %s ORDER BY r.id, g.name_ci, g.id" },
     [SCIM_STMT_ACCESS_BY_EMAIL] = { "scim_access_by_email",
-      "SELECT " ACCESS_COLUMNS_R ", g.id, g.name FROM (SELECT r.*"
+      "SELECT " ACCESS_COLUMNS_R ", g.id, g.name FROM (SELECT r.org, " ACCESS_COLUMNS_R
       " FROM scim_emails e CROSS JOIN scim_resources r"
       " WHERE e.org = %s AND e.value_ci = %s AND r.org = e.org"
       " AND r.rtype = 'User' AND r.id = e.user_id ORDER BY r.id LIMIT 2) r"

@@ -175,7 +175,8 @@ static const char *member_json(const ctx_t *c, const char *doc,
 
 static const char *resource_doc(const ctx_t *c)
 {
-    return c->d == SCIM_SQL_SQLITE ? "r.resource" : "r.resource::jsonb";
+    /* PostgreSQL: the stored jsonb copy (scim_db.c, schema v7) */
+    return c->d == SCIM_SQL_SQLITE ? "r.resource" : "r.resource_jsonb";
 }
 
 /* For sub-attribute sub of the single-valued complex attribute attr: the
@@ -213,9 +214,9 @@ static const char *exists_elements(const ctx_t *c, const char *name,
     }
     /* jsonb_array_elements fails on anything but an array */
     return apr_psprintf(c->p, "EXISTS (SELECT 1 FROM jsonb_array_elements("
-                        "CASE WHEN jsonb_typeof(r.resource::jsonb -> '%s')"
-                        " = 'array' THEN r.resource::jsonb -> '%s' END)"
-                        " e(v)%s)", name, name, where);
+                        "CASE WHEN jsonb_typeof(%s -> '%s') = 'array'"
+                        " THEN %s -> '%s' END) e(v)%s)", resource_doc(c),
+                        name, resource_doc(c), name, where);
 }
 
 /* ---- one value against a literal --------------------------------------- */
@@ -270,10 +271,13 @@ static const char *glob_escape(apr_pool_t *p, const char *s,
     return out;
 }
 
+/* v folded in ASCII only, as the C evaluator folds: lower() under the C
+ * collation touches nothing else, whatever the database's locale.  It
+ * costs a sixth of the translate() of A-Z it replaced (a pass over
+ * 100,000 users' displayName: 430 ms -> 63 ms). */
 static const char *fold_pg(const ctx_t *c, const char *v)
 {
-    return apr_psprintf(c->p, "translate(%s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',"
-                        " 'abcdefghijklmnopqrstuvwxyz')", v);
+    return apr_psprintf(c->p, "lower((%s) COLLATE \"C\")", v);
 }
 
 /* v (SQL text, NULL when absent) satisfies "op literal" for a string
@@ -794,24 +798,25 @@ static int same_op(const char *chain_op, const char *op)
 }
 
 /* a, first testing the text it needs (a.need), which needs no JSON
- * parsed: it holds wherever a does, so a stays as exact as it was. */
+ * parsed: it holds wherever a does, so a stays as exact as it was.
+ * SQLite only: PostgreSQL reads its stored jsonb for less than an ILIKE
+ * over the text costs (name.familyName eq over 100,000 users: 358-479 ms
+ * with the text test, 61-78 ms without). */
 static part_t with_text_test(const ctx_t *c, part_t a)
 {
     part_t r;
     const char *test, *arg;
 
-    if (!a.sql || !a.need) {
+    if (!a.sql || !a.need || c->d != SCIM_SQL_SQLITE) {
         return a;
     }
     if (a.need_case_exact) {
-        test = c->d == SCIM_SQL_SQLITE ? "instr(r.resource, %s) > 0"
-                                       : "strpos(r.resource, %s) > 0";
+        test = "instr(r.resource, %s) > 0";
         arg = a.need;
     }
     else {
-        /* SQLite's LIKE and PostgreSQL's ILIKE fold ASCII at least */
-        test = c->d == SCIM_SQL_SQLITE ? "r.resource LIKE %s ESCAPE '\\'"
-                                       : "r.resource ILIKE %s ESCAPE '\\'";
+        /* SQLite's LIKE folds ASCII */
+        test = "r.resource LIKE %s ESCAPE '\\'";
         arg = like_escape(c->p, a.need, "%", "%");
     }
     r = make(c, apr_pstrcat(c->p, test, " AND ",

@@ -42,11 +42,13 @@
  * undeclared extensions, groups / members (computed), id, numbers,
  * dateTimes other than meta's, meta's other sub-attributes, $ref.
  *
- * Where a string comparison (eq, co, sw, ew) or a boolean one must hold,
- * the condition first asks that the resource's text contain the literal
- * (instr, or LIKE / ILIKE ignoring case) when jansson writes the literal
- * verbatim (printable ASCII without '"', '\\' and '/'): far cheaper than
- * parsing the JSON, and implied by the comparison, so exactness stays.
+ * On SQLite, where a string comparison (eq, co, sw, ew) or a boolean one
+ * must hold, the condition first asks that the resource's text contain
+ * the literal (instr, or LIKE ignoring case) when jansson writes the
+ * literal verbatim (printable ASCII without '"', '\\' and '/'): far
+ * cheaper than parsing the JSON, and implied by the comparison, so
+ * exactness stays.  PostgreSQL reads a stored jsonb copy of the resource
+ * (resource_jsonb), cheaper than such a text test.
  *
  * exact is set when the condition holds for precisely the resources the
  * filter matches (every part translated, and the stored form as above),

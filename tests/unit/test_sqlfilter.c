@@ -112,8 +112,11 @@ START_TEST(case_rules_follow_the_definition)
     ck_assert_str_eq(param(&c, 0), "bob");
     c = scim_sqlfilter_translate(pool, parse("displayName eq \"Ann\""),
                                  SCIM_SQL_PGSQL);
-    ck_assert_ptr_nonnull(strstr(c.sql, "translate("));
-    ck_assert_ptr_nonnull(strstr(c.sql, "r.resource ILIKE %s"));
+    /* folded in ASCII only under any locale, as the C evaluator folds */
+    ck_assert_ptr_nonnull(strstr(c.sql, "lower(("));
+    ck_assert_ptr_nonnull(strstr(c.sql, ") COLLATE \"C\")"));
+    /* no text test first: the stored jsonb is read for less */
+    ck_assert_ptr_null(strstr(c.sql, "ILIKE"));
     ck_assert_str_eq(value_param(&c), "ann");
     /* externalId is caseExact */
     c = sqlite_of("externalId eq \"AbC\"");
@@ -177,7 +180,7 @@ START_TEST(enterprise_attributes_under_their_urn)
     c = scim_sqlfilter_translate(pool, parse(SCIM_SCHEMA_ENTERPRISE
                                              ":department sw \"Sa\""),
                                  SCIM_SQL_PGSQL);
-    ck_assert_ptr_nonnull(strstr(c.sql, "(r.resource::jsonb -> '"
+    ck_assert_ptr_nonnull(strstr(c.sql, "(r.resource_jsonb -> '"
                                         SCIM_SCHEMA_ENTERPRISE "')"));
     ck_assert_str_eq(value_param(&c), "sa");
 }
