@@ -239,7 +239,6 @@ static const char *const *const migrations[] = {
     " AND g.id = m.group_id"
 
 /* What an access check reads of a user, in scim_store_access.c's order. */
-#define ACCESS_COLUMNS "id, name, external_id, active, seat, state"
 #define ACCESS_COLUMNS_R \
     "r.id, r.name, r.external_id, r.active, r.seat, r.state"
 
@@ -431,7 +430,8 @@ static const struct {
       GROUPS_OF_R " WHERE r.org = %s AND r.rtype = 'User'"
       " AND r.external_id = %s ORDER BY r.id, g.name_ci, g.id" },
     [SCIM_STMT_ACCESS_BY_EMAIL] = { "scim_access_by_email",
-      "SELECT " ACCESS_COLUMNS_R ", g.id, g.name FROM (SELECT r.org, " ACCESS_COLUMNS_R
+      "SELECT " ACCESS_COLUMNS_R ", g.id, g.name"
+      " FROM (SELECT r.org, " ACCESS_COLUMNS_R
       " FROM scim_emails e CROSS JOIN scim_resources r"
       " WHERE e.org = %s AND e.value_ci = %s AND r.org = e.org"
       " AND r.rtype = 'User' AND r.id = e.user_id ORDER BY r.id LIMIT 2) r"
@@ -1357,10 +1357,10 @@ static const char *precedes(apr_pool_t *p, const char *x, const char *y,
  * sorted by name.familyName: 0.29 s -> 0.16 s; of 100,000 matches
  * 0.28-0.33 s -> 0.20-0.24 s).  SQLite 3.35 and later materialize each
  * CTE used more than once (m, pk) rather than compute it again; older
- * ones give the same answers, slower.  The page's keys (pk:
- * limit, offset) bound it, from its first (a) to its last (b; none when
- * the page ends the matches): only the matches within are joined to their
- * rows and ordered in full, ties of key by created and id, and the offset
+ * ones give the same answers, slower.  The page's keys (pk: limit,
+ * offset) bound it, from its first (a) to its last (b; none when the page
+ * ends the matches): only the matches within are joined to their rows
+ * and ordered in full, ties of key by created and id, and the offset
  * skips only the rows of key a before the page.  Ordering every match in
  * full (COUNT(*) OVER (), which this replaced) cost more than a second
  * pass; joining every match before the page as well made the page at

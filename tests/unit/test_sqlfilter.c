@@ -587,7 +587,6 @@ START_TEST(sql_order_is_the_c_order)
     for (f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
         scim_filter_t *filter = filters[f] ? parse(filters[f]) : NULL;
         scim_sql_cond_t cond = scim_sqlfilter_translate(pool, filter, d);
-        const char *sole_total = "-1";
         int matches = 0;
 
         ck_assert(cond.exact);
@@ -644,7 +643,7 @@ START_TEST(sql_order_is_the_c_order)
                     for (j = 0, expected = ""; j < (n + size - 1) / size;
                          j++) {
                         expected = apr_psprintf(pool, "%s%s,", expected,
-                            counted ? apr_itoa(pool, n) : sole_total);
+                            counted ? apr_itoa(pool, n) : "-1");
                     }
                     ck_assert_msg(strcmp(totals, expected) == 0,
                                   "sortBy %s, filter %s: totals %s",
