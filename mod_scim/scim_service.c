@@ -34,12 +34,6 @@ static const endpoint_t *const endpoints[] = {
     &user_endpoint, &group_endpoint, NULL
 };
 
-/* A PATCH or PUT without If-Match that lost a race with another writer
- * is read and applied again, this often at most, before the client is
- * asked to retry later (503; 412 only answers a precondition the client
- * sent). */
-#define WRITE_ATTEMPTS 16
-
 /* ---- responses and request bodies -------------------------------------- */
 
 void scim_service_error(apr_pool_t *p, scim_response_t *resp,
@@ -346,6 +340,13 @@ static int groups_shown(const endpoint_t *ep, apr_table_t *q)
                                                        "excludedAttributes"));
 }
 
+static scim_error_t *no_resource(const scim_request_t *req,
+                                const endpoint_t *ep, const char *id)
+{
+    return scim_error_make(req->pool, 404, NULL, "%s %s not found",
+                           ep->rt->name, id);
+}
+
 /* The resource id names, and a user's groups with it when with_groups:
  * read in the one statement that reads the user, not a second one (and
  * not after a write, whose commit left the page cache stale: 28 % of an
@@ -355,15 +356,10 @@ static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
                           const char *id, int with_groups,
                           scim_record_t **out)
 {
-    scim_error_t *err = with_groups
-        ? scim_store_get_user_with_groups(req->store, req->org, id, out)
-        : scim_store_get(req->store, req->org, ep->rt->name, id, out);
+    scim_error_t *err = scim_store_read(req->store, req->org, ep->rt->name,
+                                        id, with_groups, out);
 
-    if (!err && !*out) {
-        err = scim_error_make(req->pool, 404, NULL, "%s %s not found",
-                              ep->rt->name, id);
-    }
-    return err;
+    return !err && !*out ? no_resource(req, ep, id) : err;
 }
 
 /* If-Match must name the current version; on a write, If-None-Match
@@ -425,104 +421,114 @@ static void respond_modified(const scim_request_t *req, scim_response_t *resp,
     scim_render_respond_resource(req, resp, 200, ep, rec, q);
 }
 
-/* PUT and PATCH: read, compute the new resource, write if the version is
- * still the one read; retried when another writer came in between.  Member
- * changes never read or rewrite the other members. */
+/* A PUT or PATCH in the making (modify_resource). */
+typedef struct {
+    const scim_request_t *req;
+    const endpoint_t *ep;
+    json_t *body;
+    int is_patch;
+} modify_t;
+
+/* The new record from the one stored, old; called by the store inside the
+ * write (it reads through st, the write's own connection: in its
+ * transaction on SQLite).  Nothing changed: no record, no new version
+ * (IdPs resend unchanged attributes on every cycle). */
+static scim_error_t *modify_resource(scim_store_t *st,
+                                     const scim_record_t *old, void *baton,
+                                     scim_store_change_t *out)
+{
+    const modify_t *m = baton;
+    const endpoint_t *ep = m->ep;
+    scim_request_t in_write = *m->req;
+    const scim_request_t *req = &in_write;
+    apr_array_header_t *ops = apr_array_make(req->pool, 4,
+                                             sizeof(scim_member_op_t));
+    json_t *input = m->body, *resource = NULL;
+    scim_record_t *rec;
+    scim_error_t *err;
+    int changed;
+
+    in_write.store = st;
+    if ((err = check_if_match(req, old))) {
+        return err;
+    }
+    if (m->is_patch) {
+        apr_array_header_t *detached = apr_array_make(req->pool, 4,
+            sizeof(scim_detached_change_t *));
+
+        input = scim_json_pool_own(req->pool, json_deep_copy(old->resource));
+        err = scim_patch_apply(req->pool, ep->rt, input, m->body,
+                               ep->related_writable ? ep->related : NULL,
+                               detached);
+        if (!err && ep->related_writable) {
+            err = member_ops_from_patch(req, old->id, detached, ops);
+        }
+        if (err) {
+            return err;
+        }
+    }
+    err = scim_schema_check_resource(req->pool, ep->rt, input, old->resource,
+                                     &resource);
+    if (err) {
+        return err;
+    }
+    scim_json_pool_own(req->pool, resource);
+    if (ep->related_writable && !m->is_patch) {
+        /* PUT replaces the member list too */
+        push_member_op(ops, SCIM_MEMBER_CLEAR, NULL);
+        if ((err = take_members(req, resource, ops))) {
+            return err;
+        }
+    }
+    strip_computed(ep, resource);
+    changed = !json_equal(resource, old->resource);
+    if (!changed && !ops->nelts) {
+        return NULL;
+    }
+    err = record_from_resource(req, ep, changed ? resource : old->resource,
+                               &rec);
+    if (err) {
+        return err;
+    }
+    rec->id = old->id;
+    rec->created = old->created;
+    rec->last_modified = scim_now(req->pool);
+    rec->version = old->version + 1;
+    rec->state = old->state;
+    rec->linked = old->linked;
+    rec->seat = old->seat && rec->active;
+    rec->groups = old->groups;
+    out->rec = rec;
+    out->resource_changed = changed;
+    out->expected_version = changed || req->if_match ? old->version : -1;
+    out->member_ops = ops;
+    return NULL;
+}
+
+/* PUT and PATCH: read, compute the new resource, write, all in
+ * scim_store_modify.  Member changes never read or rewrite the other
+ * members. */
 static void handle_modify(const scim_request_t *req, scim_response_t *resp,
                           const endpoint_t *ep, const char *id,
                           apr_table_t *q, int is_patch)
 {
-    json_t *body = NULL;
+    modify_t m = { req, ep, NULL, is_patch };
+    scim_store_change_t change;
+    scim_record_t *old = NULL;
     scim_error_t *err;
-    int attempt;
 
-    if ((err = read_body(req, &body))
+    if ((err = read_body(req, &m.body))
         || (!is_patch && ep->related_writable
-            && (err = check_member_ids(req, body)))) {
+            && (err = check_member_ids(req, m.body)))
+        || (err = scim_store_modify(req->store, req->org, ep->rt->name, id,
+                                    groups_shown(ep, q), modify_resource,
+                                    &m, &old, &change))
+        || (!old && (err = no_resource(req, ep, id)))) {
         scim_service_error(req->pool, resp, err);
         return;
     }
-    for (attempt = 1; ; attempt++) {
-        apr_array_header_t *ops = apr_array_make(req->pool, 4,
-                                                 sizeof(scim_member_op_t));
-        scim_record_t *old = NULL, *rec;
-        json_t *input = body, *resource = NULL;
-        int changed;
-
-        if ((err = load(req, ep, id, groups_shown(ep, q), &old))
-            || (err = check_if_match(req, old))) {
-            break;
-        }
-        if (is_patch) {
-            apr_array_header_t *detached = apr_array_make(req->pool, 4,
-                sizeof(scim_detached_change_t *));
-
-            input = scim_json_pool_own(req->pool,
-                                       json_deep_copy(old->resource));
-            err = scim_patch_apply(req->pool, ep->rt, input, body,
-                                   ep->related_writable ? ep->related : NULL,
-                                   detached);
-            if (!err && ep->related_writable) {
-                err = member_ops_from_patch(req, old->id, detached, ops);
-            }
-            if (err) {
-                break;
-            }
-        }
-        err = scim_schema_check_resource(req->pool, ep->rt, input,
-                                         old->resource, &resource);
-        if (err) {
-            break;
-        }
-        scim_json_pool_own(req->pool, resource);
-        if (ep->related_writable && !is_patch) {
-            /* PUT replaces the member list too */
-            push_member_op(ops, SCIM_MEMBER_CLEAR, NULL);
-            if ((err = take_members(req, resource, ops))) {
-                break;
-            }
-        }
-        strip_computed(ep, resource);
-        changed = !json_equal(resource, old->resource);
-        if (!changed && !ops->nelts) {
-            /* Nothing changed: no new version (IdPs resend unchanged
-             * attributes on every cycle). */
-            respond_modified(req, resp, ep, old, q, is_patch);
-            return;
-        }
-        err = record_from_resource(req, ep, changed ? resource
-                                                    : old->resource, &rec);
-        if (err) {
-            break;
-        }
-        rec->id = old->id;
-        rec->created = old->created;
-        rec->last_modified = scim_now(req->pool);
-        rec->version = old->version + 1;
-        rec->state = old->state;
-        rec->linked = old->linked;
-        rec->seat = old->seat && rec->active;
-        rec->groups = old->groups;
-        err = scim_store_update(req->store, req->org, rec, old,
-                                changed || req->if_match ? old->version : -1,
-                                changed, ops);
-        if (!err) {
-            respond_modified(req, resp, ep, rec, q, is_patch);
-            return;
-        }
-        if (err->status != 412 || req->if_match) {
-            break;
-        }
-        if (attempt >= WRITE_ATTEMPTS) {
-            err = scim_error_make(req->pool, 503, NULL, "The resource is"
-                                  " being changed by other requests; retry"
-                                  " later");
-            err->retry_after = SCIM_STORE_RETRY_AFTER;
-            break;
-        }
-        scim_store_pause(attempt);
-    }
-    scim_service_error(req->pool, resp, err);
+    respond_modified(req, resp, ep, change.rec ? change.rec : old, q,
+                     is_patch);
 }
 
 static void handle_delete(const scim_request_t *req, scim_response_t *resp,

@@ -74,6 +74,14 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                              args, 4, out);
 }
 
+scim_error_t *scim_store_read(scim_store_t *st, const char *org,
+                              const char *rtype, const char *id,
+                              int with_groups, scim_record_t **out)
+{
+    return with_groups ? scim_store_get_user_with_groups(st, org, id, out)
+                       : scim_store_get(st, org, rtype, id, out);
+}
+
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
                               const char *value, apr_array_header_t *out)
@@ -319,8 +327,9 @@ static int is_user(const scim_record_t *rec)
     return strcmp(rec->rtype, "User") == 0;
 }
 
-/* The resource as stored, serialised before the write (outside the
- * writers' lock). */
+/* The resource as stored, serialised before the write (a create's and an
+ * update's outside the writers' lock; a modification's inside it, where
+ * its change is computed). */
 static scim_error_t *dump_resource(scim_store_t *st, const json_t *resource,
                                    const char **json)
 {
@@ -599,4 +608,74 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
     write_args_t a = { org, NULL, NULL, NULL, 0, NULL, NULL, rtype, id };
 
     return scim_db_write(st, delete_write, &a);
+}
+
+/* A modification that lost a race with another writer (PostgreSQL: the
+ * version moved between its read and its update) is read and computed
+ * again, this often at most, before the client is asked to retry later
+ * (503; 412 only answers a precondition the client sent, which the
+ * change checks on every reading). */
+#define MODIFY_ATTEMPTS 16
+
+typedef struct {
+    const char *org, *rtype, *id;
+    int with_groups;
+    scim_store_change_fn change;
+    void *baton;
+    scim_record_t **old;
+    scim_store_change_t *out;
+    int raced;                  /* the update missed the version read */
+} modify_args_t;
+
+/* In a group the connection is already in the group's transaction: the
+ * read, the change and the update see one state of the database. */
+static scim_error_t *modify_write(scim_store_t *st, void *baton)
+{
+    modify_args_t *a = baton;
+    scim_store_change_t *out = a->out;
+    const char *json = NULL;
+    scim_error_t *err;
+
+    memset(out, 0, sizeof(*out));
+    err = scim_store_read(st, a->org, a->rtype, a->id, a->with_groups,
+                          a->old);
+    if (err || !*a->old
+        || (err = a->change(st, *a->old, a->baton, out)) || !out->rec
+        || (out->resource_changed
+            && (err = dump_resource(st, out->rec->resource, &json)))) {
+        return err;
+    }
+    err = update_once(st, a->org, out->rec, *a->old, out->expected_version,
+                      json, out->member_ops);
+    /* its 412 and 404 only say that the row moved on after the read */
+    a->raced = err && (err->status == 412 || err->status == 404);
+    return err;
+}
+
+scim_error_t *scim_store_modify(scim_store_t *st, const char *org,
+                                const char *rtype, const char *id,
+                                int with_groups, scim_store_change_fn change,
+                                void *baton, scim_record_t **old,
+                                scim_store_change_t *out)
+{
+    modify_args_t a = { org, rtype, id, with_groups, change, baton, old,
+                        out, 0 };
+    scim_error_t *err;
+    int attempt;
+
+    for (attempt = 1; ; attempt++) {
+        *old = NULL;
+        err = scim_db_write(st, modify_write, &a);
+        if (!a.raced) {
+            return err;
+        }
+        if (attempt >= MODIFY_ATTEMPTS) {
+            err = scim_error_make(st->pool, 503, NULL, "The resource is"
+                                  " being changed by other requests; retry"
+                                  " later");
+            err->retry_after = SCIM_STORE_RETRY_AFTER;
+            return err;
+        }
+        scim_store_pause(attempt);
+    }
 }

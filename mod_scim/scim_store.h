@@ -117,6 +117,10 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                               const char *org,
                                               const char *id,
                                               scim_record_t **out);
+/* One of the two: the user with its groups when with_groups. */
+scim_error_t *scim_store_read(scim_store_t *st, const char *org,
+                              const char *rtype, const char *id,
+                              int with_groups, scim_record_t **out);
 
 /* Records whose indexed key equals value (for BY_NAME compared
  * case-insensitively), appended to out (scim_record_t *). */
@@ -276,6 +280,37 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
                                 const char *rtype, const char *id);
+
+/* What a PUT or PATCH makes of a resource, computed from it as stored. */
+typedef struct scim_store_change {
+    scim_record_t *rec;         /* to store; NULL: nothing changes */
+    int resource_changed;       /* as scim_store_update's arguments */
+    int expected_version;
+    const apr_array_header_t *member_ops;
+} scim_store_change_t;
+
+/* Computes *out from old (found; with its groups when asked), reading
+ * through st if it must read more; called again when the write is run
+ * again.  An error refuses the change. */
+typedef scim_error_t *(*scim_store_change_fn)(scim_store_t *st,
+                                              const scim_record_t *old,
+                                              void *baton,
+                                              scim_store_change_t *out);
+
+/* Reads the resource (*old, NULL when absent: nothing else happens), lets
+ * change compute the new record and stores it as scim_store_update does,
+ * as one write.  On SQLite the read is part of the write's transaction
+ * (its group's, which holds the writers' lock), on the pages the update
+ * then touches, so the version read is the version updated; on PostgreSQL
+ * it comes first, outside the transaction (a change that changes nothing
+ * costs one statement), and the update checks the version: when another
+ * writer came in between, all of it runs again (a bounded number of
+ * times, then 503). */
+scim_error_t *scim_store_modify(scim_store_t *st, const char *org,
+                                const char *rtype, const char *id,
+                                int with_groups, scim_store_change_fn change,
+                                void *baton, scim_record_t **old,
+                                scim_store_change_t *out);
 
 /* ---- access: membership decides who enters ------------------------------ */
 

@@ -904,6 +904,105 @@ START_TEST(updates_from_the_record_read_keep_lookups_and_free_seats)
 }
 END_TEST
 
+/* What a modification's change saw, and what it does: set external_id
+ * (NULL: change nothing), refuse, or first let a rival connection move
+ * the row's version on, between the read and the update. */
+typedef struct {
+    int calls;
+    int seen_version;           /* at the last call */
+    const char *external_id;
+    int refuse;
+    apr_dbd_t *rival;
+    int rival_rv;
+} change_probe_t;
+
+static scim_error_t *probe_change(scim_store_t *st, const scim_record_t *old,
+                                  void *baton, scim_store_change_t *out)
+{
+    change_probe_t *probe = baton;
+    int n;
+
+    probe->seen_version = old->version;
+    if (probe->rival && probe->calls++ == 0) {
+        probe->rival_rv = apr_dbd_query(store_fixture_driver(), probe->rival,
+            &n, "UPDATE scim_resources SET version = version + 1"
+                " WHERE id = 'u1'");
+    }
+    if (probe->refuse) {
+        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                               "refused");
+    }
+    if (probe->external_id) {
+        out->rec = next_version(old);
+        out->rec->external_id = probe->external_id;
+        out->resource_changed = 1;
+        out->expected_version = old->version;
+    }
+    return NULL;
+}
+
+static int stored_version(void)
+{
+    scim_record_t *got = NULL;
+
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
+    return got->version;
+}
+
+/* PUT and PATCH read, change and write in one scim_store_modify.  On
+ * SQLite the read is inside the write's transaction: a rival cannot write
+ * in between (it finds the database locked) and the change runs once; on
+ * PostgreSQL the rival's write makes the update miss the version read,
+ * and the whole modification runs again on what the rival left. */
+START_TEST(modify_changes_the_version_it_read)
+{
+    change_probe_t probe = { 0 };
+    scim_store_change_t change;
+    scim_record_t *old = NULL;
+    scim_error_t *err;
+
+    ck_assert_ptr_null(scim_store_create(store, "acme",
+                                         user("u1", "erin", "x1"), NULL));
+    /* absent: nothing to change */
+    ck_assert_ptr_null(scim_store_modify(store, "acme", "User", "nope", 0,
+                                         probe_change, &probe, &old,
+                                         &change));
+    ck_assert_ptr_null(old);
+    /* refused, or nothing changes: no new version */
+    probe.refuse = 1;
+    err = scim_store_modify(store, "acme", "User", "u1", 0, probe_change,
+                            &probe, &old, &change);
+    ck_assert_int_eq(err->status, 400);
+    probe.refuse = 0;
+    ck_assert_ptr_null(scim_store_modify(store, "acme", "User", "u1", 1,
+                                         probe_change, &probe, &old,
+                                         &change));
+    ck_assert_ptr_null(change.rec);
+    ck_assert_ptr_nonnull(old->groups);
+    ck_assert_int_eq(stored_version(), 1);
+    /* changed, with a rival writer between read and update */
+    probe.external_id = "x2";
+    probe.rival = store_fixture_connect();
+    ck_assert_ptr_null(scim_store_modify(store, "acme", "User", "u1", 0,
+                                         probe_change, &probe, &old,
+                                         &change));
+    apr_dbd_close(store_fixture_driver(), probe.rival);
+    ck_assert_str_eq(change.rec->external_id, "x2");
+    ck_assert_int_eq(change.rec->version, probe.seen_version + 1);
+    if (store_fixture_is_sqlite()) {
+        ck_assert_int_ne(probe.rival_rv, 0);
+        ck_assert_int_eq(probe.calls, 1);
+        ck_assert_int_eq(stored_version(), 2);
+    }
+    else {
+        ck_assert_int_eq(probe.rival_rv, 0);
+        ck_assert_int_eq(probe.calls, 2);
+        ck_assert_int_eq(stored_version(), 3);
+    }
+    ck_assert_str_eq(found_by(SCIM_STORE_BY_EXTERNAL_ID, "x2"), "u1");
+}
+END_TEST
+
 START_TEST(writes_leave_audit_rows_in_their_transaction)
 {
     scim_audit_ctx_t ctx = { "okta-prod", "192.0.2.7", "create", 90 };
@@ -1127,6 +1226,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, organizations_are_separate);
     tcase_add_test(tc, user_name_unique_ignoring_case);
     tcase_add_test(tc, update_checks_version);
+    tcase_add_test(tc, modify_changes_the_version_it_read);
     tcase_add_test(tc, delete_removes_and_reports_absent);
     tcase_add_test(tc, pages_in_stable_order);
     tcase_add_test(tc, open_sets_a_connection_up_once);
