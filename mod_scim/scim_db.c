@@ -1164,8 +1164,14 @@ static scim_error_t *statement(scim_store_t *st, scim_stmt_t which,
  * so that it can run once more. */
 static int prepared_again(scim_store_t *st)
 {
-    return !st->in_transaction && st->failure == SCIM_DB_STALE
-           && !prepare_statements(st);
+    if (st->in_transaction || st->failure != SCIM_DB_STALE
+        || prepare_statements(st)) {
+        return 0;
+    }
+    /* the statement runs again: a read that then succeeds inside a
+     * group's job (scim_store_modify) is no failure of the group */
+    st->failure = SCIM_DB_NONE;
+    return 1;
 }
 
 scim_error_t *scim_db_exec(scim_store_t *st, scim_stmt_t which,
@@ -1968,6 +1974,11 @@ static scim_error_t *write_once(scim_store_t *st, scim_db_write_fn fn,
         lead_group(st, g);
     }
     return job.err;
+}
+
+int scim_db_writes_grouped(const scim_store_t *st)
+{
+    return st->conn->group != NULL;
 }
 
 scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,

@@ -245,6 +245,10 @@ typedef scim_error_t *(*scim_db_write_fn)(scim_store_t *st, void *baton);
 scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
                             void *baton);
 
+/* Whether the writes of st's connection are committed in groups (SQLite
+ * with its database in a file, one of the first 8 files of the process). */
+int scim_db_writes_grouped(const scim_store_t *st);
+
 /* One statement that writes, outside a transaction, as a write of its
  * own: on SQLite it takes its place among the writers (scim_db_write)
  * rather than meet their lock, which the sqlite3 driver waits out in

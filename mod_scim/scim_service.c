@@ -4,7 +4,8 @@
  */
 
 /* Routing of a request to its operation, and the writes: create, replace,
- * patch and delete with their preconditions and retries.  Decoding is in
+ * patch and delete with their preconditions (scim_store_modify runs a
+ * replace or patch again when it lost a race).  Decoding is in
  * scim_request.c, the served form in scim_render.c, lists and search in
  * scim_query.c, the discovery documents in scim_discovery.c. */
 
@@ -350,8 +351,8 @@ static scim_error_t *no_resource(const scim_request_t *req,
 /* The resource id names, and a user's groups with it when with_groups:
  * read in the one statement that reads the user, not a second one (and
  * not after a write, whose commit left the page cache stale: 28 % of an
- * Entra PATCH's CPU time).  A membership change moves the user's version,
- * so an update that commits at the version read also had these groups. */
+ * Entra PATCH's CPU time).  PUT and PATCH read it the same way inside
+ * their write (scim_store_modify). */
 static scim_error_t *load(const scim_request_t *req, const endpoint_t *ep,
                           const char *id, int with_groups,
                           scim_record_t **out)

@@ -610,8 +610,9 @@ scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
     return scim_db_write(st, delete_write, &a);
 }
 
-/* A modification that lost a race with another writer (PostgreSQL: the
- * version moved between its read and its update) is read and computed
+/* A modification that lost a race with another writer (the version moved
+ * between its read and its update: PostgreSQL, or SQLite writes that are
+ * not committed in groups) is read and computed
  * again, this often at most, before the client is asked to retry later
  * (503; 412 only answers a precondition the client sent, which the
  * change checks on every reading). */
@@ -624,7 +625,8 @@ typedef struct {
     void *baton;
     scim_record_t **old;
     scim_store_change_t *out;
-    int raced;                  /* the update missed the version read */
+    int raced;                  /* this attempt's update missed the
+                                 * version it read */
 } modify_args_t;
 
 /* In a group the connection is already in the group's transaction: the
@@ -637,6 +639,7 @@ static scim_error_t *modify_write(scim_store_t *st, void *baton)
     scim_error_t *err;
 
     memset(out, 0, sizeof(*out));
+    a->raced = 0;
     err = scim_store_read(st, a->org, a->rtype, a->id, a->with_groups,
                           a->old);
     if (err || !*a->old
@@ -665,6 +668,7 @@ scim_error_t *scim_store_modify(scim_store_t *st, const char *org,
 
     for (attempt = 1; ; attempt++) {
         *old = NULL;
+        a.raced = 0;                    /* a write may fail before it runs */
         err = scim_db_write(st, modify_write, &a);
         if (!a.raced) {
             return err;

@@ -270,7 +270,9 @@ typedef struct scim_member_op {
  * removes the resource and every membership it is part of (404 when
  * absent).  A membership change also
  * moves the version of the user on its other side (the user's groups
- * changed); a deleted member moves its groups' versions. */
+ * changed); a deleted member moves its groups' versions.  (PUT and PATCH
+ * go through scim_store_modify, below, which reads and updates in one
+ * write.) */
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
                                 const scim_record_t *rec,
                                 const apr_array_header_t *member_ops);
@@ -300,10 +302,11 @@ typedef scim_error_t *(*scim_store_change_fn)(scim_store_t *st,
 /* Reads the resource (*old, NULL when absent: nothing else happens), lets
  * change compute the new record and stores it as scim_store_update does,
  * as one write.  On SQLite the read is part of the write's transaction
- * (its group's, which holds the writers' lock), on the pages the update
- * then touches, so the version read is the version updated; on PostgreSQL
- * it comes first, outside the transaction (a change that changes nothing
- * costs one statement), and the update checks the version: when another
+ * (its group's, which holds the writers' lock; scim_db_writes_grouped),
+ * on the pages the update then touches, so the version read is the
+ * version updated; elsewhere (PostgreSQL) it comes first, outside the
+ * transaction (a change that changes nothing costs one statement), and
+ * the update checks the version: when another
  * writer came in between, all of it runs again (a bounded number of
  * times, then 503). */
 scim_error_t *scim_store_modify(scim_store_t *st, const char *org,

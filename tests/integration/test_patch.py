@@ -379,3 +379,25 @@ def test_concurrent_patches_of_one_user_all_land(acme):
     assert {e["value"] for e in got["entitlements"]} == \
         {f"e{i}" for i in range(24)}
     assert got["meta"]["version"] == f'W/"{1 + 24}"'
+
+
+def test_concurrent_identical_patches_all_answer_200(acme):
+    """Entra retries and resends: the same deactivation sent in parallel.
+    The PATCHes that find it already applied answer 200 with the user, not
+    412 or 503, and only one new version is made.  (The store's unit test
+    modify_changes_the_version_it_read forces the race this may not meet:
+    on PostgreSQL a PATCH that lost it and finds nothing left to change.)"""
+    u = entra_user(acme)
+
+    def deactivate(_):
+        c = ScimClient(acme.base, acme.token)
+        resp = c.patch_ops(u["id"], {"op": "replace", "path": "active",
+                                     "value": "False"})
+        return resp.status_code, resp.json().get("active"), resp.text[:300]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(deactivate, range(16)))
+    assert [r for r in results if r[:2] != (200, False)] == []
+    got = patched(acme.get(f"/Users/{u['id']}"))
+    assert got["active"] is False
+    assert got["meta"]["version"] == 'W/"2"'
