@@ -198,6 +198,15 @@ static const char *const migration_v7[] = {
     NULL
 };
 
+/* The audit rows are pruned by organization (each by the retention in
+ * effect where its own writes happen), through scim_audit_org: the index
+ * on the time alone, which an insert on every write kept up, serves
+ * nothing. */
+static const char *const migration_v8[] = {
+    "DROP INDEX IF EXISTS scim_audit_at",
+    NULL
+};
+
 static const char *const *const migrations[] = {
     migration_v1,
     migration_v2,
@@ -206,6 +215,7 @@ static const char *const *const migrations[] = {
     migration_v5,
     migration_v6,
     migration_v7,
+    migration_v8,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -458,7 +468,7 @@ static const struct {
       " resource_id, name, outcome)"
       " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)" },
     [SCIM_STMT_AUDIT_PRUNE] = { "scim_audit_prune",
-      "DELETE FROM scim_audit WHERE at < %s" },
+      "DELETE FROM scim_audit WHERE org = %s AND at < %s" },
     [SCIM_STMT_AUDIT_LATEST] = { "scim_audit_latest",
       "SELECT at, event, actor, address, rtype, resource_id, name, outcome"
       " FROM scim_audit WHERE org = %s ORDER BY at DESC LIMIT %d" },

@@ -38,7 +38,8 @@ typedef struct scim_audit_ctx {
     const char *address;        /* the client's address */
     const char *event;          /* what a write is: create, replace, patch,
                                    delete */
-    int retention_days;         /* writes prune rows older than this */
+    int retention_days;         /* writes prune their organization's
+                                   rows older than this */
 } scim_audit_ctx_t;
 
 /* The work a store has done, for the debug log and the tests that bound

@@ -62,11 +62,15 @@ scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
     }
     err = insert_row(st, org, event ? event : st->audit.event, rtype, id,
                      name, outcome, 1);
-    /* once per transaction: by the first write of a group */
+    /* once per transaction: by the first write of a group; the rows of
+     * the write's organization, whose retention this is (another
+     * organization's location may keep its rows longer) */
     if (!err && st->audit.retention_days > 0 && st->grouped <= 1) {
-        const char *args[] = { days_ago(st->pool, st->audit.retention_days) };
+        const char *args[] = {
+            org, days_ago(st->pool, st->audit.retention_days)
+        };
 
-        err = scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 1, NULL);
+        err = scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 2, NULL);
     }
     return err;
 }

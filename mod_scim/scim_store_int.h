@@ -38,8 +38,9 @@ scim_error_t *scim_store_forget_emails(scim_store_t *st, const char *org,
 int scim_store_same_emails(apr_pool_t *p, const json_t *a, const json_t *b);
 
 /* Inside a write's transaction: the audit row of what it does (the event
- * of scim_store_set_audit when event is NULL), and the pruning of rows
- * past their retention.  Nothing when no actor is set. */
+ * of scim_store_set_audit when event is NULL), and the pruning of the
+ * organization's rows past their retention.  Nothing when no actor is
+ * set. */
 scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
                                      const char *event, const char *rtype,
                                      const char *id, const char *name,

@@ -271,7 +271,7 @@ START_TEST(open_sets_a_connection_up_once)
     ck_assert_ptr_nonnull(second);
     ck_assert_int_eq((int)apr_hash_count(again), n);
     ck_assert_int_eq(scim_store_stats(second).statements, 0);
-    ck_assert_int_eq(scim_store_schema_version(), 7);
+    ck_assert_int_eq(scim_store_schema_version(), 8);
 }
 END_TEST
 
