@@ -294,26 +294,23 @@ static scim_error_t *explain_write_failure(scim_store_t *st, const char *org,
     return err;
 }
 
-/* A create's or an update's membership changes and its audit row, in its
- * transaction. */
-static scim_error_t *record_changes(scim_store_t *st, const char *org,
-                                    const scim_record_t *rec,
-                                    const apr_array_header_t *member_ops)
-{
-    scim_error_t *err = scim_store_apply_member_ops(st, org, rec->id,
-                                                    member_ops);
-
-    return err ? err : scim_store_audit_in_tx(st, org, NULL, rec->rtype,
-                                              rec->id, rec->name, "ok");
-}
-
-/* The end of a create or update: the commit, or after a failure the
- * rollback of all of it; a database failure is explained (a name taken
- * meanwhile is a 409, not a 503). */
+/* The end of a create or update: its membership changes and its audit
+ * row in the same transaction, then the commit.  Any failure rolls all of
+ * it back; a database failure is explained (a name taken meanwhile is a
+ * 409, not a 503). */
 static scim_error_t *finish_write(scim_store_t *st, const char *org,
                                   const scim_record_t *rec,
-                                  const char *name_ci, scim_error_t *err)
+                                  const char *name_ci,
+                                  const apr_array_header_t *member_ops,
+                                  scim_error_t *err)
 {
+    if (!err) {
+        err = scim_store_apply_member_ops(st, org, rec->id, member_ops);
+    }
+    if (!err) {
+        err = scim_store_audit_in_tx(st, org, NULL, rec->rtype, rec->id,
+                                     rec->name, "ok");
+    }
     if (err) {
         scim_db_end(st, 1);
         return err->status >= 500
@@ -378,10 +375,7 @@ static scim_error_t *create_once(scim_store_t *st, const char *org,
     if (!err && is_user(rec)) {
         err = scim_store_index_emails(st, org, rec->id, rec->resource, 0);
     }
-    if (!err) {
-        err = record_changes(st, org, rec, member_ops);
-    }
-    return finish_write(st, org, rec, name_ci, err);
+    return finish_write(st, org, rec, name_ci, member_ops, err);
 }
 
 /* After an update matched no row: gone (404) or changed (412)? */
@@ -422,68 +416,6 @@ static int same_keys(const scim_record_t *old, const scim_record_t *rec)
            && (rec->active || !old->seat);
 }
 
-/* The resource's own row: its new resource (json) and columns, or only a
- * new version when json is NULL; *nrows 0 when no row was at
- * expected_version (or, at -1, none at all). */
-static scim_error_t *write_row(scim_store_t *st, const char *org,
-                               scim_record_t *rec, const scim_record_t *old,
-                               int expected_version, const char *json,
-                               const char *name_ci, int *nrows)
-{
-    scim_error_t *err;
-
-    if (json && same_keys(old, rec)) {
-        const char *args[] = {
-            rec->last_modified, apr_itoa(st->pool, rec->version), json,
-            rec->active ? "1" : "0", org, rec->rtype, rec->id,
-            apr_itoa(st->pool, expected_version)
-        };
-        err = scim_db_exec(st, SCIM_STMT_RES_UPDATE_BODY, args, 8, nrows);
-    }
-    else if (json) {
-        /* A deactivated user's seat is freed in the same statement
-         * (seat * 0); a reactivated one waits for a free seat. */
-        const char *args[] = {
-            rec->name, name_ci, rec->external_id, rec->last_modified,
-            apr_itoa(st->pool, rec->version), json,
-            rec->active ? "1" : "0", rec->active ? "1" : "0",
-            rec->display_name, org, rec->rtype, rec->id,
-            apr_itoa(st->pool, expected_version)
-        };
-        err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 13, nrows);
-    }
-    else if (expected_version >= 0) {
-        /* Only memberships changed: the resource row gets a new version,
-         * its JSON is not rewritten. */
-        const char *args[] = {
-            rec->last_modified, apr_itoa(st->pool, rec->version),
-            org, rec->rtype, rec->id, apr_itoa(st->pool, expected_version)
-        };
-        return scim_db_exec(st, SCIM_STMT_RES_TOUCH, args, 6, nrows);
-    }
-    else {
-        /* Membership changes without a precondition commute: they need
-         * no version check, so parallel member adds never conflict.  The
-         * version they end at is read back inside the transaction. */
-        const char *args[] = { rec->last_modified, org, rec->rtype, rec->id };
-        const char *version = NULL;
-
-        err = scim_db_exec(st, SCIM_STMT_RES_TOUCH_ANY, args, 4, nrows);
-        if (!err && *nrows) {
-            err = scim_db_select_value(st, SCIM_STMT_RES_VERSION, args + 1, 3,
-                                       &version);
-            rec->version = version ? atoi(version) : rec->version;
-        }
-        return err;
-    }
-    if (!err && *nrows && is_user(rec)
-        && !(old && scim_store_same_emails(st->pool, old->resource,
-                                           rec->resource))) {
-        err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);
-    }
-    return err;
-}
-
 /* json: the changed resource serialised, NULL when only memberships
  * changed.  old: the record stored at expected_version, or NULL; what did
  * not change from it is not checked or indexed again (the row the update
@@ -497,6 +429,7 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
     const char *name_ci = scim_fold_case(st->pool, rec->name);
     const char *owner = NULL;
     scim_error_t *err = NULL;
+    int resource_changed = json != NULL;
     int nrows = 0;
 
     if (!old || expected_version < 0 || old->version != expected_version) {
@@ -506,31 +439,69 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
     if ((err = scim_db_begin(st))) {
         return err;
     }
-    if (json && (!old || !old->name
-                 || strcmp(scim_fold_case(st->pool, old->name), name_ci))) {
-        err = name_owner(st, org, rec->rtype, name_ci, &owner);
+    if (resource_changed) {
+        if (!old || !old->name
+            || strcmp(scim_fold_case(st->pool, old->name), name_ci) != 0) {
+            err = name_owner(st, org, rec->rtype, name_ci, &owner);
+        }
         if (!err && owner && strcmp(owner, rec->id) != 0) {
             scim_db_end(st, 1);
             return name_taken(st, rec->rtype, rec->name);
         }
+        if (!err && same_keys(old, rec)) {
+            const char *args[] = {
+                rec->last_modified, apr_itoa(st->pool, rec->version), json,
+                rec->active ? "1" : "0", org, rec->rtype, rec->id,
+                apr_itoa(st->pool, expected_version)
+            };
+            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE_BODY, args, 8, &nrows);
+        }
+        else if (!err) {
+            /* A deactivated user's seat is freed in the same statement
+             * (seat * 0); a reactivated one waits for a free seat. */
+            const char *args[] = {
+                rec->name, name_ci, rec->external_id, rec->last_modified,
+                apr_itoa(st->pool, rec->version), json,
+                rec->active ? "1" : "0", rec->active ? "1" : "0",
+                rec->display_name, org, rec->rtype, rec->id,
+                apr_itoa(st->pool, expected_version)
+            };
+            err = scim_db_exec(st, SCIM_STMT_RES_UPDATE, args, 13, &nrows);
+        }
+        if (!err && nrows && is_user(rec)
+            && !(old && scim_store_same_emails(st->pool, old->resource,
+                                               rec->resource))) {
+            err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);
+        }
     }
-    /* The memberships and the audit row first, the resource's own row
-     * last: every change of a group waits for that row's lock, which
-     * PostgreSQL holds until the commit (member adds and removes on one
-     * group: 210/220 -> 530/385 a second).  A member's row is then locked
-     * before its group's, as a user's deletion does. */
-    if (!err) {
-        err = record_changes(st, org, rec, member_ops);
+    else if (expected_version >= 0) {
+        /* Only memberships changed: the resource row gets a new version,
+         * its JSON is not rewritten. */
+        const char *args[] = {
+            rec->last_modified, apr_itoa(st->pool, rec->version),
+            org, rec->rtype, rec->id, apr_itoa(st->pool, expected_version)
+        };
+        err = scim_db_exec(st, SCIM_STMT_RES_TOUCH, args, 6, &nrows);
     }
-    if (!err) {
-        err = write_row(st, org, rec, old, expected_version, json, name_ci,
-                        &nrows);
+    else {
+        /* Membership changes without a precondition commute: they need
+         * no version check, so parallel member adds never conflict.  The
+         * version they end at is read back inside the transaction. */
+        const char *args[] = { rec->last_modified, org, rec->rtype, rec->id };
+        const char *version = NULL;
+
+        err = scim_db_exec(st, SCIM_STMT_RES_TOUCH_ANY, args, 4, &nrows);
+        if (!err && nrows) {
+            err = scim_db_select_value(st, SCIM_STMT_RES_VERSION, args + 1, 3,
+                               &version);
+            rec->version = version ? atoi(version) : rec->version;
+        }
     }
     if (!err && nrows == 0) {
         scim_db_end(st, 1);
         return explain_missed_update(st, org, rec, expected_version);
     }
-    return finish_write(st, org, rec, name_ci, err);
+    return finish_write(st, org, rec, name_ci, member_ops, err);
 }
 
 static scim_error_t *delete_once(scim_store_t *st, const char *org,
