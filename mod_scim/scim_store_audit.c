@@ -6,9 +6,9 @@
 /* The audit trail, the tokens' last use and an organization's figures for
  * the status page.  A write's audit row is part of the write's own
  * transaction, so neither exists without the other; pruning rides along
- * with writes (once per transaction: the first write of a group commit)
- * and deletes by the index on the time, so it touches only the rows that
- * expired. */
+ * with an organization's writes (once per transaction: the first write of
+ * a group commit) and deletes its rows by the index on organization and
+ * time, so it touches only the rows that expired. */
 
 #include <stdlib.h>
 #include <string.h>
