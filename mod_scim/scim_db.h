@@ -147,14 +147,15 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out);
 
-/* The group a row of GROUPS_OF_R names at col and col + 1 (id,
- * displayName) appended to groups (scim_member_t), if it names one. */
+/* The group a row names at col and col + 1 (id, displayName; NULL for
+ * none) appended to groups (scim_member_t), if it names one. */
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
                         int col, apr_array_header_t *groups);
 
-/* The record of a statement's first row (NULL for no row) and the group
- * each row names after the record's columns (id, displayName; NULL for
- * none): a user and its groups, read in one statement. */
+/* A user and its groups, read in one statement: the record from the row
+ * that names no group after the record's columns (the first; *out NULL
+ * when there is none), and the group (id, displayName) each later row
+ * names. */
 scim_error_t *scim_db_select_record_with_groups(scim_store_t *st,
                                                apr_pool_t *p,
                                                scim_stmt_t which,
