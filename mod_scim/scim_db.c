@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -1955,6 +1956,70 @@ static void lead_group(scim_store_t *st, write_group_t *g)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* ---- statistics (PostgreSQL) ------------------------------------------ */
+
+/* PostgreSQL plans the prepared statements from the tables' statistics.
+ * A new database has none until autovacuum's first pass over it (a
+ * minute, autovacuum_naptime, or later when its workers are busy), and
+ * without them the planner took an (org, rtype, ...) index for a lookup
+ * by name or id and read every user of the organization: an IdP's first
+ * sync ran its lookups in O(n) (the benchmark's 10,000-member group
+ * seeded in 24 s instead of 3).  So a process looks, after a write and at
+ * most every STATS_CHECK_SECONDS, for a table with more than STATS_ROWS
+ * rows that has no statistics or has more than doubled since them, and
+ * analyzes it.  Constant SQL: nothing in it comes from a request. */
+#define STATS_CHECK_SECONDS 5
+#define STATS_ROWS "1000"
+
+static const char *const analyzed_tables[] = {
+    "scim_resources", "scim_members", "scim_emails"
+};
+
+static const char *const stale_statistics_sql =
+    "SELECT c.relname FROM pg_class c"
+    " JOIN pg_stat_user_tables s ON s.relid = c.oid"
+    " WHERE c.oid IN (to_regclass('scim_resources'),"
+    " to_regclass('scim_members'), to_regclass('scim_emails'))"
+    " AND s.n_live_tup > " STATS_ROWS
+    " AND (s.n_live_tup > 2 * c.reltuples"
+    " OR COALESCE(s.last_analyze, s.last_autoanalyze) IS NULL)";
+
+static apr_uint32_t stats_next_check;   /* apr_time_sec, this process */
+
+static void keep_statistics(scim_store_t *st)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t next = apr_atomic_read32(&stats_next_check);
+    int stale[sizeof(analyzed_tables) / sizeof(analyzed_tables[0])] = { 0 };
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int i, n;
+
+    if (is_sqlite(st) || st->in_transaction || (apr_int32_t)(now - next) < 0
+        || apr_atomic_cas32(&stats_next_check, now + STATS_CHECK_SECONDS,
+                            next) != next) {
+        return;                         /* one thread of the process looks */
+    }
+    if (apr_dbd_select(st->driver, st->pool, st->handle, &res,
+                       stale_statistics_sql, 1) != 0) {
+        return;                 /* a catalog it may not read: autovacuum's */
+    }
+    while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
+        const char *name = raw_entry(st, row, 0);
+
+        for (i = 0; name && i < (int)(sizeof(stale) / sizeof(stale[0])); i++) {
+            stale[i] |= strcmp(name, analyzed_tables[i]) == 0;
+        }
+    }
+    for (i = 0; i < (int)(sizeof(stale) / sizeof(stale[0])); i++) {
+        if (stale[i]) {
+            apr_dbd_query(st->driver, st->handle, &n,
+                          apr_pstrcat(st->pool, "ANALYZE ", analyzed_tables[i],
+                                      NULL));
+        }
+    }
+}
+
 /* One write, in a group when the database has one. */
 static scim_error_t *write_once(scim_store_t *st, scim_db_write_fn fn,
                                 void *baton)
@@ -2000,6 +2065,9 @@ scim_error_t *scim_db_write(scim_store_t *st, scim_db_write_fn fn,
     do {
         err = write_once(st, fn, baton);
     } while (scim_db_again(st, err, &attempt));
+    if (!err) {
+        keep_statistics(st);
+    }
     return err;
 }
 

@@ -3,6 +3,7 @@ that cannot use an index, paging and sorting must see every user (Okta
 imports, Entra's initial cycle)."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -112,3 +113,47 @@ def test_odd_paging_parameters_never_break_the_server(bulk, crowd, params):
         body = scim_json(resp, 200)
         assert body["totalResults"] == N
         assert len(body["Resources"]) <= 200
+
+
+def test_a_new_postgresql_database_gets_statistics_in_its_first_sync(
+        pg, make_server):
+    """PostgreSQL plans the store's lookups from statistics that a new
+    database lacks until autovacuum's first pass (a minute or more); the
+    planner then read every user for each lookup by name or id.  The
+    module analyzes a table that has grown past 1,000 rows without them,
+    and a lookup by userName is planned on its unique index."""
+    server = make_server("stats")
+    c = server.client()
+    local = threading.local()
+
+    def create(i):
+        if not hasattr(local, "client"):
+            local.client = ScimClient(c.base, c.token)
+        return scim_json(local.client.post("/Users", {
+            "schemas": [CORE_USER], "userName": f"first-sync-{i:05d}"}), 201)
+
+    with ThreadPoolExecutor(8) as pool:
+        users = list(pool.map(create, range(1200)))
+
+    def analyzed():
+        # last_analyze is ANALYZE's own; autovacuum's is last_autoanalyze
+        return server.sql("SELECT last_analyze IS NOT NULL FROM"
+                          " pg_stat_user_tables WHERE relname = ?",
+                          "scim_resources") == [("t",)]
+
+    # the module looks at most every 5 s, after a write, and the server's
+    # counters reach the statistics views within about a second
+    deadline = time.monotonic() + 30
+    while not analyzed() and time.monotonic() < deadline:
+        scim_json(c.patch_ops(users[0]["id"], {
+            "op": "replace", "path": "displayName", "value": "x"}), 200)
+        time.sleep(0.5)
+    assert analyzed(), "scim_resources was not analyzed by the module"
+
+    plan = pg.psql("SET plan_cache_mode = force_generic_plan;"
+                   " PREPARE owner (varchar, varchar, varchar) AS SELECT id"
+                   " FROM scim_resources WHERE org = $1 AND rtype = $2"
+                   " AND name_ci = $3;"
+                   " EXPLAIN EXECUTE owner ('acme', 'User', 'x');",
+                   server.database)
+    assert "scim_resources_name" in plan[0][0], plan
