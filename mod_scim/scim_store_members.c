@@ -156,10 +156,17 @@ scim_error_t *scim_store_groups_with_member(scim_store_t *st, const char *org,
 /* A user whose group memberships changed has changed: its groups
  * attribute is part of it, so its version (ETag) moves too. */
 static scim_error_t *bump_user(scim_store_t *st, const char *org,
-                               const char *id, const char *now)
+                               const char *id, const char *now, int *nrows)
 {
     const char *args[] = { now, org, id };
-    return scim_db_exec(st, SCIM_STMT_RES_BUMP_USER, args, 3, NULL);
+    return scim_db_exec(st, SCIM_STMT_RES_BUMP_USER, args, 3, nrows);
+}
+
+static scim_error_t *not_a_member(scim_store_t *st, const char *member_id)
+{
+    return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
+                           "Member %s is not a user or group of"
+                           " this organization", member_id);
 }
 
 /* The same for every user member of a group. */
@@ -188,7 +195,7 @@ static scim_error_t *remove_member(scim_store_t *st, const char *org,
     scim_error_t *err = scim_db_exec(st, SCIM_STMT_MEM_DELETE, args, 3,
                                      &nrows);
 
-    return !err && nrows ? bump_user(st, org, member_id, now) : err;
+    return !err && nrows ? bump_user(st, org, member_id, now, NULL) : err;
 }
 
 static scim_error_t *add_member(scim_store_t *st, const char *org,
@@ -206,16 +213,20 @@ static scim_error_t *add_member(scim_store_t *st, const char *org,
     }
     err = scim_db_select_value(st, SCIM_STMT_RES_KIND, kind_args, 2, &kind);
     if (!err && !kind) {
-        return scim_error_make(st->pool, 400, SCIM_TYPE_INVALID_VALUE,
-                               "Member %s is not a user or group of"
-                               " this organization", member_id);
+        return not_a_member(st, member_id);
     }
     if (!err) {
         const char *args[] = { org, group_id, kind, member_id };
         err = scim_db_exec(st, SCIM_STMT_MEM_INSERT, args, 4, &nrows);
     }
     if (!err && nrows && strcmp(kind, "User") == 0) {
-        err = bump_user(st, org, member_id, now);
+        /* No row: the user was deleted after the read of its kind, by a
+         * writer this one waited for (PostgreSQL); its membership would
+         * outlive it. */
+        err = bump_user(st, org, member_id, now, &nrows);
+        if (!err && nrows == 0) {
+            err = not_a_member(st, member_id);
+        }
     }
     return err;
 }

@@ -102,6 +102,40 @@ def test_concurrent_membership_changes_end_in_the_union(two_servers):
         assert members == set(users)
 
 
+def member_patch(c, group, op, user):
+    return c.patch(f"/Groups/{group}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": op, "path": "members", "value": [{"value": user}]}]})
+
+
+def test_an_add_racing_the_members_deletion_leaves_no_membership(
+        two_servers):
+    """A user deleted while being added to a group: the add answers 400
+    (or ran first, and the deletion took the membership with it); no
+    membership row outlives the user."""
+    a = two_servers[0].client()
+    group = scim_json(a.post("/Groups", {"schemas": [CORE_GROUP],
+                                         "displayName": unique("g")}), 201)["id"]
+    cs = clients(two_servers, 16)
+    users = [a.create_user()["id"] for _ in range(40)]
+
+    def job(i):
+        u = users[i // 2]
+        if i % 2:
+            return cs[i % 16].delete(f"/Users/{u}")
+        return member_patch(cs[i % 16], group, "add", u)
+
+    results = in_parallel(job, range(2 * len(users)))
+    for i, r in enumerate(results):
+        assert r.status_code in ((204,) if i % 2 else (200, 204, 400)), \
+            describe(r)
+    left = two_servers[0].sql(
+        "SELECT COUNT(*) FROM scim_members m WHERE m.group_id = ? AND NOT"
+        " EXISTS (SELECT 1 FROM scim_resources r WHERE r.org = m.org"
+        " AND r.id = m.member_id)", group)
+    assert left == [("0",)], left
+    assert not scim_json(a.get(f"/Groups/{group}"), 200).get("members")
+
+
 def test_concurrent_patches_without_if_match_never_412(two_servers):
     a = two_servers[0].client()
     user = a.create_user()
