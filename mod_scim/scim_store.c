@@ -416,6 +416,70 @@ static int same_keys(const scim_record_t *old, const scim_record_t *rec)
            && (rec->active || !old->seat);
 }
 
+/* The group's row, for a change of its members alone: a new version,
+ * read back inside the transaction; its JSON is not rewritten. */
+static scim_error_t *touch_group(scim_store_t *st, const char *org,
+                                 scim_record_t *rec, int *nrows)
+{
+    const char *args[] = { rec->last_modified, org, rec->rtype, rec->id };
+    const char *version = NULL;
+    scim_error_t *err = scim_db_exec(st, SCIM_STMT_RES_TOUCH_ANY, args, 4,
+                                     nrows);
+
+    if (!err && *nrows) {
+        err = scim_db_select_value(st, SCIM_STMT_RES_VERSION, args + 1, 3,
+                                   &version);
+        rec->version = version ? atoi(version) : rec->version;
+    }
+    return err;
+}
+
+/* A change of a group's members alone, without a precondition (an IdP's
+ * PATCH of members): no version check.  On PostgreSQL the lock of the
+ * group's row serialises the group's writers until each commits, so it
+ * is held for as little as it can be: the audit row comes before it, the
+ * prune after it.  Adds commute and take it last (taken first it was held
+ * through every membership statement: a 10,000-member group took one add
+ * at a time); the users they add are locked before it, in member id order
+ * as every adder does.  Anything that removes takes it first: under READ
+ * COMMITTED a removal beside an uncommitted add of the same member finds
+ * nothing, and must then commit before that add does. */
+static scim_error_t *change_members_once(scim_store_t *st, const char *org,
+                                         scim_record_t *rec,
+                                         const apr_array_header_t *ops)
+{
+    int adds_only = scim_store_member_ops_only_add(ops);
+    scim_error_t *err;
+    int nrows = 1;
+
+    if ((err = scim_db_begin(st))) {
+        return err;
+    }
+    err = scim_store_audit_row_in_tx(st, org, NULL, rec->rtype, rec->id,
+                                     rec->name, "ok");
+    if (!err && !adds_only) {
+        err = touch_group(st, org, rec, &nrows);
+    }
+    if (!err && nrows) {
+        err = scim_store_apply_member_ops(st, org, rec->id, ops);
+    }
+    if (!err && nrows && adds_only) {
+        err = touch_group(st, org, rec, &nrows);
+    }
+    if (!err && nrows == 0) {
+        scim_db_end(st, 1);
+        return explain_missed_update(st, org, rec, -1);
+    }
+    if (!err) {
+        err = scim_store_audit_prune_in_tx(st, org);
+    }
+    if (err) {
+        scim_db_end(st, 1);
+        return err;
+    }
+    return scim_db_end(st, 0);
+}
+
 /* json: the changed resource serialised, NULL when only memberships
  * changed.  old: the record stored at expected_version, or NULL; what did
  * not change from it is not checked or indexed again (the row the update
@@ -434,6 +498,9 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
 
     if (!old || expected_version < 0 || old->version != expected_version) {
         old = NULL;
+    }
+    if (!resource_changed && expected_version < 0) {
+        return change_members_once(st, org, rec, member_ops);
     }
 
     if ((err = scim_db_begin(st))) {
@@ -474,28 +541,14 @@ static scim_error_t *update_once(scim_store_t *st, const char *org,
             err = scim_store_index_emails(st, org, rec->id, rec->resource, 1);
         }
     }
-    else if (expected_version >= 0) {
-        /* Only memberships changed: the resource row gets a new version,
-         * its JSON is not rewritten. */
+    else {
+        /* Only memberships changed, under a precondition: the resource
+         * row gets a new version, its JSON is not rewritten. */
         const char *args[] = {
             rec->last_modified, apr_itoa(st->pool, rec->version),
             org, rec->rtype, rec->id, apr_itoa(st->pool, expected_version)
         };
         err = scim_db_exec(st, SCIM_STMT_RES_TOUCH, args, 6, &nrows);
-    }
-    else {
-        /* Membership changes without a precondition commute: they need
-         * no version check, so parallel member adds never conflict.  The
-         * version they end at is read back inside the transaction. */
-        const char *args[] = { rec->last_modified, org, rec->rtype, rec->id };
-        const char *version = NULL;
-
-        err = scim_db_exec(st, SCIM_STMT_RES_TOUCH_ANY, args, 4, &nrows);
-        if (!err && nrows) {
-            err = scim_db_select_value(st, SCIM_STMT_RES_VERSION, args + 1, 3,
-                               &version);
-            rec->version = version ? atoi(version) : rec->version;
-        }
     }
     if (!err && nrows == 0) {
         scim_db_end(st, 1);

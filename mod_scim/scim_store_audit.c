@@ -50,29 +50,42 @@ static scim_error_t *insert_row(scim_store_t *st, const char *org,
                  : scim_db_exec_write(st, SCIM_STMT_AUDIT_INSERT, args, 9);
 }
 
+scim_error_t *scim_store_audit_row_in_tx(scim_store_t *st, const char *org,
+                                         const char *event, const char *rtype,
+                                         const char *id, const char *name,
+                                         const char *outcome)
+{
+    if (!st->audit.actor) {
+        return NULL;
+    }
+    return insert_row(st, org, event ? event : st->audit.event, rtype, id,
+                      name, outcome, 1);
+}
+
+scim_error_t *scim_store_audit_prune_in_tx(scim_store_t *st, const char *org)
+{
+    /* once per transaction: by the first write of a group; the rows of
+     * the write's organization, whose retention this is (another
+     * organization's location may keep its rows longer) */
+    if (st->audit.actor && st->audit.retention_days > 0 && st->grouped <= 1) {
+        const char *args[] = {
+            org, days_ago(st->pool, st->audit.retention_days)
+        };
+
+        return scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 2, NULL);
+    }
+    return NULL;
+}
+
 scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
                                      const char *event, const char *rtype,
                                      const char *id, const char *name,
                                      const char *outcome)
 {
-    scim_error_t *err;
+    scim_error_t *err = scim_store_audit_row_in_tx(st, org, event, rtype, id,
+                                                   name, outcome);
 
-    if (!st->audit.actor) {
-        return NULL;
-    }
-    err = insert_row(st, org, event ? event : st->audit.event, rtype, id,
-                     name, outcome, 1);
-    /* once per transaction: by the first write of a group; the rows of
-     * the write's organization, whose retention this is (another
-     * organization's location may keep its rows longer) */
-    if (!err && st->audit.retention_days > 0 && st->grouped <= 1) {
-        const char *args[] = {
-            org, days_ago(st->pool, st->audit.retention_days)
-        };
-
-        err = scim_db_exec(st, SCIM_STMT_AUDIT_PRUNE, args, 2, NULL);
-    }
-    return err;
+    return err ? err : scim_store_audit_prune_in_tx(st, org);
 }
 
 scim_error_t *scim_store_audit(scim_store_t *st, const char *org,

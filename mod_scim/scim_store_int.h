@@ -46,4 +46,16 @@ scim_error_t *scim_store_audit_in_tx(scim_store_t *st, const char *org,
                                      const char *id, const char *name,
                                      const char *outcome);
 
+/* Its two parts, for a write that takes a contended row between them:
+ * the row, then the prune (after every row the write locks, so that two
+ * writers pruning the same expired rows cannot wait for each other). */
+scim_error_t *scim_store_audit_row_in_tx(scim_store_t *st, const char *org,
+                                         const char *event, const char *rtype,
+                                         const char *id, const char *name,
+                                         const char *outcome);
+scim_error_t *scim_store_audit_prune_in_tx(scim_store_t *st, const char *org);
+
+/* Whether every operation of ops adds a member. */
+int scim_store_member_ops_only_add(const apr_array_header_t *ops);
+
 #endif /* SCIM_STORE_INT_H */

@@ -304,6 +304,18 @@ scim_error_t *scim_store_apply_member_ops(scim_store_t *st, const char *org,
     return err;
 }
 
+int scim_store_member_ops_only_add(const apr_array_header_t *ops)
+{
+    int i;
+
+    for (i = 0; ops && i < ops->nelts; i++) {
+        if (APR_ARRAY_IDX(ops, i, scim_member_op_t).kind != SCIM_MEMBER_ADD) {
+            return 0;
+        }
+    }
+    return ops && ops->nelts > 0;
+}
+
 scim_error_t *scim_store_forget_memberships(scim_store_t *st,
                                             const char *org,
                                             const char *rtype,

@@ -107,6 +107,28 @@ def member_patch(c, group, op, user):
         {"op": op, "path": "members", "value": [{"value": user}]}]})
 
 
+def test_concurrent_adds_and_removes_of_the_same_members_agree(two_servers):
+    """An add takes the group's row last, a removal first: an add and a
+    removal of one member at once both succeed, and the group's members
+    and the users' groups end the same way."""
+    a = two_servers[0].client()
+    users = [a.create_user()["id"] for _ in range(8)]
+    group = scim_json(a.post("/Groups", {"schemas": [CORE_GROUP],
+                                         "displayName": unique("g")}), 201)["id"]
+    cs = clients(two_servers, 16)
+    for rnd in range(4):
+        jobs = [(op, u) for u in users for op in ("add", "remove")]
+        results = in_parallel(
+            lambda i: member_patch(cs[i], group, *jobs[i]), range(len(jobs)))
+        bad = [describe(r) for r in results if r.status_code not in (200, 204)]
+        assert not bad, "\n".join(bad[:3])
+        members = {m["value"] for m in scim_json(a.get(f"/Groups/{group}"),
+                                                 200).get("members", [])}
+        for u in users:
+            groups = {g["value"] for g in a.get_user(u).get("groups", [])}
+            assert (group in groups) == (u in members), (rnd, u)
+
+
 def test_an_add_racing_the_members_deletion_leaves_no_membership(
         two_servers):
     """A user deleted while being added to a group: the add answers 400
