@@ -30,6 +30,7 @@
 static int send_response(request_rec *r, const scim_response_t *resp)
 {
     char *text = NULL;
+    size_t len = 0;
 
     r->status = resp->status;
     if (resp->location) {
@@ -66,15 +67,15 @@ static int send_response(request_rec *r, const scim_response_t *resp)
     if (!resp->body) {
         return OK;
     }
-    text = json_dumps(resp->body, JSON_COMPACT);
+    text = scim_json_dump_compact(resp->body, &len);
     if (!text) {
         r->status = HTTP_INTERNAL_SERVER_ERROR;
         return OK;
     }
     ap_set_content_type(r, SCIM_CONTENT_TYPE);
-    ap_set_content_length(r, strlen(text));
+    ap_set_content_length(r, len);
     if (!r->header_only) {
-        ap_rwrite(text, (int)strlen(text), r);
+        ap_rwrite(text, (int)len, r);
     }
     free(text);
     return OK;

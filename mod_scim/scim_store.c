@@ -333,7 +333,7 @@ static int is_user(const scim_record_t *rec)
 static scim_error_t *dump_resource(scim_store_t *st, const json_t *resource,
                                    const char **json)
 {
-    char *text = json_dumps(resource, JSON_COMPACT);
+    char *text = scim_json_dump_compact(resource, NULL);
 
     *json = text ? apr_pstrdup(st->pool, text) : NULL;
     free(text);

@@ -3,6 +3,8 @@
  * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_general.h>
@@ -25,6 +27,180 @@ json_t *scim_json_pool_own(apr_pool_t *p, json_t *v)
         apr_pool_cleanup_register(p, v, release_json, apr_pool_cleanup_null);
     }
     return v;
+}
+
+/* ---- compact JSON text ------------------------------------------------ */
+
+typedef struct {
+    char *text;
+    size_t len, size;
+} dump_buf_t;
+
+/* as deep as jansson parses (JSON_PARSER_MAX_DEPTH): no value the module
+ * holds is deeper */
+#define DUMP_MAX_DEPTH 2048
+
+static int dump_reserve(dump_buf_t *b, size_t more)
+{
+    size_t size = b->size ? b->size : 1024;
+    char *text;
+
+    if (b->len + more + 1 <= b->size) {
+        return 0;
+    }
+    while (size < b->len + more + 1) {
+        size *= 2;
+    }
+    if (!(text = realloc(b->text, size))) {
+        return -1;
+    }
+    b->text = text;
+    b->size = size;
+    return 0;
+}
+
+static int dump_raw(dump_buf_t *b, const char *s, size_t n)
+{
+    if (dump_reserve(b, n)) {
+        return -1;
+    }
+    memcpy(b->text + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* The bytes a JSON string escapes: '"', '\\' and the control characters. */
+static int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* The two-byte escapes; NULL for the other control characters. */
+static const char *short_escape(char c)
+{
+    switch (c) {
+    case '"':  return "\\\"";
+    case '\\': return "\\\\";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default:   return NULL;
+    }
+}
+
+static int dump_string(dump_buf_t *b, const char *s, size_t n)
+{
+    size_t i = 0, run;
+    const char *escape;
+
+    if (dump_raw(b, "\"", 1)) {
+        return -1;
+    }
+    while (i < n) {
+        for (run = i; run < n && !needs_escape((unsigned char)s[run]); run++) {
+        }
+        if (run > i && dump_raw(b, s + i, run - i)) {
+            return -1;
+        }
+        if (run == n) {
+            break;
+        }
+        if (dump_reserve(b, 6)) {
+            return -1;
+        }
+        if ((escape = short_escape(s[run]))) {
+            memcpy(b->text + b->len, escape, 2);
+            b->len += 2;
+        }
+        else {
+            /* as jansson: upper-case hex */
+            snprintf(b->text + b->len, 7, "\\u%04X", (unsigned char)s[run]);
+            b->len += 6;
+        }
+        i = run + 1;
+    }
+    return dump_raw(b, "\"", 1);
+}
+
+static int dump_value(dump_buf_t *b, const json_t *json, int depth)
+{
+    char number[64];
+    void *iter;
+    size_t i, n;
+    int first = 1;
+
+    if (depth > DUMP_MAX_DEPTH) {
+        return -1;
+    }
+    switch (json_typeof(json)) {
+    case JSON_OBJECT:
+        if (dump_raw(b, "{", 1)) {
+            return -1;
+        }
+        /* in jansson's order (insertion), keys with their length */
+        for (iter = json_object_iter((json_t *)json); iter;
+             iter = json_object_iter_next((json_t *)json, iter)) {
+            if ((!first && dump_raw(b, ",", 1))
+                || dump_string(b, json_object_iter_key(iter),
+                               json_object_iter_key_len(iter))
+                || dump_raw(b, ":", 1)
+                || dump_value(b, json_object_iter_value(iter), depth + 1)) {
+                return -1;
+            }
+            first = 0;
+        }
+        return dump_raw(b, "}", 1);
+    case JSON_ARRAY:
+        if (dump_raw(b, "[", 1)) {
+            return -1;
+        }
+        n = json_array_size(json);
+        for (i = 0; i < n; i++) {
+            if ((i && dump_raw(b, ",", 1))
+                || dump_value(b, json_array_get(json, i), depth + 1)) {
+                return -1;
+            }
+        }
+        return dump_raw(b, "]", 1);
+    case JSON_STRING:
+        return dump_string(b, json_string_value(json),
+                           json_string_length(json));
+    case JSON_INTEGER:
+        n = (size_t)snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+                             json_integer_value(json));
+        return dump_raw(b, number, n);
+    case JSON_REAL: {
+        /* rare in SCIM: jansson's own formatting, to the byte */
+        char *text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+        int rv = text ? dump_raw(b, text, strlen(text)) : -1;
+
+        free(text);
+        return rv;
+    }
+    case JSON_TRUE:
+        return dump_raw(b, "true", 4);
+    case JSON_FALSE:
+        return dump_raw(b, "false", 5);
+    default:
+        return dump_raw(b, "null", 4);
+    }
+}
+
+char *scim_json_dump_compact(const json_t *json, size_t *len)
+{
+    dump_buf_t b = { NULL, 0, 0 };
+
+    if (!json || dump_value(&b, json, 0) || dump_reserve(&b, 0)) {
+        free(b.text);
+        return NULL;
+    }
+    b.text[b.len] = '\0';
+    if (len) {
+        *len = b.len;
+    }
+    return b.text;
 }
 
 /* ---- ASCII case ------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The shared helpers of scim_util.h: pool-owned JSON, ASCII case folding,
  * RFC 3339 date-times, the clock and new ids. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_pools.h>
@@ -232,6 +233,78 @@ START_TEST(now_and_ids)
 }
 END_TEST
 
+/* ---- compact JSON text -------------------------------------------------- */
+
+/* scim_json_dump_compact gives json_dumps(JSON_COMPACT)'s bytes. */
+static void assert_dumps_as_jansson(const json_t *v)
+{
+    char *ours, *theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 0;
+
+    ck_assert_ptr_nonnull(theirs);
+    ours = scim_json_dump_compact(v, &len);
+    ck_assert_ptr_nonnull(ours);
+    ck_assert_str_eq(ours, theirs);
+    ck_assert_uint_eq(len, strlen(theirs));
+    free(ours);
+    free(theirs);
+}
+
+START_TEST(json_dump_matches_jansson)
+{
+    char every[128], *big;
+    json_t *doc, *nest, *arr;
+    int i;
+
+    /* every ASCII byte, NUL and DEL included, in a value and in a key */
+    for (i = 0; i < 128; i++) {
+        every[i] = (char)i;
+    }
+    doc = json_object();
+    json_object_set_new(doc, "every", json_stringn(every, sizeof(every)));
+    json_object_setn_new(doc, every + 1, sizeof(every) - 1,
+                         json_string("key"));
+    json_object_set_new(doc, "utf8", json_string("J\xc3\xa9r\xc3\xb4me "
+                        "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 /"));
+    json_object_set_new(doc, "empty", json_string(""));
+    json_object_set_new(doc, "ints", json_pack("[I,I,I,I]", (json_int_t)0,
+                        (json_int_t)-42, (json_int_t)9223372036854775807LL,
+                        (json_int_t)(-9223372036854775807LL - 1)));
+    json_object_set_new(doc, "reals", json_pack("[f,f,f,f,f]", 0.1, 3.0,
+                        -0.0, 1e300, 1.5e-7));
+    json_object_set_new(doc, "atoms", json_pack("[b,b,n]", 1, 0));
+    json_object_set_new(doc, "hollow", json_pack("{s:{},s:[]}", "o", "a"));
+    assert_dumps_as_jansson(doc);
+
+    /* past the first buffer, and nested */
+    big = malloc(100000);
+    for (i = 0; i < 99999; i++) {
+        big[i] = "ab\"\\\n\001cd\xc3\xa9"[i % 10];
+    }
+    big[99999] = '\0';
+    big[99998] = 'x';          /* no cut UTF-8 sequence at the end */
+    json_object_set_new(doc, "big", json_string_nocheck(big));
+    nest = arr = json_array();
+    for (i = 0; i < 200; i++) {
+        json_t *next = json_array();
+
+        json_array_append_new(nest, json_pack("{s:i}", "depth", i));
+        json_array_append_new(nest, next);
+        nest = next;
+    }
+    json_object_set_new(doc, "deep", arr);
+    assert_dumps_as_jansson(doc);
+    json_decref(doc);
+    free(big);
+
+    /* a value alone */
+    doc = json_string("alone \"quoted\"");
+    assert_dumps_as_jansson(doc);
+    json_decref(doc);
+    ck_assert_ptr_null(scim_json_dump_compact(NULL, NULL));
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -239,6 +312,7 @@ Suite *util_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, json_released_with_pool);
+    tcase_add_test(tc, json_dump_matches_jansson);
     tcase_add_test(tc, fold_ascii_only);
     tcase_add_test(tc, case_insensitive_equality);
     tcase_add_test(tc, datetime_calendar);
