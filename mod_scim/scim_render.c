@@ -160,22 +160,22 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
                                         const scim_record_t *rec,
                                         int with_related, json_t **out)
 {
-    json_t *res = json_object(), *stored = json_deep_copy(rec->resource);
-    json_t *schemas;
+    json_t *res = json_object();
+    json_t *schemas = json_copy(json_object_get(rec->resource, "schemas"));
 
     *out = NULL;
-    if (!res || !stored) {
-        json_decref(res);
-        json_decref(stored);
+    if (!res) {
+        json_decref(schemas);
         return scim_error_make(req->pool, 500, NULL,
                                "The resource could not be rendered");
     }
     scim_json_pool_own(p, res);
-    /* schemas and id lead, as in the RFC's examples */
-    json_object_set(res, "schemas", json_object_get(stored, "schemas"));
+    /* schemas and id lead, as in the RFC's examples.  The stored values
+     * are shared, not copied: only the top level and schemas (a copy of
+     * its own, which may gain a URN) change here. */
+    json_object_set_new(res, "schemas", schemas);
     json_object_set_new(res, "id", json_string(rec->id));
-    json_object_update(res, stored);
-    json_decref(stored);
+    json_object_update_missing(res, rec->resource);
     schemas = json_object_get(res, "schemas");
     if (!json_is_array(schemas)) {
         schemas = json_pack("[s]", ep->rt->core->id);

@@ -117,7 +117,9 @@ const scim_attr_t *scim_attr_find(const scim_attr_t *table, const char *name)
         return NULL;
     }
     for (; table->name; table++) {
-        if (strcasecmp(table->name, name) == 0) {
+        /* the first letter rules out most names without a call */
+        if (scim_fold_ascii(table->name[0]) == scim_fold_ascii(name[0])
+            && strcasecmp(table->name, name) == 0) {
             return table;
         }
     }
@@ -1024,8 +1026,8 @@ static int is_extension_key(const scim_resource_type_t *rt,
     return 0;
 }
 
-/* A copy of a complex value keeping the sub-attributes the request lets
- * through; NULL when none is left. */
+/* A complex value with the sub-attributes the request lets through (a
+ * new object sharing their values); NULL when none is left. */
 static json_t *project_complex(const scim_projection_t *proj,
                                const scim_attr_t *def, const char *urn,
                                const char *name, const json_t *value,
@@ -1048,7 +1050,7 @@ static json_t *project_complex(const scim_projection_t *proj,
                 || paths_match(proj, excluded, urn, name, key))) {
             continue;
         }
-        json_object_set_new(result, key, json_deep_copy(sub_value));
+        json_object_set_new(result, key, json_incref(sub_value));
     }
     if (json_object_size(result) == 0) {
         json_decref(result);
@@ -1057,7 +1059,8 @@ static json_t *project_complex(const scim_projection_t *proj,
     return result;
 }
 
-/* A copy of an attribute's value; selected is NULL unless only some of its
+/* An attribute's value as the response shows it (shared when nothing of
+ * it is left out); selected is NULL unless only some of its
  * sub-attributes were asked for. */
 static json_t *project_value(const scim_projection_t *proj,
                              const scim_attr_t *def, const char *urn,
@@ -1073,14 +1076,14 @@ static json_t *project_value(const scim_projection_t *proj,
                                excluded);
     }
     if (!json_is_array(value)) {
-        return json_deep_copy(value);
+        return json_incref((json_t *)value);
     }
     result = json_array();
     json_array_foreach((json_t *)value, i, elem) {
         shaped = json_is_object(elem)
                  ? project_complex(proj, def, urn, name, elem, selected,
                                    excluded)
-                 : json_deep_copy(elem);
+                 : json_incref(elem);
         if (shaped) {
             json_array_append_new(result, shaped);
         }
@@ -1149,6 +1152,7 @@ json_t *scim_projection_apply(const scim_projection_t *proj,
     const proj_set_t *selected = proj->selected;
     const proj_set_t *excluded = proj->excluded, *ext_selected;
     const scim_schema_t *schema;
+    const scim_attr_t *core;
     const char *key, *attr_name;
     json_t *result, *value, *attr_value, *ext;
 
@@ -1158,12 +1162,13 @@ json_t *scim_projection_apply(const scim_projection_t *proj,
     result = json_object();
     json_object_foreach((json_t *)resource, key, value) {
         if (strcasecmp(key, "schemas") == 0) {
-            json_object_set_new(result, key, json_deep_copy(value));
+            json_object_set_new(result, key, json_incref(value));
             continue;
         }
-        if (!is_extension_key(proj->rt, resource, key, &schema)) {
-            project_attr(proj, find_core_attr(proj->rt, key), NULL, key,
-                         value, selected, excluded, result);
+        core = find_core_attr(proj->rt, key);
+        if (core || !is_extension_key(proj->rt, resource, key, &schema)) {
+            project_attr(proj, core, NULL, key, value, selected, excluded,
+                         result);
             continue;
         }
         if (paths_match(proj, excluded, key, NULL, NULL)) {
@@ -1174,7 +1179,7 @@ json_t *scim_projection_apply(const scim_projection_t *proj,
                        ? NULL : selected;
         if (!json_is_object(value)) {
             if (!ext_selected) {
-                json_object_set_new(result, key, json_deep_copy(value));
+                json_object_set_new(result, key, json_incref(value));
             }
             continue;
         }

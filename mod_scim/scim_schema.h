@@ -138,11 +138,14 @@ scim_error_t *scim_schema_check_resource(apr_pool_t *p,
                                          const json_t *existing,
                                          json_t **out);
 
-/* A copy of resource shaped for a response (new reference), honouring the
+/* resource shaped for a response (new reference), honouring the
  * "attributes" and "excludedAttributes" query parameters (comma separated
  * attribute paths, either may be NULL): returned "never" attributes are
  * removed, "always" ones kept (id, schemas, meta... per RFC 7643 7),
- * "request" ones only when asked for.  Unknown paths are ignored. */
+ * "request" ones only when asked for.  Unknown paths are ignored.  The
+ * objects that hold what is kept are new; the values themselves are
+ * shared with resource (a deep copy of every string was a sixth of a
+ * GET's instructions): change neither afterwards. */
 json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,
                             const json_t *resource, const char *attributes,
                             const char *excluded);
