@@ -1471,7 +1471,6 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
 {
     scim_record_t *rec = apr_pcalloc(p, sizeof(*rec));
     const char *version, *json;
-    json_error_t jerr;
 
     rec->rtype = scim_db_entry(st, p, row, 0);
     rec->id = scim_db_entry(st, p, row, 1);
@@ -1484,8 +1483,8 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
     rec->state = scim_db_entry(st, p, row, 7);
     rec->linked = scim_db_entry(st, p, row, 8);
     json = raw_entry(st, row, 9);
-    rec->resource = scim_json_pool_own(p,
-        json_loads(json ? json : "{}", 0, &jerr));
+    rec->resource = scim_json_pool_own(p, json
+        ? scim_json_load_stored(json, strlen(json)) : json_object());
     if (!rec->resource) {
         rec->resource = scim_json_pool_own(p, json_object());
     }

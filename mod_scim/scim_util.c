@@ -3,6 +3,7 @@
  * Licensed under the Apache License, Version 2.0; see LICENSE.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,369 @@ char *scim_json_dump_compact(const json_t *json, size_t *len)
         *len = b.len;
     }
     return b.text;
+}
+
+/* ---- reading stored JSON text ------------------------------------------ */
+
+/* Whether s[0..n) is UTF-8 as jansson accepts it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k, more;
+        unsigned long cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1, cp = c & 0x1F;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2, cp = c & 0x0F;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3, cp = c & 0x07;
+        }
+        else {
+            return 0;
+        }
+        if (n - i <= more) {
+            return 0;
+        }
+        for (k = 1; k <= more; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000)
+            || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+            return 0;
+        }
+        i += more + 1;
+    }
+    return 1;
+}
+
+/* deeper text is jansson's to read (or refuse, past its own limit) */
+#define LOAD_MAX_DEPTH 512
+
+typedef struct {
+    const char *p, *end;
+    char *scratch;              /* unescaped strings, malloc'd */
+    size_t scratch_size;
+} loader_t;
+
+static void skip_space(loader_t *l)
+{
+    while (l->p < l->end && (*l->p == ' ' || *l->p == '\t' || *l->p == '\n'
+                             || *l->p == '\r')) {
+        l->p++;
+    }
+}
+
+static int hex4(const char *p, unsigned long *out)
+{
+    int i;
+
+    *out = 0;
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+        int v = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+        if (v < 0) {
+            return -1;
+        }
+        *out = (*out << 4) | (unsigned long)v;
+    }
+    return 0;
+}
+
+/* A string at l->p (after its quote): *text and *n, in the input when it
+ * has no escapes, else unescaped into l->scratch.  -1: not for this
+ * reader. */
+static int load_string(loader_t *l, const char **text, size_t *n)
+{
+    const char *start = l->p, *q;
+    size_t len = 0;
+
+    for (q = start; q < l->end && *q != '"' && *q != '\\'; q++) {
+        if ((unsigned char)*q < 0x20) {
+            return -1;
+        }
+    }
+    if (q < l->end && *q == '"') {
+        *text = start;
+        *n = (size_t)(q - start);
+        l->p = q + 1;
+        return 0;
+    }
+    /* escapes: each input byte gives at most one output byte, \u four */
+    if (l->scratch_size < (size_t)(l->end - start) + 1) {
+        char *grown = realloc(l->scratch, (size_t)(l->end - start) + 1);
+
+        if (!grown) {
+            return -1;
+        }
+        l->scratch = grown;
+        l->scratch_size = (size_t)(l->end - start) + 1;
+    }
+    for (q = start; q < l->end && *q != '"'; ) {
+        unsigned long cp, low;
+
+        if ((unsigned char)*q < 0x20) {
+            return -1;
+        }
+        if (*q != '\\') {
+            l->scratch[len++] = *q++;
+            continue;
+        }
+        if (++q >= l->end) {
+            return -1;
+        }
+        switch (*q) {
+        case '"': case '\\': case '/':
+            l->scratch[len++] = *q++;
+            continue;
+        case 'b': l->scratch[len++] = '\b'; q++; continue;
+        case 'f': l->scratch[len++] = '\f'; q++; continue;
+        case 'n': l->scratch[len++] = '\n'; q++; continue;
+        case 'r': l->scratch[len++] = '\r'; q++; continue;
+        case 't': l->scratch[len++] = '\t'; q++; continue;
+        case 'u':
+            break;
+        default:
+            return -1;
+        }
+        if (l->end - q < 5 || hex4(q + 1, &cp) || cp == 0) {
+            return -1;          /* \u0000: jansson's to refuse */
+        }
+        q += 5;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (l->end - q < 6 || q[0] != '\\' || q[1] != 'u'
+                || hex4(q + 2, &low) || low < 0xDC00 || low > 0xDFFF) {
+                return -1;
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            q += 6;
+        }
+        else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return -1;
+        }
+        if (cp < 0x80) {
+            l->scratch[len++] = (char)cp;
+        }
+        else if (cp < 0x800) {
+            l->scratch[len++] = (char)(0xC0 | (cp >> 6));
+            l->scratch[len++] = (char)(0x80 | (cp & 0x3F));
+        }
+        else if (cp < 0x10000) {
+            l->scratch[len++] = (char)(0xE0 | (cp >> 12));
+            l->scratch[len++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            l->scratch[len++] = (char)(0x80 | (cp & 0x3F));
+        }
+        else {
+            l->scratch[len++] = (char)(0xF0 | (cp >> 18));
+            l->scratch[len++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            l->scratch[len++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            l->scratch[len++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    if (q >= l->end) {
+        return -1;
+    }
+    *text = l->scratch;
+    *n = len;
+    l->p = q + 1;
+    return 0;
+}
+
+static json_t *load_value(loader_t *l, int depth);
+
+static json_t *load_object(loader_t *l, int depth)
+{
+    json_t *obj = json_object(), *value;
+    const char *key;
+    char *copy;
+    size_t n;
+
+    skip_space(l);
+    if (l->p < l->end && *l->p == '}') {
+        l->p++;
+        return obj;
+    }
+    while (obj) {
+        skip_space(l);
+        if (l->p >= l->end || *l->p++ != '"' || load_string(l, &key, &n)) {
+            break;
+        }
+        /* the key outlives the scratch buffer the value may reuse */
+        if (memchr(key, '\0', n) || !(copy = malloc(n + 1))) {
+            break;
+        }
+        memcpy(copy, key, n);
+        copy[n] = '\0';
+        skip_space(l);
+        value = l->p < l->end && *l->p++ == ':' ? load_value(l, depth + 1)
+                                                : NULL;
+        if (!value || json_object_setn_new_nocheck(obj, copy, n, value)) {
+            free(copy);
+            break;
+        }
+        free(copy);
+        skip_space(l);
+        if (l->p < l->end && *l->p == ',') {
+            l->p++;
+            continue;
+        }
+        if (l->p < l->end && *l->p == '}') {
+            l->p++;
+            return obj;
+        }
+        break;
+    }
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *load_array(loader_t *l, int depth)
+{
+    json_t *arr = json_array(), *value;
+
+    skip_space(l);
+    if (l->p < l->end && *l->p == ']') {
+        l->p++;
+        return arr;
+    }
+    while (arr) {
+        if (!(value = load_value(l, depth + 1))
+            || json_array_append_new(arr, value)) {
+            break;
+        }
+        skip_space(l);
+        if (l->p < l->end && *l->p == ',') {
+            l->p++;
+            continue;
+        }
+        if (l->p < l->end && *l->p == ']') {
+            l->p++;
+            return arr;
+        }
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+/* An integer as jansson reads one; reals are jansson's. */
+static json_t *load_integer(loader_t *l)
+{
+    const char *q = l->p;
+    char digits[24];
+    long long v;
+    char *stop;
+
+    if (q < l->end && *q == '-') {
+        q++;
+    }
+    if (q >= l->end || *q < '0' || *q > '9'
+        || (*q == '0' && q + 1 < l->end && q[1] >= '0' && q[1] <= '9')) {
+        return NULL;
+    }
+    while (q < l->end && *q >= '0' && *q <= '9') {
+        q++;
+    }
+    if ((q < l->end && (*q == '.' || *q == 'e' || *q == 'E'))
+        || (size_t)(q - l->p) >= sizeof(digits)) {
+        return NULL;
+    }
+    memcpy(digits, l->p, (size_t)(q - l->p));
+    digits[q - l->p] = '\0';
+    errno = 0;
+    v = strtoll(digits, &stop, 10);
+    if (errno) {
+        return NULL;
+    }
+    l->p = q;
+    return json_integer((json_int_t)v);
+}
+
+static json_t *load_literal(loader_t *l, const char *word, json_t *value)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(l->end - l->p) < n || memcmp(l->p, word, n) != 0) {
+        return NULL;
+    }
+    l->p += n;
+    return value;
+}
+
+static json_t *load_value(loader_t *l, int depth)
+{
+    const char *text;
+    size_t n;
+
+    if (depth > LOAD_MAX_DEPTH) {
+        return NULL;
+    }
+    skip_space(l);
+    if (l->p >= l->end) {
+        return NULL;
+    }
+    switch (*l->p++) {
+    case '{':
+        return load_object(l, depth);
+    case '[':
+        return load_array(l, depth);
+    case '"':
+        return load_string(l, &text, &n) || memchr(text, '\0', n)
+               ? NULL : json_stringn_nocheck(text, n);
+    case 't':
+        l->p--;
+        return load_literal(l, "true", json_true());
+    case 'f':
+        l->p--;
+        return load_literal(l, "false", json_false());
+    case 'n':
+        l->p--;
+        return load_literal(l, "null", json_null());
+    default:
+        l->p--;
+        return load_integer(l);
+    }
+}
+
+json_t *scim_json_load_fast(const char *text, size_t len)
+{
+    loader_t l = { text, text + len, NULL, 0 };
+    json_t *value = NULL;
+
+    if (valid_utf8((const unsigned char *)text, len)) {
+        value = load_value(&l, 0);
+        skip_space(&l);
+        if (value && (l.p != l.end
+                      || !(json_is_object(value) || json_is_array(value)))) {
+            json_decref(value);
+            value = NULL;
+        }
+    }
+    free(l.scratch);
+    return value;
+}
+
+json_t *scim_json_load_stored(const char *text, size_t len)
+{
+    json_t *value = scim_json_load_fast(text, len);
+
+    return value ? value : json_loadb(text, len, 0, NULL);
 }
 
 /* ---- ASCII case ------------------------------------------------------- */

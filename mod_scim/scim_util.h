@@ -30,6 +30,16 @@ json_t *scim_json_pool_own(apr_pool_t *p, json_t *v);
  * when out of memory or nested deeper than jansson would go. */
 char *scim_json_dump_compact(const json_t *json, size_t *len);
 
+/* json_loadb(text, len, 0, NULL): the same value, or NULL where it gives
+ * NULL, read in one pass for the text the store writes (jansson's parser
+ * calls a function for every character; the parse of each stored
+ * resource was the largest part of a read).  Strings without escapes are
+ * taken whole, after one UTF-8 check of the text; what the fast reader
+ * does not cover (reals, \\u0000, invalid text) goes to jansson. */
+json_t *scim_json_load_stored(const char *text, size_t len);
+/* Its fast reader alone: NULL for all it leaves to jansson. */
+json_t *scim_json_load_fast(const char *text, size_t len);
+
 /* ---- ASCII case ------------------------------------------------------- */
 
 /* SCIM names and caseExact=false values compare ignoring ASCII case only.

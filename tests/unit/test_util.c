@@ -305,6 +305,69 @@ START_TEST(json_dump_matches_jansson)
 }
 END_TEST
 
+/* scim_json_load_stored reads what json_loadb(text, len, 0) reads. */
+static void assert_loads_as_jansson(const char *text)
+{
+    json_t *ours = scim_json_load_stored(text, strlen(text));
+    json_t *theirs = json_loadb(text, strlen(text), 0, NULL);
+
+    if (!theirs) {
+        ck_assert_msg(!ours, "read what jansson refuses: %s", text);
+    }
+    else {
+        ck_assert_msg(ours && json_equal(ours, theirs), "differs: %s", text);
+    }
+    json_decref(ours);
+    json_decref(theirs);
+}
+
+START_TEST(json_load_matches_jansson)
+{
+    static const char *const texts[] = {
+        "{}", "[]", " { } ", "{\"a\":1}", "[1,-2,0,-0,9223372036854775807]",
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+        "\"userName\":\"bjensen@example.com\",\"name\":{\"givenName\":"
+        "\"Barbara\",\"familyName\":\"Jensen\"},\"active\":true,\"emails\":"
+        "[{\"value\":\"b@example.com\",\"type\":\"work\",\"primary\":true}],"
+        "\"x\":null,\"f\":false}",
+        "{\"esc\":\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u00e9 \\u65E5 "
+        "\\ud83d\\ude00 \\u0001\"}",
+        "{\"J\xc3\xa9r\xc3\xb4me\":\"\xe6\x97\xa5\xf0\x9f\x98\x80\"}",
+        "{\"dup\":1,\"dup\":2}", "{\"\":\"\"}", " [ 1 , { \"a\" : [ ] } ]\n",
+        NULL,   /* above: read by the fast reader itself */
+        "{\"real\":1.5}", "{\"exp\":1e3}", "[0.0]",
+        /* refused, or not this reader's: jansson decides */
+        "", "1", "\"alone\"", "true", "{", "[1,]", "{\"a\":}", "{\"a\" 1}",
+        "{\"a\":1,}", "[01]", "[-]", "[+1]", "[1]x", "{\"a\":tru}",
+        "{\"nul\":\"\\u0000\"}", "{\"\\u0000\":1}", "{\"lone\":\"\\ud800\"}",
+        "{\"low\":\"\\udc00\"}", "{\"bad\":\"\\x\"}", "{\"hex\":\"\\u12G4\"}",
+        "{\"ctl\":\"a\x01\"}", "{\"overlong\":\"\xc0\xaf\"}",
+        "{\"surrogate\":\"\xed\xa0\x80\"}", "{\"cut\":\"\xe6\x97\"}",
+        "[99999999999999999999]", "{\"open\":\"never closed}",
+    };
+    char deep[2 * 2100 + 1];
+    size_t i, depth;
+
+    for (i = 0; texts[i]; i++) {
+        json_t *fast = scim_json_load_fast(texts[i], strlen(texts[i]));
+
+        ck_assert_msg(fast != NULL, "left to jansson: %s", texts[i]);
+        json_decref(fast);
+        assert_loads_as_jansson(texts[i]);
+    }
+    for (i++; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        assert_loads_as_jansson(texts[i]);
+    }
+    /* nesting past the fast reader's depth (512), and past jansson's */
+    for (depth = 600; depth <= 2100; depth += 1500) {
+        memset(deep, '[', depth);
+        memset(deep + depth, ']', depth);
+        deep[2 * depth] = '\0';
+        assert_loads_as_jansson(deep);
+    }
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -313,6 +376,7 @@ Suite *util_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, json_released_with_pool);
     tcase_add_test(tc, json_dump_matches_jansson);
+    tcase_add_test(tc, json_load_matches_jansson);
     tcase_add_test(tc, fold_ascii_only);
     tcase_add_test(tc, case_insensitive_equality);
     tcase_add_test(tc, datetime_calendar);
