@@ -9,9 +9,11 @@
  * newline, are also an "attributes" and an "excludedAttributes" parameter
  * applied to the stored fixtures. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "scim_util.h"
 
 static void check_stored(apr_pool_t *p, const scim_resource_type_t *rt,
                          const json_t *stored, const json_t *existing)
@@ -108,6 +110,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The store's own JSON reader and writer give jansson's value and
+ * jansson's bytes, whatever the stored text. */
+static void check_stored_text(const uint8_t *data, size_t size)
+{
+    json_t *ours = scim_json_load_stored((const char *)data, size);
+    json_t *theirs = json_loadb((const char *)data, size, 0, NULL);
+    char *a, *b;
+
+    FUZZ_CHECK(!ours == !theirs && (!ours || json_equal(ours, theirs)),
+               "scim_json_load_stored and json_loadb disagree");
+    if (theirs) {
+        a = scim_json_dump_compact(theirs, NULL);
+        b = json_dumps(theirs, JSON_COMPACT);
+        FUZZ_CHECK(a && b && strcmp(a, b) == 0,
+                   "scim_json_dump_compact and json_dumps disagree");
+        free(a);
+        free(b);
+    }
+    json_decref(ours);
+    json_decref(theirs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -130,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(input);
     }
     project_split(p, data, size);
+    check_stored_text(data, size);
     apr_pool_destroy(p);
     return 0;
 }
