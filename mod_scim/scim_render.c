@@ -70,6 +70,15 @@ int scim_render_related_wanted(const endpoint_t *ep, const char *attributes,
     return !attributes || attr_list_names(ep, attributes, ep->related);
 }
 
+/* A member (key, string value) of obj, built without json_pack (which
+ * parses its format for every object: a tenth of a read's instructions
+ * went to the few objects of each rendered resource).  The keys are this
+ * file's constants; the value is checked as jansson checks every string. */
+static void set_string(json_t *obj, const char *key, const char *value)
+{
+    json_object_set_new_nocheck(obj, key, json_string(value));
+}
+
 static json_t *member_entries(const scim_request_t *req,
                               const apr_array_header_t *members,
                               const char *fixed_type)
@@ -80,13 +89,15 @@ static json_t *member_entries(const scim_request_t *req,
     for (i = 0; i < members->nelts; i++) {
         const scim_member_t *m = &APR_ARRAY_IDX(members, i, scim_member_t);
         int is_group = strcmp(m->type, "Group") == 0;
-        json_t *entry = json_pack("{s:s,s:s,s:s?,s:s}",
-            "value", m->id,
-            "$ref", apr_pstrcat(req->pool, req->base_url,
-                                is_group ? "/Groups/" : "/Users/", m->id,
-                                NULL),
-            "display", m->display,
-            "type", fixed_type ? fixed_type : m->type);
+        json_t *entry = json_object();
+
+        set_string(entry, "value", m->id);
+        set_string(entry, "$ref", apr_pstrcat(req->pool, req->base_url,
+                   is_group ? "/Groups/" : "/Users/", m->id, NULL));
+        if (m->display) {
+            set_string(entry, "display", m->display);
+        }
+        set_string(entry, "type", fixed_type ? fixed_type : m->type);
         json_array_append_new(list, entry);
     }
     return list;
@@ -143,8 +154,10 @@ static void add_membership(const scim_record_t *rec, json_t *res,
                            json_t *schemas)
 {
     scim_member_state_t state = scim_state_parse(rec->state);
-    json_t *membership = json_pack("{s:s,s:b}", "state",
-                                   scim_state_name(state), "seat", rec->seat);
+    json_t *membership = json_object();
+
+    set_string(membership, "state", scim_state_name(state));
+    json_object_set_new_nocheck(membership, "seat", json_boolean(rec->seat));
 
     if (rec->linked && *rec->linked) {
         json_object_set_new(membership, "linked", json_string(rec->linked));
@@ -160,7 +173,7 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
                                         const scim_record_t *rec,
                                         int with_related, json_t **out)
 {
-    json_t *res = json_object();
+    json_t *res = json_object(), *meta;
     json_t *schemas = json_copy(json_object_get(rec->resource, "schemas"));
 
     *out = NULL;
@@ -184,12 +197,13 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
     if (ep->rt == &scim_resource_type_user) {
         add_membership(rec, res, schemas);
     }
-    json_object_set_new(res, "meta", json_pack("{s:s,s:s,s:s,s:s,s:s}",
-        "resourceType", ep->rt->name,
-        "created", rec->created,
-        "lastModified", rec->last_modified,
-        "location", scim_render_location(req, ep, rec->id),
-        "version", scim_render_etag(req->pool, rec->version)));
+    meta = json_object();
+    set_string(meta, "resourceType", ep->rt->name);
+    set_string(meta, "created", rec->created);
+    set_string(meta, "lastModified", rec->last_modified);
+    set_string(meta, "location", scim_render_location(req, ep, rec->id));
+    set_string(meta, "version", scim_render_etag(req->pool, rec->version));
+    json_object_set_new_nocheck(res, "meta", meta);
     *out = res;
     return with_related
         ? scim_render_add_related(req, ep, rec, res, GROUP_MEMBERS_SHOWN)
