@@ -4,9 +4,10 @@
  */
 
 /* The small helpers every part of the core shares, each written once:
- * jansson references owned by a pool, ASCII case folding and
- * case-insensitive JSON member access, RFC 3339 date-times, the clock and
- * new resource ids.  APR and jansson only. */
+ * jansson references owned by a pool, JSON text written and read in one
+ * pass, ASCII case folding and case-insensitive JSON member access,
+ * RFC 3339 date-times, the clock and new resource ids.  APR and jansson
+ * only. */
 
 #ifndef SCIM_UTIL_H
 #define SCIM_UTIL_H
