@@ -405,16 +405,18 @@ static json_t *load_object(loader_t *l, int depth)
         if (l->p >= l->end || *l->p++ != '"' || load_string(l, &key, &n)) {
             break;
         }
-        /* the key outlives the scratch buffer the value may reuse */
-        if (memchr(key, '\0', n) || !(copy = malloc(n + 1))) {
-            break;
+        /* an unescaped key is in the scratch buffer the value may reuse */
+        copy = NULL;
+        if (key == l->scratch) {
+            if (!(copy = malloc(n + 1))) {
+                break;
+            }
+            key = memcpy(copy, key, n);
         }
-        memcpy(copy, key, n);
-        copy[n] = '\0';
         skip_space(l);
         value = l->p < l->end && *l->p++ == ':' ? load_value(l, depth + 1)
                                                 : NULL;
-        if (!value || json_object_setn_new_nocheck(obj, copy, n, value)) {
+        if (!value || json_object_setn_new_nocheck(obj, key, n, value)) {
             free(copy);
             break;
         }
@@ -525,8 +527,9 @@ static json_t *load_value(loader_t *l, int depth)
     case '[':
         return load_array(l, depth);
     case '"':
-        return load_string(l, &text, &n) || memchr(text, '\0', n)
-               ? NULL : json_stringn_nocheck(text, n);
+        /* no NUL: raw control characters and \u0000 are refused */
+        return load_string(l, &text, &n) ? NULL
+                                         : json_stringn_nocheck(text, n);
     case 't':
         l->p--;
         return load_literal(l, "true", json_true());

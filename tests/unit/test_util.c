@@ -334,6 +334,7 @@ START_TEST(json_load_matches_jansson)
         "\\ud83d\\ude00 \\u0001\"}",
         "{\"J\xc3\xa9r\xc3\xb4me\":\"\xe6\x97\xa5\xf0\x9f\x98\x80\"}",
         "{\"dup\":1,\"dup\":2}", "{\"\":\"\"}", " [ 1 , { \"a\" : [ ] } ]\n",
+        "{\"k\\u00e9y\":\"v\\nw\",\"k\\\"2\":{\"\\t\":\"\\/\"}}",
         NULL,   /* above: read by the fast reader itself */
         "{\"real\":1.5}", "{\"exp\":1e3}", "[0.0]",
         /* refused, or not this reader's: jansson decides */
