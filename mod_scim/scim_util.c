@@ -386,6 +386,17 @@ static int load_string(loader_t *l, const char **text, size_t *n)
     return 0;
 }
 
+/* Whether c comes next (after white space); if so it is consumed. */
+static int take(loader_t *l, char c)
+{
+    skip_space(l);
+    if (l->p < l->end && *l->p == c) {
+        l->p++;
+        return 1;
+    }
+    return 0;
+}
+
 static json_t *load_value(loader_t *l, int depth);
 
 static json_t *load_object(loader_t *l, int depth)
@@ -395,14 +406,11 @@ static json_t *load_object(loader_t *l, int depth)
     char *copy;
     size_t n;
 
-    skip_space(l);
-    if (l->p < l->end && *l->p == '}') {
-        l->p++;
+    if (take(l, '}')) {
         return obj;
     }
     while (obj) {
-        skip_space(l);
-        if (l->p >= l->end || *l->p++ != '"' || load_string(l, &key, &n)) {
+        if (!take(l, '"') || load_string(l, &key, &n)) {
             break;
         }
         /* an unescaped key is in the scratch buffer the value may reuse */
@@ -413,21 +421,16 @@ static json_t *load_object(loader_t *l, int depth)
             }
             key = memcpy(copy, key, n);
         }
-        skip_space(l);
-        value = l->p < l->end && *l->p++ == ':' ? load_value(l, depth + 1)
-                                                : NULL;
+        value = take(l, ':') ? load_value(l, depth + 1) : NULL;
         if (!value || json_object_setn_new_nocheck(obj, key, n, value)) {
             free(copy);
             break;
         }
         free(copy);
-        skip_space(l);
-        if (l->p < l->end && *l->p == ',') {
-            l->p++;
+        if (take(l, ',')) {
             continue;
         }
-        if (l->p < l->end && *l->p == '}') {
-            l->p++;
+        if (take(l, '}')) {
             return obj;
         }
         break;
@@ -440,9 +443,7 @@ static json_t *load_array(loader_t *l, int depth)
 {
     json_t *arr = json_array(), *value;
 
-    skip_space(l);
-    if (l->p < l->end && *l->p == ']') {
-        l->p++;
+    if (take(l, ']')) {
         return arr;
     }
     while (arr) {
@@ -450,13 +451,10 @@ static json_t *load_array(loader_t *l, int depth)
             || json_array_append_new(arr, value)) {
             break;
         }
-        skip_space(l);
-        if (l->p < l->end && *l->p == ',') {
-            l->p++;
+        if (take(l, ',')) {
             continue;
         }
-        if (l->p < l->end && *l->p == ']') {
-            l->p++;
+        if (take(l, ']')) {
             return arr;
         }
         break;
