@@ -1989,7 +1989,6 @@ static void keep_statistics(scim_store_t *st)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
     apr_uint32_t next = apr_atomic_read32(&stats_next_check);
-    int stale[sizeof(analyzed_tables) / sizeof(analyzed_tables[0])] = { 0 };
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     int i, n;
@@ -2003,18 +2002,18 @@ static void keep_statistics(scim_store_t *st)
                        stale_statistics_sql, 1) != 0) {
         return;                 /* a catalog it may not read: autovacuum's */
     }
+    /* the rows are all read already (random access): the connection is
+     * free for the ANALYZE of each table named, from our own list */
     while (apr_dbd_get_row(st->driver, st->pool, res, &row, -1) == 0) {
         const char *name = raw_entry(st, row, 0);
 
-        for (i = 0; name && i < (int)(sizeof(stale) / sizeof(stale[0])); i++) {
-            stale[i] |= strcmp(name, analyzed_tables[i]) == 0;
-        }
-    }
-    for (i = 0; i < (int)(sizeof(stale) / sizeof(stale[0])); i++) {
-        if (stale[i]) {
-            apr_dbd_query(st->driver, st->handle, &n,
-                          apr_pstrcat(st->pool, "ANALYZE ", analyzed_tables[i],
-                                      NULL));
+        for (i = 0; name && i < (int)(sizeof(analyzed_tables)
+                                      / sizeof(analyzed_tables[0])); i++) {
+            if (strcmp(name, analyzed_tables[i]) == 0) {
+                apr_dbd_query(st->driver, st->handle, &n,
+                              apr_pstrcat(st->pool, "ANALYZE ",
+                                          analyzed_tables[i], NULL));
+            }
         }
     }
 }

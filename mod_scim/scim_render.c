@@ -160,7 +160,7 @@ static void add_membership(const scim_record_t *rec, json_t *res,
     json_object_set_new_nocheck(membership, "seat", json_boolean(rec->seat));
 
     if (rec->linked && *rec->linked) {
-        json_object_set_new(membership, "linked", json_string(rec->linked));
+        set_string(membership, "linked", rec->linked);
     }
     json_object_set_new(res, SCIM_SCHEMA_MEMBERSHIP, membership);
     if (!scim_json_array_has_ci(schemas, SCIM_SCHEMA_MEMBERSHIP)) {
