@@ -228,11 +228,6 @@ static const char *const *const migrations[] = {
     "rtype, id, name, external_id, created, last_modified, version, state," \
     " linked, resource, active, seat, display_name"
 
-/* As many NULLs, for rows without a record (a user's groups after it). */
-#define RECORD_NULLS \
-    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL," \
-    " NULL, NULL"
-
 /* The same columns of a resource joined as "r". */
 #define RECORD_COLUMNS_R \
     "r.rtype, r.id, r.name, r.external_id, r.created, r.last_modified," \
@@ -248,6 +243,23 @@ static const char *const *const migrations[] = {
     " LEFT JOIN scim_members m ON m.org = r.org AND m.member_id = r.id" \
     " LEFT JOIN scim_resources g ON g.org = m.org AND g.rtype = 'Group'" \
     " AND g.id = m.group_id"
+
+/* Users, "r" in from and where, and a row for each group each belongs
+ * to.  A group's row fills the record's columns: rtype 'Group', the
+ * group's id and name, its member's id as external_id and its folded name
+ * (the order of a user's groups) as created; NULL in the rest.  The
+ * user's row comes once (a join would repeat its resource on every
+ * group's row: 3.3 MB for a user in 1,000 groups), no column is added
+ * (apr_dbd's sqlite3 driver fetches every column of every row under two
+ * mutexes) and no ORDER BY (a sorter costs more than ordering a few rows
+ * in C).  Its parameters are where's, twice. */
+#define USERS_WITH_GROUPS(from, where) \
+    "SELECT " RECORD_COLUMNS_R " FROM " from " WHERE " where \
+    " UNION ALL SELECT 'Group', g.id, g.name, r.id, g.name_ci, NULL, NULL," \
+    " NULL, NULL, NULL, NULL, NULL, NULL FROM " from \
+    " CROSS JOIN scim_members m CROSS JOIN scim_resources g WHERE " where \
+    " AND m.org = r.org AND m.member_id = r.id AND g.org = m.org" \
+    " AND g.rtype = 'Group' AND g.id = m.group_id"
 
 /* What an access check reads of a user, in scim_store_access.c's order. */
 #define ACCESS_COLUMNS_R \
@@ -276,18 +288,22 @@ static const struct {
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND id = %s" },
     /* a user, then its groups: one statement, one read of the pages the
-     * last commit left stale, where two cost about 1.3 times as much CPU.
-     * The user's row comes once (a join would repeat its resource on
-     * every group's row: 3.3 MB for a user in 1,000 groups). */
+     * last commit left stale, where two cost about 1.3 times as much CPU */
     [SCIM_STMT_USER_WITH_GROUPS] = { "scim_user_with_groups",
-      "SELECT " RECORD_COLUMNS ", NULL AS group_id, NULL AS group_name,"
-      " 0 AS part, NULL AS group_key FROM scim_resources"
-      " WHERE org = %s AND rtype = 'User' AND id = %s"
-      " UNION ALL SELECT " RECORD_NULLS ", g.id, g.name, 1, g.name_ci"
-      " FROM scim_members m CROSS JOIN scim_resources g"
-      " WHERE m.org = %s AND m.member_id = %s AND g.org = m.org"
-      " AND g.rtype = 'Group' AND g.id = m.group_id"
-      " ORDER BY part, group_key, group_id" },
+      USERS_WITH_GROUPS("scim_resources r",
+                        "r.org = %s AND r.rtype = 'User' AND r.id = %s") },
+    /* the lookups an IdP makes before every create, as one statement */
+    [SCIM_STMT_USERS_BY_NAME_WITH_GROUPS] = { "scim_users_by_name_groups",
+      USERS_WITH_GROUPS("scim_resources r",
+                        "r.org = %s AND r.rtype = 'User' AND r.name_ci = %s") },
+    [SCIM_STMT_USERS_BY_EXTERNAL_WITH_GROUPS] = {
+      "scim_users_by_external_groups",
+      USERS_WITH_GROUPS("scim_resources r", "r.org = %s AND r.rtype = 'User'"
+                        " AND r.external_id = %s") },
+    [SCIM_STMT_USERS_BY_EMAIL_WITH_GROUPS] = { "scim_users_by_email_groups",
+      USERS_WITH_GROUPS("scim_emails e CROSS JOIN scim_resources r",
+                        "e.org = %s AND e.value_ci = %s AND r.org = e.org"
+                        " AND r.rtype = 'User' AND r.id = e.user_id") },
     [SCIM_STMT_RES_BY_NAME] = { "scim_res_by_name",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND name_ci = %s" },
@@ -1522,41 +1538,107 @@ void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
     }
 }
 
-/* What push_record_with_group fills: the record, from the first row,
- * and its groups. */
+/* A group's row of USERS_WITH_GROUPS. */
 typedef struct {
-    scim_record_t *rec;
-    apr_array_header_t *groups;
-} record_with_groups_t;
+    const char *member_id;
+    const char *order;          /* the group's folded name */
+    scim_member_t group;
+} group_row_t;
 
-static void push_record_with_group(scim_store_t *st, apr_pool_t *p,
-                                   apr_dbd_row_t *row, void *baton)
+/* What push_user_or_group fills. */
+typedef struct {
+    apr_array_header_t *users;  /* scim_record_t * */
+    apr_array_header_t *group_rows;
+} users_with_groups_t;
+
+static void push_user_or_group(scim_store_t *st, apr_pool_t *p,
+                               apr_dbd_row_t *row, void *baton)
 {
-    record_with_groups_t *r = baton;
+    users_with_groups_t *u = baton;
+    const char *rtype = raw_entry(st, row, 0);
 
-    if (!raw_entry(st, row, RECORD_COLUMN_COUNT)) {
-        /* the record's row, first */
-        r->rec = record_from_row(st, p, row);
-        r->groups = apr_array_make(p, 4, sizeof(scim_member_t));
-        r->rec->groups = r->groups;
+    if (rtype && strcmp(rtype, "Group") == 0) {
+        group_row_t *g = apr_array_push(u->group_rows);
+
+        g->group.id = scim_db_entry(st, p, row, 1);
+        g->group.display = scim_db_entry(st, p, row, 2);
+        g->group.type = "Group";
+        g->member_id = scim_db_entry(st, p, row, 3);
+        g->order = scim_db_entry(st, p, row, 4);
     }
-    else if (r->rec) {
-        scim_db_push_group(st, p, row, RECORD_COLUMN_COUNT, r->groups);
+    else {
+        APR_ARRAY_PUSH(u->users, scim_record_t *) =
+            record_from_row(st, p, row);
     }
 }
 
-scim_error_t *scim_db_select_record_with_groups(scim_store_t *st,
-                                               apr_pool_t *p,
-                                               scim_stmt_t which,
-                                               const char **args, int nargs,
-                                               scim_record_t **out)
+static int compare_strings(const char *a, const char *b)
 {
-    record_with_groups_t r = { NULL, NULL };
-    scim_error_t *err = scim_db_select(st, p, which, args, nargs,
-                                       push_record_with_group, &r);
+    return strcmp(a ? a : "", b ? b : "");
+}
 
-    *out = err ? NULL : r.rec;
-    return err;
+/* The default order of resources: created, then id. */
+static int compare_users(const void *a, const void *b)
+{
+    const scim_record_t *x = *(scim_record_t *const *)a;
+    const scim_record_t *y = *(scim_record_t *const *)b;
+    int c = compare_strings(x->created, y->created);
+
+    return c ? c : compare_strings(x->id, y->id);
+}
+
+/* A user's groups in name order, then id: byte order, as SQLite's ORDER BY
+ * in scim_store_member_groups (PostgreSQL's follows the database's
+ * collation, which may place punctuation differently; no order is part
+ * of SCIM). */
+static int compare_group_rows(const void *a, const void *b)
+{
+    const group_row_t *x = a, *y = b;
+    int c = compare_strings(x->order, y->order);
+
+    return c ? c : compare_strings(x->group.id, y->group.id);
+}
+
+scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
+                                                 apr_pool_t *p,
+                                                 scim_stmt_t which,
+                                                 const char **args, int nargs,
+                                                 apr_array_header_t *out)
+{
+    users_with_groups_t u = {
+        out, apr_array_make(p, 4, sizeof(group_row_t))
+    };
+    apr_hash_t *groups_of = apr_hash_make(p);
+    int first = out->nelts, i;
+    scim_error_t *err = scim_db_select(st, p, which, args, nargs,
+                                       push_user_or_group, &u);
+
+    if (err) {
+        return err;
+    }
+    qsort(out->elts + first * out->elt_size, out->nelts - first,
+          out->elt_size, compare_users);
+    for (i = first; i < out->nelts; i++) {
+        scim_record_t *rec = APR_ARRAY_IDX(out, i, scim_record_t *);
+        apr_array_header_t *groups = apr_array_make(p, 4,
+                                                    sizeof(scim_member_t));
+
+        rec->groups = groups;
+        apr_hash_set(groups_of, rec->id, APR_HASH_KEY_STRING, groups);
+    }
+    qsort(u.group_rows->elts, u.group_rows->nelts, sizeof(group_row_t),
+          compare_group_rows);
+    for (i = 0; i < u.group_rows->nelts; i++) {
+        const group_row_t *g = &APR_ARRAY_IDX(u.group_rows, i, group_row_t);
+        apr_array_header_t *groups = g->member_id
+            ? apr_hash_get(groups_of, g->member_id, APR_HASH_KEY_STRING)
+            : NULL;
+
+        if (groups) {
+            *(scim_member_t *)apr_array_push(groups) = g->group;
+        }
+    }
+    return NULL;
 }
 
 /* What push_counted_record fills: the records, and the number each row

@@ -62,6 +62,9 @@ typedef enum {
     /* resources */
     SCIM_STMT_RES_GET,
     SCIM_STMT_USER_WITH_GROUPS,
+    SCIM_STMT_USERS_BY_NAME_WITH_GROUPS,
+    SCIM_STMT_USERS_BY_EXTERNAL_WITH_GROUPS,
+    SCIM_STMT_USERS_BY_EMAIL_WITH_GROUPS,
     SCIM_STMT_RES_BY_NAME,
     SCIM_STMT_RES_BY_EXTERNAL,
     SCIM_STMT_RES_BY_EMAIL,
@@ -152,15 +155,14 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
                         int col, apr_array_header_t *groups);
 
-/* A user and its groups, read in one statement: the record from the row
- * that names no group after the record's columns (the first; *out NULL
- * when there is none), and the group (id, displayName) each later row
- * names. */
-scim_error_t *scim_db_select_record_with_groups(scim_store_t *st,
-                                               apr_pool_t *p,
-                                               scim_stmt_t which,
-                                               const char **args, int nargs,
-                                               scim_record_t **out);
+/* Users and their groups, read in one statement (USERS_WITH_GROUPS):
+ * the records appended to out (scim_record_t *), each with rec->groups,
+ * the groups (id, displayName) that later rows name for it. */
+scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
+                                                 apr_pool_t *p,
+                                                 scim_stmt_t which,
+                                                 const char **args, int nargs,
+                                                 apr_array_header_t *out);
 
 /* First column of the first row (a count, an id), or NULL for none. */
 scim_error_t *scim_db_select_value(scim_store_t *st, scim_stmt_t which,

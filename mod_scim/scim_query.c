@@ -113,6 +113,8 @@ typedef struct match {
     scim_record_t *rec;
     json_t *full;               /* the served form, filters ran on it */
     int seq;                    /* position among the matches */
+    int groups_known;           /* a user read with its groups: full has
+                                   them */
 } match_t;
 
 typedef struct sort_spec {
@@ -274,6 +276,7 @@ static void keep_match(collector_t *c, const scim_record_t *rec,
     m->rec = scim_record_copy(c->req->pool, rec);
     m->full = scim_json_pool_own(c->req->pool, json_incref(full));
     m->seq = seq;
+    m->groups_known = rec->groups != NULL;
 }
 
 /* Considers one candidate, read into scratch pool p; a kept match is
@@ -286,8 +289,10 @@ static void collect(collector_t *c, apr_pool_t *p, const scim_record_t *rec)
     if (c->err) {
         return;
     }
+    /* groups read with the user cost nothing more to show */
     c->err = scim_render_full_resource(c->req, p, c->ep, rec,
-                                       c->filter_needs_related, &full);
+                                       c->filter_needs_related || rec->groups,
+                                       &full);
     if (c->err || (c->filter && !scim_filter_match(c->filter, full))) {
         return;
     }
@@ -701,6 +706,28 @@ static const char *member_walk(apr_pool_t *p, const endpoint_t *ep,
     return key;
 }
 
+/* The index that answers filter (an id, name, externalId or e-mail equality
+ * it requires), its value in *value; -1 when none does. */
+static int indexed_key(const endpoint_t *ep, const scim_filter_t *filter,
+                       const char **value)
+{
+    if ((*value = scim_filter_indexed_eq(filter, "id"))) {
+        return SCIM_STORE_BY_ID;
+    }
+    if ((*value = scim_filter_indexed_eq(filter, ep->name_attr))) {
+        return SCIM_STORE_BY_NAME;
+    }
+    if ((*value = scim_filter_indexed_eq(filter, "externalId"))) {
+        return SCIM_STORE_BY_EXTERNAL_ID;
+    }
+    if (ep->rt == &scim_resource_type_user
+        && (*value = scim_filter_indexed_sub_eq(filter, "emails", "value"))) {
+        /* Entra's and Okta's matching forms */
+        return SCIM_STORE_BY_EMAIL;
+    }
+    return -1;
+}
+
 /* Resources of one type matching lp, the page only, as match_t in *out;
  * *total gets the number of all matches.  Lookups by id, name, externalId
  * and membership use an index. */
@@ -719,6 +746,7 @@ static scim_error_t *query_resources(const scim_request_t *req,
                                               sizeof(scim_record_t *));
     const scim_filter_t *cond;
     const char *key;
+    int by;
 
     memset(&c, 0, sizeof(c));
     c.req = req;
@@ -748,34 +776,15 @@ static scim_error_t *query_resources(const scim_request_t *req,
         }
         err = key ? indexed_page(&c, key) : cursor_scan(&c);
     }
-    else if (filter && (key = scim_filter_indexed_eq(filter, "id"))) {
-        scim_record_t *rec = NULL;
-
-        err = scim_store_get(req->store, req->org, ep->rt->name, key, &rec);
-        if (!err && rec) {
-            collect(&c, req->pool, rec);
-        }
-    }
-    else if (filter && (key = scim_filter_indexed_eq(filter, ep->name_attr))) {
-        err = scim_store_find(req->store, req->org, ep->rt->name,
-                              SCIM_STORE_BY_NAME, key, recs);
-        if (!err) {
-            collect_all(&c, req->pool, recs);
-        }
-    }
-    else if (filter && (key = scim_filter_indexed_eq(filter, "externalId"))) {
-        err = scim_store_find(req->store, req->org, ep->rt->name,
-                              SCIM_STORE_BY_EXTERNAL_ID, key, recs);
-        if (!err) {
-            collect_all(&c, req->pool, recs);
-        }
-    }
-    else if (filter && ep->rt == &scim_resource_type_user
-             && (key = scim_filter_indexed_sub_eq(filter, "emails",
-                                                  "value"))) {
-        /* the e-mail index (Entra's and Okta's matching forms) */
-        err = scim_store_find(req->store, req->org, ep->rt->name,
-                              SCIM_STORE_BY_EMAIL, key, recs);
+    else if (filter && (by = indexed_key(ep, filter, &key)) >= 0) {
+        /* users come with their groups when the filter or the response
+         * needs them */
+        err = scim_store_find(req->store, req->org, ep->rt->name, by, key,
+                              c.filter_needs_related
+                              || scim_render_related_wanted(ep,
+                                                            lp->attributes,
+                                                            lp->excluded),
+                              recs);
         if (!err) {
             collect_all(&c, req->pool, recs);
         }
@@ -839,16 +848,19 @@ static scim_error_t *add_page_groups(const scim_request_t *req,
 
     for (i = 0; i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        if (!json_object_get(m->full, "groups")) {
+        if (!m->groups_known && !json_object_get(m->full, "groups")) {
             APR_ARRAY_PUSH(ids, const char *) = m->rec->id;
         }
+    }
+    if (!ids->nelts) {
+        return NULL;
     }
     err = scim_store_groups_of(req->store, req->org,
                                (const char *const *)ids->elts, ids->nelts,
                                groups);
     for (i = 0; !err && i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        if (!json_object_get(m->full, "groups")) {
+        if (!m->groups_known && !json_object_get(m->full, "groups")) {
             scim_render_set_groups(req, m->full,
                                    apr_hash_get(groups, m->rec->id,
                                                 APR_HASH_KEY_STRING));

@@ -47,19 +47,24 @@ static scim_record_t *first_record(apr_array_header_t *recs)
     return recs->nelts ? APR_ARRAY_IDX(recs, 0, scim_record_t *) : NULL;
 }
 
+scim_error_t *scim_store_read(scim_store_t *st, const char *org,
+                              const char *rtype, const char *id,
+                              int with_groups, scim_record_t **out)
+{
+    apr_array_header_t *recs = apr_array_make(st->pool, 1,
+                                              sizeof(scim_record_t *));
+    scim_error_t *err = scim_store_find(st, org, rtype, SCIM_STORE_BY_ID, id,
+                                        with_groups, recs);
+
+    *out = err ? NULL : first_record(recs);
+    return err;
+}
+
 scim_error_t *scim_store_get(scim_store_t *st, const char *org,
                              const char *rtype, const char *id,
                              scim_record_t **out)
 {
-    apr_array_header_t *recs = apr_array_make(st->pool, 1,
-                                              sizeof(scim_record_t *));
-    const char *args[] = { org, rtype, id };
-    scim_error_t *err = scim_db_select_records(st, st->pool,
-                                               SCIM_STMT_RES_GET, args, 3,
-                                               recs);
-
-    *out = err ? NULL : first_record(recs);
-    return err;
+    return scim_store_read(st, org, rtype, id, 0, out);
 }
 
 scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
@@ -67,44 +72,60 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                               const char *id,
                                               scim_record_t **out)
 {
-    const char *args[] = { org, id, org, id };
-
-    return scim_db_select_record_with_groups(st, st->pool,
-                                             SCIM_STMT_USER_WITH_GROUPS,
-                                             args, 4, out);
+    return scim_store_read(st, org, "User", id, 1, out);
 }
 
-scim_error_t *scim_store_read(scim_store_t *st, const char *org,
-                              const char *rtype, const char *id,
-                              int with_groups, scim_record_t **out)
+/* The statement finding resources by key, and the key's value as stored
+ * (names and e-mail addresses are kept folded). */
+static scim_stmt_t find_statement(scim_store_t *st, scim_store_key_t key,
+                                  int with_groups, const char **value)
 {
-    return with_groups ? scim_store_get_user_with_groups(st, org, id, out)
-                       : scim_store_get(st, org, rtype, id, out);
+    switch (key) {
+    case SCIM_STORE_BY_NAME:
+        *value = scim_fold_case(st->pool, *value);
+        return with_groups ? SCIM_STMT_USERS_BY_NAME_WITH_GROUPS
+                           : SCIM_STMT_RES_BY_NAME;
+    case SCIM_STORE_BY_EXTERNAL_ID:
+        return with_groups ? SCIM_STMT_USERS_BY_EXTERNAL_WITH_GROUPS
+                           : SCIM_STMT_RES_BY_EXTERNAL;
+    case SCIM_STORE_BY_EMAIL:
+        *value = scim_fold_case(st->pool, *value);
+        return with_groups ? SCIM_STMT_USERS_BY_EMAIL_WITH_GROUPS
+                           : SCIM_STMT_RES_BY_EMAIL;
+    default:
+        return with_groups ? SCIM_STMT_USER_WITH_GROUPS : SCIM_STMT_RES_GET;
+    }
 }
 
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
-                              const char *value, apr_array_header_t *out)
+                              const char *value, int with_groups,
+                              apr_array_header_t *out)
 {
-    const char *args[] = { org, rtype, value };
-    scim_stmt_t which = SCIM_STMT_RES_GET;
+    int users = strcmp(rtype, "User") == 0;
+    scim_stmt_t which;
 
-    if (key == SCIM_STORE_BY_NAME) {
-        which = SCIM_STMT_RES_BY_NAME;
-        args[2] = scim_fold_case(st->pool, value);
+    if (key == SCIM_STORE_BY_EMAIL && !users) {
+        return NULL;                /* only users have e-mails indexed */
     }
-    else if (key == SCIM_STORE_BY_EXTERNAL_ID) {
-        which = SCIM_STMT_RES_BY_EXTERNAL;
+    with_groups = with_groups && users;
+    which = find_statement(st, key, with_groups, &value);
+    if (with_groups) {
+        const char *args[] = { org, value, org, value };
+
+        return scim_db_select_records_with_groups(st, st->pool, which, args,
+                                                  4, out);
     }
-    else if (key == SCIM_STORE_BY_EMAIL) {
-        if (strcmp(rtype, "User") != 0) {
-            return NULL;            /* only users have e-mails indexed */
-        }
-        which = SCIM_STMT_RES_BY_EMAIL;
-        args[1] = scim_fold_case(st->pool, value);
+    if (key == SCIM_STORE_BY_EMAIL) {
+        const char *args[] = { org, value };
+
         return scim_db_select_records(st, st->pool, which, args, 2, out);
     }
-    return scim_db_select_records(st, st->pool, which, args, 3, out);
+    else {
+        const char *args[] = { org, rtype, value };
+
+        return scim_db_select_records(st, st->pool, which, args, 3, out);
+    }
 }
 
 scim_error_t *scim_store_count(scim_store_t *st, const char *org,

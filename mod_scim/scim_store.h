@@ -124,10 +124,13 @@ scim_error_t *scim_store_read(scim_store_t *st, const char *org,
                               int with_groups, scim_record_t **out);
 
 /* Records whose indexed key equals value (for BY_NAME compared
- * case-insensitively), appended to out (scim_record_t *). */
+ * case-insensitively), appended to out (scim_record_t *).  Users come
+ * with their groups (rec->groups) when with_groups: read in the same
+ * statement. */
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
-                              const char *value, apr_array_header_t *out);
+                              const char *value, int with_groups,
+                              apr_array_header_t *out);
 
 scim_error_t *scim_store_count(scim_store_t *st, const char *org,
                                const char *rtype, int *count);

@@ -804,6 +804,44 @@ def test_user_groups_attribute(acme):
     assert "groups" not in got
 
 
+def test_lookups_show_each_users_groups_as_get_does(acme):
+    """An IdP's lookups before a create (userName, externalId, e-mail) read
+    the users and their groups together: each user found shows the groups
+    its GET shows, in the same order; two users sharing an externalId each
+    show their own."""
+    shared = unique("ext")
+    ann = acme.create_user(user_body(externalId=shared, emails=[
+        {"value": unique("ann"), "type": "work"}]))
+    bob = acme.create_user(user_body(externalId=shared))
+    loner = acme.create_user(user_body())
+    both = make_group(acme, gname("b-both"), members=[ann["id"], bob["id"]])
+    make_group(acme, gname("a-ann"), members=[ann["id"]])
+    make_group(acme, gname("c-ann"), members=[ann["id"]])
+    make_group(acme, gname("bob"), members=[bob["id"]])
+    gets = {u["id"]: acme.get_user(u["id"]) for u in (ann, bob, loner)}
+    assert [g["value"] for g in gets[bob["id"]]["groups"]][0] == both["id"]
+    assert len(gets[ann["id"]]["groups"]) == 3
+
+    lookups = {
+        f'userName eq "{ann["userName"].upper()}"': [ann],
+        f'externalId eq "{shared}"': [ann, bob],
+        f'emails[type eq "work" and value eq "{ann["emails"][0]["value"]}"]': [ann],
+        f'emails.value eq "{ann["emails"][0]["value"]}"': [ann],
+        f'id eq "{bob["id"]}"': [bob],
+        f'userName eq "{loner["userName"]}"': [loner],
+    }
+    for expr, want in lookups.items():
+        got = acme.filter_users(expr)
+        assert [r["id"] for r in got["Resources"]] == [u["id"] for u in want], expr
+        for r in got["Resources"]:
+            assert r.get("groups") == gets[r["id"]].get("groups"), expr
+    # attributes that leave groups out still leave them out
+    got = acme.filter_users(f'externalId eq "{shared}"',
+                            excludedAttributes="groups")
+    assert [r["id"] for r in got["Resources"]] == [ann["id"], bob["id"]]
+    assert all("groups" not in r for r in got["Resources"])
+
+
 def test_user_groups_follow_renames(acme):
     (u,) = users(acme, 1)
     g = make_group(acme, members=[u["id"]])

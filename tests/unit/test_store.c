@@ -123,7 +123,7 @@ START_TEST(organizations_are_separate)
     ck_assert_ptr_null(scim_store_get(store, "globex", "User", "u1", &got));
     ck_assert_ptr_null(got);
     ck_assert_ptr_null(scim_store_find(store, "acme", "User",
-                                       SCIM_STORE_BY_NAME, "BOB", found));
+                                       SCIM_STORE_BY_NAME, "BOB", 0, found));
     ck_assert_int_eq(found->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "u1");
     ck_assert_ptr_null(scim_store_count(store, "globex", "User", &count));
@@ -305,7 +305,7 @@ START_TEST(migration_indexes_emails_of_users_written_before_the_index)
                                    " SET version = 5"), 0);
     ck_assert_ptr_null(scim_store_find(store, "acme", "User",
                                        SCIM_STORE_BY_EMAIL,
-                                       "old.one@example.com", found));
+                                       "old.one@example.com", 0, found));
     ck_assert_int_eq(found->nelts, 0);
 
     ck_assert_ptr_null(scim_store_open(pool, store_fixture_driver(),
@@ -314,13 +314,13 @@ START_TEST(migration_indexes_emails_of_users_written_before_the_index)
                                        &migrated));
     ck_assert_ptr_null(scim_store_find(migrated, "acme", "User",
                                        SCIM_STORE_BY_EMAIL,
-                                       "OLD.one@example.com", found));
+                                       "OLD.one@example.com", 0, found));
     ck_assert_int_eq(found->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "old1");
     found->nelts = 0;
     ck_assert_ptr_null(scim_store_find(migrated, "acme", "User",
                                        SCIM_STORE_BY_EMAIL,
-                                       "new@example.com", found));
+                                       "new@example.com", 0, found));
     ck_assert_int_eq(found->nelts, 1);
     ck_assert_int_eq(apr_dbd_query(store_fixture_driver(),
                                    store_fixture_handle(), &n,
@@ -675,6 +675,71 @@ START_TEST(user_read_with_its_groups)
 END_TEST
 
 
+/* An IdP's lookups (userName, externalId, e-mail) read the users found
+ * and each one's groups in one statement: two users sharing an externalId
+ * each get their own groups, in name order; the users come in the
+ * default order. */
+START_TEST(users_found_with_their_groups_in_one_statement)
+{
+    static const struct {
+        scim_store_key_t key;
+        const char *value;
+        int users;
+    } lookups[] = {
+        { SCIM_STORE_BY_NAME, "ANN", 1 },
+        { SCIM_STORE_BY_EXTERNAL_ID, "shared", 2 },
+        { SCIM_STORE_BY_EMAIL, "Ann@Example.com", 1 },
+        { SCIM_STORE_BY_ID, "u1", 1 },
+        { SCIM_STORE_BY_NAME, "nobody", 0 },
+    };
+    scim_record_t *ann = user("u1", "ann", "shared");
+    scim_record_t *bob = user("u2", "bob", "shared");
+    scim_store_stats_t before;
+    size_t i;
+
+    json_object_set_new(ann->resource, "emails",
+                        json_pack("[{s:s}]", "value", "ann@example.com"));
+    ck_assert_ptr_null(scim_store_create(store, "acme", ann, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", bob, NULL));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g1", "Zeta"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    "u2", NULL)));
+    ck_assert_ptr_null(scim_store_create(store, "acme", group("g2", "alpha"),
+                                         member_ops(SCIM_MEMBER_ADD, "u1",
+                                                    NULL)));
+    for (i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
+        apr_array_header_t *found = apr_array_make(pool, 2,
+                                                   sizeof(scim_record_t *));
+        const scim_record_t *first, *second;
+
+        before = scim_store_stats(store);
+        ck_assert_ptr_null(scim_store_find(store, "acme", "User",
+                                           lookups[i].key, lookups[i].value,
+                                           1, found));
+        ck_assert_int_eq(scim_store_stats(store).statements
+                         - before.statements, 1);
+        ck_assert_int_eq(found->nelts, lookups[i].users);
+        if (!found->nelts) {
+            continue;
+        }
+        first = APR_ARRAY_IDX(found, 0, scim_record_t *);
+        ck_assert_str_eq(first->id, "u1");
+        ck_assert_int_eq(first->groups->nelts, 2);
+        ck_assert_str_eq(APR_ARRAY_IDX(first->groups, 0,
+                                       scim_member_t).display, "alpha");
+        ck_assert_str_eq(APR_ARRAY_IDX(first->groups, 1, scim_member_t).id,
+                         "g1");
+        if (found->nelts == 2) {
+            second = APR_ARRAY_IDX(found, 1, scim_record_t *);
+            ck_assert_str_eq(second->id, "u2");
+            ck_assert_int_eq(second->groups->nelts, 1);
+            ck_assert_str_eq(APR_ARRAY_IDX(second->groups, 0,
+                                           scim_member_t).id, "g1");
+        }
+    }
+}
+END_TEST
+
 /* ---- access: identities, seats, audit ---------------------------------- */
 
 static scim_record_t *active_user(const char *id, const char *user_name,
@@ -847,7 +912,7 @@ static const char *found_by(scim_store_key_t key, const char *value)
     apr_array_header_t *found = apr_array_make(pool, 1,
                                                sizeof(scim_record_t *));
 
-    ck_assert_ptr_null(scim_store_find(store, "acme", "User", key, value,
+    ck_assert_ptr_null(scim_store_find(store, "acme", "User", key, value, 0,
                                        found));
     return found->nelts == 1 ? APR_ARRAY_IDX(found, 0, scim_record_t *)->id
                              : NULL;
@@ -1273,6 +1338,7 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, scan_chunks_follow_the_default_order);
     tcase_add_test(tc, groups_of_many_users_in_batches);
     tcase_add_test(tc, user_read_with_its_groups);
+    tcase_add_test(tc, users_found_with_their_groups_in_one_statement);
     tcase_add_test(tc, null_stays_null);
     tcase_add_test(tc, survives_schema_change_by_another_connection);
     tcase_add_test(tc, identity_found_by_each_link_attribute);
