@@ -1026,67 +1026,119 @@ static int is_extension_key(const scim_resource_type_t *rt,
     return 0;
 }
 
-/* A complex value with the sub-attributes the request lets through (a
- * new object sharing their values); NULL when none is left. */
+/* An object being projected from src: no copy while every key so far
+ * is kept as it is, so that a response that leaves nothing out shares
+ * the resource's values instead of rebuilding each object. */
+typedef struct {
+    json_t *src;
+    json_t *copy;               /* made at the first difference */
+} lazy_object_t;
+
+/* Records what the projection keeps of src's key: kept (a new reference,
+ * or NULL when the key is left out). */
+static void lazy_put(lazy_object_t *l, const char *key, json_t *value,
+                     json_t *kept)
+{
+    const char *k;
+    json_t *v;
+
+    if (!l->copy && kept == value) {
+        json_decref(kept);      /* the same so far */
+        return;
+    }
+    if (!l->copy) {
+        l->copy = json_object();
+        json_object_foreach(l->src, k, v) {
+            if (k == key) {
+                break;
+            }
+            json_object_set_new(l->copy, k, json_incref(v));
+        }
+    }
+    if (kept) {
+        json_object_set_new(l->copy, key, kept);
+    }
+}
+
+/* The projected object: src itself when nothing differed. */
+static json_t *lazy_result(lazy_object_t *l)
+{
+    return l->copy ? l->copy : json_incref(l->src);
+}
+
+/* A complex value with the sub-attributes the request lets through
+ * (value itself when that is all of them); NULL when none is left. */
 static json_t *project_complex(const scim_projection_t *proj,
                                const scim_attr_t *def, const char *urn,
-                               const char *name, const json_t *value,
+                               const char *name, json_t *value,
                                const proj_set_t *selected,
                                const proj_set_t *excluded)
 {
+    lazy_object_t result = { value, NULL };
     const scim_attr_t *sub_def;
     const char *key;
-    json_t *sub_value, *result = json_object();
+    json_t *sub_value, *shaped;
     int always;
 
-    json_object_foreach((json_t *)value, key, sub_value) {
+    json_object_foreach(value, key, sub_value) {
         sub_def = def ? scim_attr_find(def->sub_attrs, key) : NULL;
-        if (sub_def && sub_def->returned == SCIM_RET_NEVER) {
-            continue;
-        }
         always = sub_def && sub_def->returned == SCIM_RET_ALWAYS;
-        if (!always
-            && ((selected && !paths_match(proj, selected, urn, name, key))
-                || paths_match(proj, excluded, urn, name, key))) {
-            continue;
-        }
-        json_object_set_new(result, key, json_incref(sub_value));
+        lazy_put(&result, key, sub_value,
+                 (sub_def && sub_def->returned == SCIM_RET_NEVER)
+                 || (!always
+                     && ((selected
+                          && !paths_match(proj, selected, urn, name, key))
+                         || paths_match(proj, excluded, urn, name, key)))
+                 ? NULL : json_incref(sub_value));
     }
-    if (json_object_size(result) == 0) {
-        json_decref(result);
+    shaped = lazy_result(&result);
+    if (json_object_size(shaped) == 0) {
+        json_decref(shaped);
         return NULL;
     }
-    return result;
+    return shaped;
 }
 
-/* An attribute's value as the response shows it (shared when nothing of
- * it is left out); selected is NULL unless only some of its
+/* An attribute's value as the response shows it (value itself when
+ * nothing of it is left out); selected is NULL unless only some of its
  * sub-attributes were asked for. */
 static json_t *project_value(const scim_projection_t *proj,
                              const scim_attr_t *def, const char *urn,
-                             const char *name, const json_t *value,
+                             const char *name, json_t *value,
                              const proj_set_t *selected,
                              const proj_set_t *excluded)
 {
-    json_t *result, *elem, *shaped;
-    size_t i;
+    json_t *result = NULL, *elem, *shaped;
+    size_t i, j;
 
     if (json_is_object(value)) {
         return project_complex(proj, def, urn, name, value, selected,
                                excluded);
     }
     if (!json_is_array(value)) {
-        return json_incref((json_t *)value);
+        return json_incref(value);
     }
-    result = json_array();
-    json_array_foreach((json_t *)value, i, elem) {
+    json_array_foreach(value, i, elem) {
         shaped = json_is_object(elem)
                  ? project_complex(proj, def, urn, name, elem, selected,
                                    excluded)
                  : json_incref(elem);
+        if (!result && shaped == elem) {
+            json_decref(shaped);        /* the same so far */
+            continue;
+        }
+        if (!result) {
+            result = json_array();
+            for (j = 0; j < i; j++) {
+                json_array_append(result, json_array_get(value, j));
+            }
+        }
         if (shaped) {
             json_array_append_new(result, shaped);
         }
+    }
+    if (!result) {
+        result = json_incref(value);
     }
     if (json_array_size(result) == 0) {
         json_decref(result);
@@ -1095,41 +1147,38 @@ static json_t *project_value(const scim_projection_t *proj,
     return result;
 }
 
-/* Copies attribute (urn, name) into dst if the request returns it.
- * selected NULL means no "attributes" parameter applies here. */
-static void project_attr(const scim_projection_t *proj,
-                         const scim_attr_t *def, const char *urn,
-                         const char *name, const json_t *value,
-                         const proj_set_t *selected,
-                         const proj_set_t *excluded, json_t *dst)
+/* Attribute (urn, name) as the response shows it, a new reference; NULL
+ * when the request does not return it.  selected NULL means no
+ * "attributes" parameter applies here. */
+static json_t *project_attr(const scim_projection_t *proj,
+                            const scim_attr_t *def, const char *urn,
+                            const char *name, json_t *value,
+                            const proj_set_t *selected,
+                            const proj_set_t *excluded)
 {
     scim_returned_t returned = def ? def->returned : SCIM_RET_DEFAULT;
     int whole = paths_match(proj, selected, urn, name, NULL);
     int some_subs = paths_name_subs(proj, selected, urn, name);
-    json_t *copy;
 
     if (returned == SCIM_RET_NEVER) {
-        return;
+        return NULL;
     }
     if (returned != SCIM_RET_ALWAYS) {
         if ((selected || returned == SCIM_RET_REQUEST) && !whole
             && !some_subs) {
-            return;
+            return NULL;
         }
         if (paths_match(proj, excluded, urn, name, NULL)) {
-            return;
+            return NULL;
         }
     }
     else {
         excluded = NULL;
     }
-    copy = project_value(proj, def, urn, name, value,
+    return project_value(proj, def, urn, name, value,
                          whole || returned == SCIM_RET_ALWAYS ? NULL
                                                               : selected,
                          excluded);
-    if (copy) {
-        json_object_set_new(dst, name, copy);
-    }
 }
 
 scim_projection_t *scim_projection_make(apr_pool_t *p,
@@ -1154,51 +1203,54 @@ json_t *scim_projection_apply(const scim_projection_t *proj,
     const scim_schema_t *schema;
     const scim_attr_t *core;
     const char *key, *attr_name;
-    json_t *result, *value, *attr_value, *ext;
+    json_t *value, *attr_value, *kept;
+    lazy_object_t result = { (json_t *)resource, NULL }, ext;
 
     if (!json_is_object(resource)) {
         return json_object();
     }
-    result = json_object();
     json_object_foreach((json_t *)resource, key, value) {
         if (strcasecmp(key, "schemas") == 0) {
-            json_object_set_new(result, key, json_incref(value));
-            continue;
+            kept = json_incref(value);
         }
-        core = find_core_attr(proj->rt, key);
-        if (core || !is_extension_key(proj->rt, resource, key, &schema)) {
-            project_attr(proj, core, NULL, key, value, selected, excluded,
-                         result);
-            continue;
+        else if ((core = find_core_attr(proj->rt, key))
+                 || !is_extension_key(proj->rt, resource, key, &schema)) {
+            kept = project_attr(proj, core, NULL, key, value, selected,
+                                excluded);
         }
-        if (paths_match(proj, excluded, key, NULL, NULL)) {
-            continue;
-        }
-        /* Asking for the bare URN asks for everything under it. */
-        ext_selected = paths_match(proj, selected, key, NULL, NULL)
-                       ? NULL : selected;
-        if (!json_is_object(value)) {
-            if (!ext_selected) {
-                json_object_set_new(result, key, json_incref(value));
-            }
-            continue;
-        }
-        ext = json_object();
-        json_object_foreach(value, attr_name, attr_value) {
-            project_attr(proj, schema ? scim_attr_find(schema->attrs,
-                                                       attr_name)
-                                      : NULL,
-                         key, attr_name, attr_value, ext_selected, excluded,
-                         ext);
-        }
-        if (json_object_size(ext)) {
-            json_object_set_new(result, key, ext);
+        else if (paths_match(proj, excluded, key, NULL, NULL)) {
+            kept = NULL;
         }
         else {
-            json_decref(ext);
+            /* Asking for the bare URN asks for everything under it. */
+            ext_selected = paths_match(proj, selected, key, NULL, NULL)
+                           ? NULL : selected;
+            if (!json_is_object(value)) {
+                kept = ext_selected ? NULL : json_incref(value);
+            }
+            else {
+                ext.src = value;
+                ext.copy = NULL;
+                json_object_foreach(value, attr_name, attr_value) {
+                    lazy_put(&ext, attr_name, attr_value,
+                             project_attr(proj,
+                                          schema ? scim_attr_find(
+                                                       schema->attrs,
+                                                       attr_name)
+                                                 : NULL,
+                                          key, attr_name, attr_value,
+                                          ext_selected, excluded));
+                }
+                kept = lazy_result(&ext);
+                if (!json_object_size(kept)) {
+                    json_decref(kept);
+                    kept = NULL;
+                }
+            }
         }
+        lazy_put(&result, key, value, kept);
     }
-    return result;
+    return lazy_result(&result);
 }
 
 json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,

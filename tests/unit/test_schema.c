@@ -1049,6 +1049,51 @@ START_TEST(project_default)
 }
 END_TEST
 
+/* What the projection keeps whole it shares: a response that leaves
+ * nothing out is the resource itself; one that drops a key (password) or
+ * a sub-attribute (emails.type) rebuilds only what it changes.  The
+ * resource is never modified. */
+START_TEST(project_shares_what_it_keeps_whole)
+{
+    json_t *doc = parse(stored_user), *before, *out;
+
+    json_object_del(doc, "password");
+    before = json_deep_copy(doc);
+    out = scim_schema_project(pool, &scim_resource_type_user, doc, NULL,
+                              NULL);
+    ck_assert_ptr_eq(out, doc);
+    json_decref(out);
+
+    json_object_set_new(doc, "password", json_string("secret"));
+    out = scim_schema_project(pool, &scim_resource_type_user, doc, NULL,
+                              NULL);
+    ck_assert_ptr_ne(out, doc);
+    ck_assert(json_equal(out, before));
+    ck_assert_ptr_eq(json_object_get(out, "name"),
+                     json_object_get(doc, "name"));
+    ck_assert_ptr_eq(json_object_get(out, "emails"),
+                     json_object_get(doc, "emails"));
+    json_decref(out);
+
+    out = scim_schema_project(pool, &scim_resource_type_user, doc, NULL,
+                              "emails.type");
+    ck_assert_ptr_ne(json_object_get(out, "emails"),
+                     json_object_get(doc, "emails"));
+    ck_assert_ptr_eq(json_object_get(out, "name"),
+                     json_object_get(doc, "name"));
+    ck_assert_ptr_null(json_object_get(json_array_get(
+        json_object_get(out, "emails"), 0), "type"));
+    /* {"type": "other"} has nothing left */
+    ck_assert_int_eq(json_array_size(json_object_get(out, "emails")), 2);
+    json_decref(out);
+
+    json_object_del(doc, "password");
+    ck_assert(json_equal(doc, before));
+    json_decref(before);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(project_attributes)
 {
     json_t *out;
@@ -1420,6 +1465,7 @@ Suite *schema_suite(void)
 
     tcase_add_checked_fixture(projection, setup, teardown);
     tcase_add_test(projection, project_default);
+    tcase_add_test(projection, project_shares_what_it_keeps_whole);
     tcase_add_test(projection, project_attributes);
     tcase_add_test(projection, project_extensions);
     tcase_add_test(projection, project_excluded);
