@@ -17,10 +17,10 @@
  * The hook never refuses: without an accepted token the request goes on
  * without a user and the handler, asking again, answers 401 with SCIM's
  * error document (httpd's own 401 page is HTML).  The handler asks again
- * rather than trusting what the hook left: subrequests and internal
- * redirects skip the hook (AP_AUTH_INTERNAL_PER_CONF), and a SHA-256 costs
- * less than keeping state that must never leak from one location to
- * another.
+ * rather than trusting what the hook left (subrequests and internal
+ * redirects skip the hook, AP_AUTH_INTERNAL_PER_CONF); the answer the
+ * hook found is remembered for that very request_rec and location only,
+ * so the handler of the same request does not hash the token again.
  *
  * Failures are logged here, once per request, at the level mod_auth_basic
  * uses for a wrong password, with the reason and the client's address but
@@ -55,6 +55,21 @@ typedef enum {
     BEARER_NONE_CONFIGURED
 } bearer_outcome_t;
 
+/* SHA-256, fetched once per process: OpenSSL 3 looks an algorithm up by
+ * name on every EVP_sha256() digest otherwise. */
+static const EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+#endif
+    if (!sha256) {
+        sha256 = EVP_sha256();
+    }
+}
+
 /* Every configured digest is compared, in constant time; the token itself
  * is never logged nor kept. */
 static bearer_outcome_t check_bearer(const request_rec *r,
@@ -84,8 +99,8 @@ static bearer_outcome_t check_bearer(const request_rec *r,
     if (!conf->tokens) {
         return BEARER_NONE_CONFIGURED;
     }
-    if (!EVP_Digest(auth, strlen(auth), digest, &digest_len, EVP_sha256(),
-                    NULL)
+    pthread_once(&sha256_once, fetch_sha256);
+    if (!EVP_Digest(auth, strlen(auth), digest, &digest_len, sha256, NULL)
         || digest_len != SCIM_TOKEN_DIGEST_LEN) {
         return BEARER_UNKNOWN;
     }
@@ -101,6 +116,43 @@ static bearer_outcome_t check_bearer(const request_rec *r,
     return *found ? BEARER_ACCEPTED : BEARER_UNKNOWN;
 }
 
+/* One request's answer for one location, kept in its pool. */
+typedef struct {
+    const request_rec *r;
+    const scim_dir_conf_t *conf;
+    bearer_outcome_t outcome;
+    const scim_token_t *found;
+} bearer_memo_t;
+
+#define BEARER_MEMO_KEY "mod_scim.bearer"
+
+/* check_bearer, once per request_rec and location: an internal redirect
+ * or subrequest (another request_rec, perhaps another location) shares
+ * the pool but not the answer. */
+static bearer_outcome_t check_bearer_once(request_rec *r,
+                                          const scim_dir_conf_t *conf,
+                                          const scim_token_t **found)
+{
+    void *data = NULL;
+    bearer_memo_t *memo;
+
+    apr_pool_userdata_get(&data, BEARER_MEMO_KEY, r->pool);
+    memo = data;
+    if (memo && memo->r == r && memo->conf == conf) {
+        *found = memo->found;
+        return memo->outcome;
+    }
+    if (!memo) {
+        memo = apr_palloc(r->pool, sizeof(*memo));
+        apr_pool_userdata_setn(memo, BEARER_MEMO_KEY, NULL, r->pool);
+    }
+    memo->r = r;
+    memo->conf = conf;
+    memo->outcome = check_bearer(r, conf, &memo->found);
+    *found = memo->found;
+    return memo->outcome;
+}
+
 static void set_bearer_user(request_rec *r, const scim_token_t *token)
 {
     r->user = apr_pstrdup(r->pool, token->user);
@@ -112,7 +164,7 @@ const scim_token_t *scim_bearer_authenticate(request_rec *r,
 {
     const scim_token_t *found;
 
-    if (check_bearer(r, conf, &found) == BEARER_ACCEPTED) {
+    if (check_bearer_once(r, conf, &found) == BEARER_ACCEPTED) {
         set_bearer_user(r, found);
     }
     return found;
@@ -204,7 +256,7 @@ int scim_bearer_check_access(request_rec *r)
     if (!scim_conf_is_endpoint(conf)) {
         return DECLINED;
     }
-    outcome = check_bearer(r, conf, &found);
+    outcome = check_bearer_once(r, conf, &found);
     if (outcome != BEARER_ACCEPTED) {
         log_failure(r, conf, outcome);
         return DECLINED;
