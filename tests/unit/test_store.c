@@ -1208,6 +1208,23 @@ START_TEST(sqlite_commit_leaves_apr_dbds_mutex_free)
 }
 END_TEST
 
+/* The settings a SQLite connection gets once: WAL, durable commits, a
+ * large WAL, savepoint journals in memory, and the database file read
+ * through a memory map (no pread and copy per page, inside apr_dbd's
+ * process-wide mutex; mapped pages are shared by every connection). */
+START_TEST(sqlite_connection_settings)
+{
+    apr_dbd_t *handle = store_fixture_handle();
+
+    ck_assert_str_eq(query_value(handle, "PRAGMA journal_mode"), "wal");
+    ck_assert_str_eq(query_value(handle, "PRAGMA synchronous"), "2");
+    ck_assert_str_eq(query_value(handle, "PRAGMA wal_autocheckpoint"),
+                     "8000");
+    ck_assert_str_eq(query_value(handle, "PRAGMA temp_store"), "2");
+    ck_assert_str_eq(query_value(handle, "PRAGMA mmap_size"), "1073741824");
+}
+END_TEST
+
 /* The database file is removed under a running server: writes are refused
  * (503, logged at crit) instead of going into a file nobody will read. */
 START_TEST(removed_database_refuses_writes)
@@ -1357,6 +1374,7 @@ Suite *store_suite(void)
     add_common_tests(tc);
     tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, sqlite_commit_leaves_apr_dbds_mutex_free);
+    tcase_add_test(tc, sqlite_connection_settings);
     tcase_add_test(tc, removed_database_refuses_writes);
     tcase_add_test(tc, full_disk_named_as_such);
     suite_add_tcase(s, tc);
