@@ -1061,17 +1061,8 @@ static scim_error_t *sqlite_settings(scim_store_t *st)
     /* A group's savepoints journal the pages they change; past 64 KiB
      * SQLite spills that journal to a temporary file, written and read
      * back inside the writers' lock. */
-    if ((err = setup_step(st, "PRAGMA temp_store=MEMORY", NULL,
-                          "PRAGMA temp_store"))) {
-        return err;
-    }
-    /* The database file read through a memory map: a page not in this
-     * connection's cache costs no pread and copy, which apr_dbd's driver
-     * runs inside its process-wide mutex; the mapped pages are the
-     * kernel's, shared by every connection and process.  SQLite maps at
-     * most the file's size and falls back to reads when it cannot map. */
-    return setup_step(st, "PRAGMA mmap_size=1073741824", NULL,
-                      "PRAGMA mmap_size");
+    return setup_step(st, "PRAGMA temp_store=MEMORY", NULL,
+                      "PRAGMA temp_store");
 }
 
 /* pgsql: error messages that carry their SQLSTATE, and the server process
