@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +42,12 @@ typedef struct {
  * holds is deeper */
 #define DUMP_MAX_DEPTH 2048
 
-static int dump_reserve(dump_buf_t *b, size_t more)
+/* Grows the buffer (doubling) to hold more bytes and a final NUL. */
+static int dump_grow(dump_buf_t *b, size_t more)
 {
     size_t size = b->size ? b->size : 1024;
     char *text;
 
-    if (b->len + more + 1 <= b->size) {
-        return 0;
-    }
     while (size < b->len + more + 1) {
         size *= 2;
     }
@@ -60,7 +59,14 @@ static int dump_reserve(dump_buf_t *b, size_t more)
     return 0;
 }
 
-static int dump_raw(dump_buf_t *b, const char *s, size_t n)
+/* The common case (room enough) without a call: a GET's response makes
+ * some 150 of these. */
+static inline int dump_reserve(dump_buf_t *b, size_t more)
+{
+    return b->len + more + 1 <= b->size ? 0 : dump_grow(b, more);
+}
+
+static inline int dump_raw(dump_buf_t *b, const char *s, size_t n)
 {
     if (dump_reserve(b, n)) {
         return -1;
@@ -70,11 +76,25 @@ static int dump_raw(dump_buf_t *b, const char *s, size_t n)
     return 0;
 }
 
-/* The bytes a JSON string escapes: '"', '\\' and the control characters. */
-static int needs_escape(unsigned char c)
+static inline int dump_char(dump_buf_t *b, char c)
 {
-    return c < 0x20 || c == '"' || c == '\\';
+    if (dump_reserve(b, 1)) {
+        return -1;
+    }
+    b->text[b->len++] = c;
+    return 0;
 }
+
+/* The bytes a JSON string escapes: '"', '\\' and the control characters;
+ * a table, since every byte of every string is looked up. */
+static const unsigned char escaped_byte[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+    [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0A] = 1, [0x0B] = 1,
+    [0x0C] = 1, [0x0D] = 1, [0x0E] = 1, [0x0F] = 1, [0x10] = 1, [0x11] = 1,
+    [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1A] = 1, [0x1B] = 1, [0x1C] = 1, [0x1D] = 1,
+    [0x1E] = 1, [0x1F] = 1, ['"'] = 1, ['\\'] = 1,
+};
 
 /* The two-byte escapes; NULL for the other control characters. */
 static const char *short_escape(char c)
@@ -91,38 +111,74 @@ static const char *short_escape(char c)
     }
 }
 
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/* Whether any of 8 bytes is one escaped_byte names: a control character
+ * (x - 0x20 borrows into a byte's top bit only where it was below 0x20 and
+ * the byte's own top bit was clear), or a zero byte after XOR with '"' or
+ * '\\'.  A match may mark higher bytes too; only "any" counts. */
+static inline int word_has_escape(uint64_t x)
+{
+    uint64_t quote = x ^ (BYTES_01 * '"'), backslash = x ^ (BYTES_01 * '\\');
+
+    return ((((x - BYTES_01 * 0x20) & ~x)
+             | ((quote - BYTES_01) & ~quote)
+             | ((backslash - BYTES_01) & ~backslash)) & BYTES_80) != 0;
+}
+
+/* Room for the string as it is and its quotes is taken first, and the bytes
+ * copied as scanned, eight at a time where none is escaped: most strings
+ * need no escape, and then this is one reservation and one pass. */
 static int dump_string(dump_buf_t *b, const char *s, size_t n)
 {
-    size_t i = 0, run;
+    size_t i;
+    char *out;
     const char *escape;
 
-    if (dump_raw(b, "\"", 1)) {
+    if (dump_reserve(b, n + 2)) {
         return -1;
     }
-    while (i < n) {
-        for (run = i; run < n && !needs_escape((unsigned char)s[run]); run++) {
+    out = b->text + b->len;
+    *out++ = '"';
+    for (i = 0; i < n; i++) {
+        unsigned char c;
+        uint64_t word;
+
+        if (n - i >= 8) {
+            memcpy(&word, s + i, 8);
+            if (!word_has_escape(word)) {
+                memcpy(out, &word, 8);
+                out += 8;
+                i += 7;
+                continue;
+            }
         }
-        if (run > i && dump_raw(b, s + i, run - i)) {
+        c = (unsigned char)s[i];
+        if (!escaped_byte[c]) {
+            *out++ = (char)c;
+            continue;
+        }
+        /* an escape: up to 6 bytes for this one, 1 for each one left and
+         * the closing quote */
+        b->len = (size_t)(out - b->text);
+        if (dump_reserve(b, 6 + (n - i - 1) + 1)) {
             return -1;
         }
-        if (run == n) {
-            break;
-        }
-        if (dump_reserve(b, 6)) {
-            return -1;
-        }
-        if ((escape = short_escape(s[run]))) {
-            memcpy(b->text + b->len, escape, 2);
-            b->len += 2;
+        out = b->text + b->len;
+        if ((escape = short_escape((char)c))) {
+            memcpy(out, escape, 2);
+            out += 2;
         }
         else {
             /* as jansson: upper-case hex */
-            snprintf(b->text + b->len, 7, "\\u%04X", (unsigned char)s[run]);
-            b->len += 6;
+            snprintf(out, 7, "\\u%04X", c);
+            out += 6;
         }
-        i = run + 1;
     }
-    return dump_raw(b, "\"", 1);
+    *out++ = '"';
+    b->len = (size_t)(out - b->text);
+    return 0;
 }
 
 static int dump_value(dump_buf_t *b, const json_t *json, int depth)
@@ -137,34 +193,34 @@ static int dump_value(dump_buf_t *b, const json_t *json, int depth)
     }
     switch (json_typeof(json)) {
     case JSON_OBJECT:
-        if (dump_raw(b, "{", 1)) {
+        if (dump_char(b, '{')) {
             return -1;
         }
         /* in jansson's order (insertion), keys with their length */
         for (iter = json_object_iter((json_t *)json); iter;
              iter = json_object_iter_next((json_t *)json, iter)) {
-            if ((!first && dump_raw(b, ",", 1))
+            if ((!first && dump_char(b, ','))
                 || dump_string(b, json_object_iter_key(iter),
                                json_object_iter_key_len(iter))
-                || dump_raw(b, ":", 1)
+                || dump_char(b, ':')
                 || dump_value(b, json_object_iter_value(iter), depth + 1)) {
                 return -1;
             }
             first = 0;
         }
-        return dump_raw(b, "}", 1);
+        return dump_char(b, '}');
     case JSON_ARRAY:
-        if (dump_raw(b, "[", 1)) {
+        if (dump_char(b, '[')) {
             return -1;
         }
         n = json_array_size(json);
         for (i = 0; i < n; i++) {
-            if ((i && dump_raw(b, ",", 1))
+            if ((i && dump_char(b, ','))
                 || dump_value(b, json_array_get(json, i), depth + 1)) {
                 return -1;
             }
         }
-        return dump_raw(b, "]", 1);
+        return dump_char(b, ']');
     case JSON_STRING:
         return dump_string(b, json_string_value(json),
                            json_string_length(json));

@@ -297,6 +297,33 @@ START_TEST(json_dump_matches_jansson)
     json_decref(doc);
     free(big);
 
+    /* every escaped byte at every place of the eight bytes the encoder
+     * reads at once, among plain ASCII and UTF-8 (bytes of 0x80 and up) */
+    for (i = 0; i < 34; i++) {
+        unsigned char escaped = i < 32 ? (unsigned char)i : i == 32 ? '"' : '\\';
+        int at;
+
+        for (at = 0; at < 17; at++) {
+            char text[20] = "abc\xc3\xa9 xyz\xe6\x97\xa5 123 ";
+            int k;
+
+            /* the UTF-8 sequence the byte lands in becomes dots */
+            for (k = at; k > 0 && ((unsigned char)text[k] & 0xC0) == 0x80;
+                 k--) {
+            }
+            if ((unsigned char)text[k] & 0x80) {
+                do {
+                    text[k++] = '.';
+                } while (k < 19 && ((unsigned char)text[k] & 0xC0) == 0x80);
+            }
+            text[at] = (char)escaped;
+            doc = json_stringn(text, 19);
+            ck_assert_ptr_nonnull(doc);
+            assert_dumps_as_jansson(doc);
+            json_decref(doc);
+        }
+    }
+
     /* a value alone */
     doc = json_string("alone \"quoted\"");
     assert_dumps_as_jansson(doc);
