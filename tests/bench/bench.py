@@ -848,14 +848,35 @@ def rss_of(pid):
 RSS_WINDOW = 12.0
 
 
+def sqlite_connections(pid, database):
+    """How many SQLite connections a process holds open on database (each
+    has its own page cache), or None for another store or a process gone."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}") == database
+        except OSError:
+            pass
+    return count
+
+
 def rss_sample(server, requests, seconds=RSS_WINDOW):
     """Each child's VmRSS (and RssAnon) sampled every 0.25 s for seconds:
-    the lowest and highest of each, and their sums over the children."""
+    the lowest and highest of each, and their sums over the children; and
+    the most SQLite connections each held (a connection's page cache is
+    memory the child keeps)."""
     low, high = {}, {}
+    database = str(server.db) if server.db_driver == "sqlite3" else None
     end = time.monotonic() + seconds
     while True:
         for p in server.pids()[1:]:         # the children, not the parent
             v = rss_of(p)
+            if v and database:
+                v["connections"] = sqlite_connections(p, database) or 0
             if v:
                 lo = low.setdefault(p, dict(v))
                 hi = high.setdefault(p, dict(v))
@@ -875,6 +896,7 @@ def rss_sample(server, requests, seconds=RSS_WINDOW):
             "floor_sum_kb": total(low, "VmRSS"), "peak_sum_kb": total(high, "VmRSS"),
             "floor_max_kb": largest(low, "VmRSS"), "peak_max_kb": largest(high, "VmRSS"),
             "anon_peak_sum_kb": total(high, "RssAnon"),
+            "connections": (total(high, "connections") if database else None),
             "per_child_kb": {str(p): {"floor": low[p], "peak": high[p]}
                              for p in sorted(low)}}
 
@@ -937,7 +959,9 @@ def rss_main(args, mach, out, db):
                 print(f"bench: {n:9d} requests ({s['seconds']:6.1f} s): RSS of "
                       f"{len(s['children'])} children over {RSS_WINDOW:.0f} s: sum "
                       f"{s['floor_sum_kb']}-{s['peak_sum_kb']} kB, larger child "
-                      f"{s['floor_max_kb']}-{s['peak_max_kb']} kB", flush=True)
+                      f"{s['floor_max_kb']}-{s['peak_max_kb']} kB"
+                      + (f", {s['connections']} SQLite connections"
+                         if s["connections"] is not None else ""), flush=True)
                 pending.pop(0)
             time.sleep(0.2)
         if wrk.poll() is None:
@@ -977,12 +1001,13 @@ def rss_main(args, mach, out, db):
              f"Each row: the children's VmRSS sampled every 0.25 s for {RSS_WINDOW:.0f} s"
              " from the request count on, lowest (floor) and highest (peak).", "",
              "| requests | seconds | children | sum floor kB | sum peak kB |"
-             " larger child floor kB | larger child peak kB |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             " larger child floor kB | larger child peak kB | SQLite connections |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in samples:
         lines.append(f"| {s['requests']} | {s['seconds']} | {len(s['children'])} |"
                      f" {s['floor_sum_kb']} | {s['peak_sum_kb']} | {s['floor_max_kb']} |"
-                     f" {s['peak_max_kb']} |")
+                     f" {s['peak_max_kb']} |"
+                     f" {'' if s['connections'] is None else s['connections']} |")
     if change:
         lines += ["", f"Change from {samples[0]['requests']} to {samples[-1]['requests']}"
                   f" requests: sum floor {change['floor_sum_kb']:+.2f} %, sum peak "
