@@ -6,10 +6,11 @@
 /* The audit trail, the tokens' last use and an organization's figures for
  * the status page.  A write's audit row is part of the write's own
  * transaction, so neither exists without the other; pruning rides along
- * with an organization's writes (once per transaction: the first write of
- * a group commit) and deletes its rows by the index on organization and
- * time, so it touches only the rows that expired. */
+ * with an organization's writes (at most once a minute a process, by the
+ * first write of a transaction) and deletes its rows by the index on
+ * organization and time, so it touches only the rows that expired. */
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,12 +63,53 @@ scim_error_t *scim_store_audit_row_in_tx(scim_store_t *st, const char *org,
                       name, outcome, 1);
 }
 
+/* When this process last pruned each organization's rows.  Retention is
+ * counted in days: a row kept a minute past it harms nobody, while a prune
+ * on every write cost every write a statement (on PostgreSQL a round trip,
+ * one of a PATCH's six) and made concurrent writers of an organization
+ * delete the same expired rows.  An organization past the table's room, or
+ * of a longer name, is pruned by every write as before. */
+#define PRUNE_ORGS 64
+static struct {
+    char org[128];
+    apr_time_t at;
+} last_prune[PRUNE_ORGS];
+static pthread_mutex_t last_prune_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int scim_store_audit_prune_due(const char *org, apr_time_t now)
+{
+    size_t len = strlen(org);
+    int i, due = 1;
+
+    if (len >= sizeof(last_prune[0].org)) {
+        return 1;
+    }
+    pthread_mutex_lock(&last_prune_lock);
+    for (i = 0; i < PRUNE_ORGS; i++) {
+        if (!last_prune[i].org[0]) {
+            memcpy(last_prune[i].org, org, len + 1);
+            last_prune[i].at = now;
+            break;
+        }
+        if (strcmp(last_prune[i].org, org) == 0) {
+            due = now - last_prune[i].at >= SCIM_AUDIT_PRUNE_INTERVAL;
+            if (due) {
+                last_prune[i].at = now;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&last_prune_lock);
+    return due;
+}
+
 scim_error_t *scim_store_audit_prune_in_tx(scim_store_t *st, const char *org)
 {
-    /* once per transaction: by the first write of a group; the rows of
-     * the write's organization, whose retention this is (another
+    /* by the first write of a transaction (a group's on SQLite); the rows
+     * of the write's organization, whose retention this is (another
      * organization's location may keep its rows longer) */
-    if (st->audit.actor && st->audit.retention_days > 0 && st->grouped <= 1) {
+    if (st->audit.actor && st->audit.retention_days > 0 && st->grouped <= 1
+        && scim_store_audit_prune_due(org, apr_time_now())) {
         const char *args[] = {
             org, days_ago(st->pool, st->audit.retention_days)
         };

@@ -55,6 +55,12 @@ scim_error_t *scim_store_audit_row_in_tx(scim_store_t *st, const char *org,
                                          const char *outcome);
 scim_error_t *scim_store_audit_prune_in_tx(scim_store_t *st, const char *org);
 
+/* Whether org's expired audit rows are to be pruned at now: the first time
+ * in this process, then once SCIM_AUDIT_PRUNE_INTERVAL has passed since
+ * the last prune (which a true answer counts as done). */
+#define SCIM_AUDIT_PRUNE_INTERVAL apr_time_from_sec(60)
+int scim_store_audit_prune_due(const char *org, apr_time_t now);
+
 /* Whether every operation of ops adds a member. */
 int scim_store_member_ops_only_add(const apr_array_header_t *ops);
 

@@ -13,6 +13,7 @@
 
 #include "scim_db.h"
 #include "scim_store.h"
+#include "scim_store_int.h"
 #include "store_fixture.h"
 #include "suites.h"
 
@@ -1127,6 +1128,70 @@ START_TEST(writes_leave_audit_rows_in_their_transaction)
 }
 END_TEST
 
+/* Expired audit rows go with an organization's first write in a process,
+ * then at most once a minute: the writes between run no prune statement
+ * (on PostgreSQL a round trip each). */
+START_TEST(expired_audit_rows_pruned_by_the_first_write_then_each_minute)
+{
+    scim_audit_ctx_t ctx = { "okta-prod", "192.0.2.7", "create", 90 };
+    /* an organization this process has not written before (one process
+     * may run this test on every driver) */
+    const char *org = apr_psprintf(pool, "prune-%" APR_TIME_T_FMT,
+                                   apr_time_now());
+    const char *expired = apr_psprintf(pool, "SELECT COUNT(*) FROM scim_audit"
+                                       " WHERE org = '%s' AND at < '2001'",
+                                       org);
+    const char *old_row = apr_psprintf(pool, "INSERT INTO scim_audit (org,"
+                                       " at, event, actor, outcome) VALUES"
+                                       " ('%s', '2000-01-01T00:00:00.000Z',"
+                                       " 'create', 'old', 'ok')", org);
+    int before, first;
+
+    scim_store_set_audit(store, &ctx);
+    run_sql(store_fixture_handle(), old_row);
+    before = scim_store_stats(store).statements;
+    ck_assert_ptr_null(scim_store_create(store, org,
+                                         active_user("u1", "ann", NULL),
+                                         NULL));
+    first = scim_store_stats(store).statements - before;
+    ck_assert_str_eq(query_value(store_fixture_handle(), expired), "0");
+
+    /* within the minute: the row stays, the write runs a statement less */
+    run_sql(store_fixture_handle(), old_row);
+    before = scim_store_stats(store).statements;
+    ck_assert_ptr_null(scim_store_create(store, org,
+                                         active_user("u2", "bo", NULL),
+                                         NULL));
+    ck_assert_str_eq(query_value(store_fixture_handle(), expired), "1");
+    ck_assert_int_eq(scim_store_stats(store).statements - before,
+                     first - 1);
+}
+END_TEST
+
+/* The clock of the prune: due the first time, then once the interval has
+ * passed since the last one it allowed; each organization on its own. */
+START_TEST(prune_due_once_an_interval_for_each_organization)
+{
+    apr_time_t t = apr_time_from_sec(1000000);
+    char long_name[200];
+
+    ck_assert_int_eq(scim_store_audit_prune_due("due-a", t), 1);
+    ck_assert_int_eq(scim_store_audit_prune_due("due-a", t + 1), 0);
+    ck_assert_int_eq(scim_store_audit_prune_due("due-b", t + 1), 1);
+    ck_assert_int_eq(scim_store_audit_prune_due(
+        "due-a", t + SCIM_AUDIT_PRUNE_INTERVAL - 1), 0);
+    ck_assert_int_eq(scim_store_audit_prune_due(
+        "due-a", t + SCIM_AUDIT_PRUNE_INTERVAL), 1);
+    ck_assert_int_eq(scim_store_audit_prune_due(
+        "due-a", t + SCIM_AUDIT_PRUNE_INTERVAL + 1), 0);
+    /* a name longer than the table keeps: pruned by every write */
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    ck_assert_int_eq(scim_store_audit_prune_due(long_name, t), 1);
+    ck_assert_int_eq(scim_store_audit_prune_due(long_name, t), 1);
+}
+END_TEST
+
 /* SQL NULL comes back as NULL on every driver (pgsql's apr_dbd_get_entry
  * says ""), so that an absent externalId or link stays absent. */
 START_TEST(null_stays_null)
@@ -1360,6 +1425,8 @@ static void add_common_tests(TCase *tc)
     tcase_add_test(tc, seats_granted_up_to_the_limit_and_freed_by_deactivation);
     tcase_add_test(tc, updates_from_the_record_read_keep_lookups_and_free_seats);
     tcase_add_test(tc, writes_leave_audit_rows_in_their_transaction);
+    tcase_add_test(tc,
+        expired_audit_rows_pruned_by_the_first_write_then_each_minute);
 }
 
 Suite *store_suite(void)
@@ -1372,6 +1439,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, busy_database_then_next_request_writes);
     tcase_add_test(tc, sqlite_commit_leaves_apr_dbds_mutex_free);
     tcase_add_test(tc, sqlite_connection_settings);
+    tcase_add_test(tc, prune_due_once_an_interval_for_each_organization);
     tcase_add_test(tc, removed_database_refuses_writes);
     tcase_add_test(tc, full_disk_named_as_such);
     suite_add_tcase(s, tc);
