@@ -9,9 +9,10 @@ same server and disk, it measures the ceilings the workloads are compared
 with: the same server serving a static file the size of a user's GET
 response (bare, and behind Basic auth), and the store's durable commit
 rate through apr_dbd with as many writers as wrk has connections
-(build/commit_rate, tests/bench/commit_rate.c), measured before and after
-each write workload: a write's ceiling is the mean of the two (the disk's
-speed drifts between minutes).
+(build/commit_rate, tests/bench/commit_rate.c).  Each workload's ceiling
+is measured again right after it, and the workload is compared with the
+mean of the measurements before and after it (the machine's and the
+disk's speed drift between minutes).
 
 --db sqlite (default), pgsql or both: the store.  PostgreSQL is the
 cluster build.sh started for the run (SCIM_TEST_PG_*; "./build.sh bench
@@ -124,9 +125,11 @@ class Result:
     statuses: dict = field(default_factory=dict)
     socket_errors: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
-    # a write's ceiling: the concurrent commit rate measured right before
-    # and right after it (the disk's speed drifts from minute to minute)
-    commits_around: tuple = ()
+    # its ceiling measured right before and right after it: a write's
+    # concurrent commit rate (the disk's speed drifts from minute to
+    # minute), a read's static file (the CPU's share drifts too: a static
+    # rate once ran 16,700 and 22,800 a second within the hour)
+    ceiling_around: tuple = ()
 
     @property
     def rps(self):
@@ -467,8 +470,8 @@ def store_label(db, commits=None):
 
 def ratio(r, results):
     ceiling = r.workload.ceiling
-    if ceiling == COMMIT_RATE:
-        base = sum(r.commits_around) / len(r.commits_around)
+    if r.ceiling_around:
+        base = sum(r.ceiling_around) / len(r.ceiling_around)
     elif ceiling in results:
         base = results[ceiling].rps
     else:
@@ -495,7 +498,7 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "status_503": r.statuses.get("503", 0),
             "socket_errors": r.socket_errors,
             "ceiling": r.workload.ceiling,
-            "ceiling_commits_per_s": [round(c, 1) for c in r.commits_around],
+            "ceiling_around": [round(c, 1) for c in r.ceiling_around],
             "ratio": round(q, 3) if q is not None else None,
             "problems": r.problems})
     return {"machine": mach,
@@ -536,7 +539,7 @@ def md_header(args, mach, docs):
 def vs_text(row):
     if row["ratio"] is None:
         return "(ceiling)"
-    around = row.get("ceiling_commits_per_s")
+    around = row.get("ceiling_around")
     return (f"{row['ratio']:.2f} of {row['ceiling']}"
             + (f" ({' / '.join(f'{c:.0f}' for c in around)} before / after)"
                if around else ""))
@@ -613,26 +616,31 @@ def run_workloads(args, mach, db, out):
         env = dict(os.environ, BENCH_PREFIX=server.orgs[ORG].path, BENCH_TOKEN=token,
                    BENCH_DATA=str(data), BENCH_RUN=uuid.uuid4().hex[:8])
         commits = None
-        last_rate = None
+        last_rate = {}      # each ceiling's latest measurement
+        ceilings = {w.name: w for w in WORKLOADS}
         for w in chosen_workloads(args.only):
-            # The disk's speed drifts (other tenants): each write is
-            # compared with the commit rate measured right before and
-            # right after it.
+            # The machine's speed drifts (other tenants): each workload is
+            # compared with its ceiling measured right before and right
+            # after it.
             if w.ceiling == COMMIT_RATE and commits is None:
                 commits = measure_commits(out, db, args)
-                last_rate = commits["concurrent"]["commits_per_s"]
-            warm_up(server, w, args, env)
-            r = run_wrk(server, w, args, env)
+                last_rate[COMMIT_RATE] = commits["concurrent"]["commits_per_s"]
+            r = warm_run_print(server, w, args, env)
             results[w.name] = r
-            print(f"bench: {w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
-                  f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
-            if w.ceiling == COMMIT_RATE:
+            if not w.ceiling:
+                last_rate[w.name] = r.rps
+            elif w.ceiling == COMMIT_RATE:
                 wait_idle(server)
                 after = concurrent_commits(out, db, args)["commits_per_s"]
-                r.commits_around = (last_rate, after)
-                last_rate = after
+                r.ceiling_around = (last_rate[COMMIT_RATE], after)
+                last_rate[COMMIT_RATE] = after
                 print(f"bench: {COMMIT_RATE:26} {after:9.1f} commits/s "
                       f"({args.connections} writers) after {w.name}", flush=True)
+            elif w.ceiling in last_rate:
+                after = warm_run_print(server, ceilings[w.ceiling], args, env,
+                                       f"{w.ceiling}, after {w.name}").rps
+                r.ceiling_around = (last_rate[w.ceiling], after)
+                last_rate[w.ceiling] = after
         if commits is None:
             commits = measure_commits(out, db, args)
     finally:
@@ -645,6 +653,15 @@ def run_workloads(args, mach, db, out):
                 for r in results.values() for p in r.problems]
     problems += [f"httpd crashed: {l}" for l in crashes]
     return doc, problems, warnings, server
+
+
+def warm_run_print(server, w, args, env, label=None):
+    """A workload after its warm-up, its result printed."""
+    warm_up(server, w, args, env)
+    r = run_wrk(server, w, args, env)
+    print(f"bench: {label or w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
+          f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
+    return r
 
 
 def chosen_workloads(only):
