@@ -85,8 +85,8 @@ static inline int dump_char(dump_buf_t *b, char c)
     return 0;
 }
 
-/* The bytes a JSON string escapes: '"', '\\' and the control characters;
- * a table, since every byte of every string is looked up. */
+/* The bytes a JSON string escapes: '"', '\\' and the control characters
+ * (looked up for the bytes word_has_escape does not clear at once). */
 static const unsigned char escaped_byte[256] = {
     [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
     [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0A] = 1, [0x0B] = 1,

@@ -180,8 +180,19 @@ MPM_STEADY = {
 THREADS_PER_CHILD = 25      # event, as above
 
 
-def mpm_lines(mpm, writers):
-    """MPM_STEADY, or enough workers for that many writers.  prefork: a
+def event_children_of(threads):
+    """The event lines of MPM_STEADY with children of that many threads
+    instead of 25: as many workers in all, more processes, each with its
+    own database connections (and, on SQLite, its own apr_dbd mutex)."""
+    per = lambda n: -(-n // threads)    # children for n workers
+    return [f"StartServers {per(50)}", "MinSpareThreads 25", "MaxSpareThreads 75",
+            f"ThreadLimit {max(threads, 64)}", f"ThreadsPerChild {threads}",
+            "MaxRequestWorkers 150", f"ServerLimit {per(150)}", f"DBDMax {threads}"]
+
+
+def mpm_lines(mpm, writers, threads_per_child=None):
+    """MPM_STEADY (event: children of threads_per_child threads, when
+    given), or enough workers for that many writers.  prefork: a
     child per writer (a child holds its keep-alive connection; beyond the
     children the others would wait in the listen queue).  event: children
     that each have a thread (and a database connection) for every writer
@@ -200,14 +211,16 @@ def mpm_lines(mpm, writers):
         return [f"ServerLimit {writers}", f"MaxRequestWorkers {writers}",
                 f"StartServers {writers}", "MinSpareServers 5",
                 f"MaxSpareServers {writers}"]
+    if mpm == "event" and threads_per_child:
+        return event_children_of(threads_per_child)
     return MPM_STEADY[mpm]
 
 
-def start_server(out, mpm, token, db, writers=0):
+def start_server(out, mpm, token, db, writers=0, threads_per_child=None):
     root = out / "server"
     conf = [f"LoadModule {m}_module {harness.MODULES_DIR}/mod_{m}.so"
             for m in ("auth_basic", "authn_file", "authz_user")]
-    conf += mpm_lines(mpm, writers)
+    conf += mpm_lines(mpm, writers, threads_per_child)
     for path, directives in STATIC_LOCATIONS.items():
         conf.append(f"<Location {path}>")
         conf += ["    " + d.format(root=root) for d in directives]
@@ -502,7 +515,8 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "ratio": round(q, 3) if q is not None else None,
             "problems": r.problems})
     return {"machine": mach,
-            "config": {"mpm": args.mpm, "duration_s": args.duration,
+            "config": {"mpm": args.mpm, "threads_per_child": args.threads_per_child,
+                       "duration_s": args.duration,
                        "warmup_s": args.warmup,
                        "connections": args.connections, "threads": args.threads,
                        "host": "127.0.0.1", "db": db, "store": store,
@@ -518,7 +532,10 @@ def md_header(args, mach, docs):
         "",
         f"Machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['kernel']}; "
         f"wrk and httpd on the same machine, over 127.0.0.1.",
-        f"Run: mpm_{args.mpm}, {seeding['users']} users (+{seeding['spares']} spares), "
+        f"Run: mpm_{args.mpm}"
+        + (f" (children of {args.threads_per_child} threads)"
+           if args.threads_per_child and args.mpm == "event" else "")
+        + f", {seeding['users']} users (+{seeding['spares']} spares), "
         f"a group of {seeding['group_members']} members; "
         f"wrk {args.threads} thread, {args.connections} connections, "
         f"{args.duration} s per workload after {args.warmup} s of warm-up; "
@@ -605,7 +622,8 @@ def run_workloads(args, mach, db, out):
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     token = new_token()
-    server = start_server(out, args.mpm, token, db)
+    server = start_server(out, args.mpm, token, db,
+                          threads_per_child=args.threads_per_child)
     results = {}
     try:
         client = server.client(ORG)
@@ -1053,6 +1071,9 @@ def main():
                     help="seconds of each workload before it is measured")
     ap.add_argument("--threads", "-t", type=int, default=1)
     ap.add_argument("--mpm", choices=tuple(MPM_STEADY), default="event")
+    ap.add_argument("--threads-per-child", type=int, default=None, metavar="N",
+                    help="event: children of N threads (default Debian's 25),"
+                         " as many workers in all")
     ap.add_argument("--db", choices=("sqlite", "pgsql", "both"), default="sqlite",
                     help="the store (pgsql: the cluster build.sh started)")
     ap.add_argument("--create", type=int, default=0, metavar="N",
