@@ -130,6 +130,10 @@ class Result:
     # minute), a read's static file (the CPU's share drifts too: a static
     # rate once ran 16,700 and 22,800 a second within the hour)
     ceiling_around: tuple = ()
+    # httpd's CPU time (all its processes, user and system) per request
+    # while wrk measured: steadier than a rate when other tenants take
+    # the CPUs, though it counts the waits httpd spins or syscalls through
+    cpu_us: float = 0.0
 
     @property
     def rps(self):
@@ -370,6 +374,20 @@ def warm_up(server, w, args, env):
                 dict(env, BENCH_RUN=uuid.uuid4().hex[:8]), seconds=args.warmup)
 
 
+def cpu_seconds(pids):
+    """User and system CPU time of processes (their own), in seconds; a
+    process gone counts nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])      # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(server, w, args, env, seconds=None):
     seconds = seconds or args.duration
     url = (server.base_url(ORG) if w.path is SCIM
@@ -378,12 +396,16 @@ def run_wrk(server, w, args, env, seconds=None):
            "-d", f"{seconds}s", "--timeout", "10s",
            "-s", str(HERE / w.script), url]
     r = Result(w)
+    before_pids = server.pids()
+    cpu_before = cpu_seconds(before_pids)
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, env=env,
                              timeout=seconds + 60)
     except subprocess.TimeoutExpired:
         r.problems.append("wrk did not finish in time")
         return r
+    # (a child started during the run counts from its start)
+    cpu = cpu_seconds(set(before_pids) | set(server.pids())) - cpu_before
     line = next((l for l in res.stdout.splitlines()
                  if l.startswith("BENCH_RESULT ")), None)
     if res.returncode != 0 or line is None:
@@ -398,6 +420,7 @@ def run_wrk(server, w, args, env, seconds=None):
     r.max_ms = got["max_us"] / 1000
     r.statuses = got["statuses"]
     r.socket_errors = {k: v for k, v in got["socket_errors"].items() if v}
+    r.cpu_us = 1e6 * cpu / r.requests if r.requests else 0.0
     check(r)
     return r
 
@@ -507,6 +530,7 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "requests": r.requests, "seconds": round(r.seconds, 2),
             "rps": round(r.rps, 1), "p50_ms": round(r.p50_ms, 2),
             "p99_ms": round(r.p99_ms, 2), "max_ms": round(r.max_ms, 2),
+            "httpd_cpu_us_per_request": round(r.cpu_us, 1),
             "statuses": r.statuses, "non_2xx": r.non_2xx,
             "status_503": r.statuses.get("503", 0),
             "socket_errors": r.socket_errors,
@@ -568,16 +592,17 @@ def non2xx_text(row):
 
 def report_one(args, mach, db, doc):
     md = md_header(args, mach, {db: doc}) + [
-        "| workload | req/s | p50 ms | p99 ms | non-2xx | vs ceiling |",
-        "|---|---:|---:|---:|---|---|",
+        "| workload | req/s | p50 ms | p99 ms | httpd CPU µs/req | non-2xx | vs ceiling |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     for row in doc["workloads"]:
         md.append(f"| {row['name']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
-                  f"{row['p99_ms']:.2f} | {non2xx_text(row)} | {vs_text(row)} |")
+                  f"{row['p99_ms']:.2f} | {row['httpd_cpu_us_per_request']:.0f} | "
+                  f"{non2xx_text(row)} | {vs_text(row)} |")
     commits = doc["commit_rate"]
     for c in (commits["concurrent"], commits["serial"]):
         md.append(f"| {COMMIT_RATE}, {c['writers']} writer(s) ({store_short(db)} "
-                  f"via apr_dbd, same disk) | {c['commits_per_s']:.0f} commits/s |  |  |  | "
+                  f"via apr_dbd, same disk) | {c['commits_per_s']:.0f} commits/s |  |  |  |  | "
                   f"{'(ceiling)' if c is commits['concurrent'] else ''} |")
     md.append("")
     return "\n".join(md)
@@ -590,8 +615,8 @@ def report_side_by_side(args, mach, docs):
     rule = "|---|"
     for db in dbs:
         name = store_short(db)
-        head += f" {name} req/s | p50 ms | p99 ms | non-2xx | vs ceiling |"
-        rule += "---:|---:|---:|---|---|"
+        head += f" {name} req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | vs ceiling |"
+        rule += "---:|---:|---:|---:|---|---|"
     md = md_header(args, mach, docs) + [head, rule]
     by_name = {db: {row["name"]: row for row in docs[db]["workloads"]} for db in dbs}
     for name in by_name[dbs[0]]:
@@ -599,15 +624,16 @@ def report_side_by_side(args, mach, docs):
         for db in dbs:
             row = by_name[db].get(name)
             line += (f" {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+                     f" {row['httpd_cpu_us_per_request']:.0f} |"
                      f" {non2xx_text(row)} | {vs_text(row)} |" if row
-                     else " | | | | |")
+                     else " | | | | | |")
         md.append(line)
     for kind in ("concurrent", "serial"):
         c0 = docs[dbs[0]]["commit_rate"][kind]
         line = f"| {COMMIT_RATE}, {c0['writers']} writer(s) (apr_dbd, same disk) |"
         for db in dbs:
             c = docs[db]["commit_rate"][kind]
-            line += (f" {c['commits_per_s']:.0f} commits/s | | | | "
+            line += (f" {c['commits_per_s']:.0f} commits/s | | | | | "
                      f"{'(ceiling)' if kind == 'concurrent' else ''} |")
         md.append(line)
     md.append("")
@@ -678,7 +704,8 @@ def warm_run_print(server, w, args, env, label=None):
     warm_up(server, w, args, env)
     r = run_wrk(server, w, args, env)
     print(f"bench: {label or w.name:26} {r.rps:9.1f} req/s  p50 {r.p50_ms:7.2f} ms"
-          f"  p99 {r.p99_ms:7.2f} ms  non-2xx {r.non_2xx or 0}", flush=True)
+          f"  p99 {r.p99_ms:7.2f} ms  httpd CPU {r.cpu_us:6.0f} µs/req"
+          f"  non-2xx {r.non_2xx or 0}", flush=True)
     return r
 
 
