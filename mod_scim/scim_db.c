@@ -1578,13 +1578,19 @@ static int compare_strings(const char *a, const char *b)
 }
 
 /* The default order of resources: created, then id. */
-static int compare_users(const void *a, const void *b)
+static int compare_records(const void *a, const void *b)
 {
     const scim_record_t *x = *(scim_record_t *const *)a;
     const scim_record_t *y = *(scim_record_t *const *)b;
     int c = compare_strings(x->created, y->created);
 
     return c ? c : compare_strings(x->id, y->id);
+}
+
+void scim_db_sort_records(apr_array_header_t *out, int first)
+{
+    qsort(out->elts + first * out->elt_size, out->nelts - first,
+          out->elt_size, compare_records);
 }
 
 /* A user's groups in name order, then id: byte order, as SQLite's ORDER BY
@@ -1616,8 +1622,7 @@ scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
     if (err) {
         return err;
     }
-    qsort(out->elts + first * out->elt_size, out->nelts - first,
-          out->elt_size, compare_users);
+    scim_db_sort_records(out, first);
     for (i = first; i < out->nelts; i++) {
         scim_record_t *rec = APR_ARRAY_IDX(out, i, scim_record_t *);
         apr_array_header_t *groups = apr_array_make(p, 4,

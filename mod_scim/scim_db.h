@@ -150,6 +150,12 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out);
 
+/* out[first..] (scim_record_t *) in the default order of resources:
+ * created, then id (what a statement without ORDER BY leaves to the
+ * database: PostgreSQL returns equal index keys in the order of their
+ * rows' current versions, which updates move). */
+void scim_db_sort_records(apr_array_header_t *out, int first);
+
 /* The group a row names at col and col + 1 (id, displayName; NULL for
  * none) appended to groups (scim_member_t), if it names one. */
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,

@@ -102,8 +102,9 @@ scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *value, int with_groups,
                               apr_array_header_t *out)
 {
-    int users = strcmp(rtype, "User") == 0;
+    int users = strcmp(rtype, "User") == 0, first = out->nelts;
     scim_stmt_t which;
+    scim_error_t *err;
 
     if (key == SCIM_STORE_BY_EMAIL && !users) {
         return NULL;                /* only users have e-mails indexed */
@@ -119,13 +120,19 @@ scim_error_t *scim_store_find(scim_store_t *st, const char *org,
     if (key == SCIM_STORE_BY_EMAIL) {
         const char *args[] = { org, value };
 
-        return scim_db_select_records(st, st->pool, which, args, 2, out);
+        err = scim_db_select_records(st, st->pool, which, args, 2, out);
     }
     else {
         const char *args[] = { org, rtype, value };
 
-        return scim_db_select_records(st, st->pool, which, args, 3, out);
+        err = scim_db_select_records(st, st->pool, which, args, 3, out);
     }
+    /* several users may share an externalId: the default order, as the
+     * lookup with groups gives it */
+    if (!err) {
+        scim_db_sort_records(out, first);
+    }
+    return err;
 }
 
 scim_error_t *scim_store_count(scim_store_t *st, const char *org,

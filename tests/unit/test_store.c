@@ -694,7 +694,7 @@ START_TEST(users_found_with_their_groups_in_one_statement)
         { SCIM_STORE_BY_NAME, "nobody", 0 },
     };
     scim_record_t *ann = user("u1", "ann", "shared");
-    scim_record_t *bob = user("u2", "bob", "shared");
+    scim_record_t *bob = user("u2", "bob", "shared"), *got = NULL;
     scim_store_stats_t before;
     size_t i;
 
@@ -737,6 +737,25 @@ START_TEST(users_found_with_their_groups_in_one_statement)
             ck_assert_str_eq(APR_ARRAY_IDX(second->groups, 0,
                                            scim_member_t).id, "g1");
         }
+    }
+    /* users sharing an externalId come in the default order, with their
+     * groups or without, also after the first was renamed (PostgreSQL
+     * then finds its index entry after the second's) */
+    ck_assert_ptr_null(scim_store_get(store, "acme", "User", "u1", &got));
+    ann = user("u1", "ann-renamed", "shared");
+    ann->version = got->version + 1;
+    ck_assert_ptr_null(scim_store_update(store, "acme", ann, NULL,
+                                         got->version, 1, NULL));
+    for (i = 0; i < 2; i++) {
+        apr_array_header_t *found = apr_array_make(pool, 2,
+                                                   sizeof(scim_record_t *));
+
+        ck_assert_ptr_null(scim_store_find(store, "acme", "User",
+                                           SCIM_STORE_BY_EXTERNAL_ID,
+                                           "shared", (int)i, found));
+        ck_assert_int_eq(found->nelts, 2);
+        ck_assert_str_eq(APR_ARRAY_IDX(found, 0, scim_record_t *)->id, "u1");
+        ck_assert_str_eq(APR_ARRAY_IDX(found, 1, scim_record_t *)->id, "u2");
     }
 }
 END_TEST
