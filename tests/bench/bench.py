@@ -175,23 +175,22 @@ def wrk_version():
 # worker the harness allows, started at once and never reaped.  No workload
 # pays for (or loses connections to) processes coming and going.  These
 # lines follow and override the harness's.
-MPM_STEADY = {
-    "event": ["StartServers 2", "MinSpareThreads 25", "MaxSpareThreads 75",
-              "ThreadLimit 64", "ThreadsPerChild 25", "MaxRequestWorkers 150",
-              "ServerLimit 6", "DBDMax 25"],
-    "prefork": ["StartServers 32", "MinSpareServers 5", "MaxSpareServers 32"],
-}
-THREADS_PER_CHILD = 25      # event, as above
-
 
 def event_children_of(threads):
-    """The event lines of MPM_STEADY with children of that many threads
-    instead of 25: as many workers in all, more processes, each with its
-    own database connections (and, on SQLite, its own apr_dbd mutex)."""
+    """The event lines: 150 workers in children of that many threads
+    (Debian's: 25), started as 50 workers, each thread with a database
+    connection (and, on SQLite, each child with its own apr_dbd mutex)."""
     per = lambda n: -(-n // threads)    # children for n workers
     return [f"StartServers {per(50)}", "MinSpareThreads 25", "MaxSpareThreads 75",
             f"ThreadLimit {max(threads, 64)}", f"ThreadsPerChild {threads}",
             "MaxRequestWorkers 150", f"ServerLimit {per(150)}", f"DBDMax {threads}"]
+
+
+THREADS_PER_CHILD = 25      # event, Debian's
+MPM_STEADY = {
+    "event": event_children_of(THREADS_PER_CHILD),
+    "prefork": ["StartServers 32", "MinSpareServers 5", "MaxSpareServers 32"],
+}
 
 
 def mpm_lines(mpm, writers, threads_per_child=None):
@@ -912,7 +911,7 @@ RSS_WINDOW = 12.0
 
 def sqlite_connections(pid, database):
     """How many SQLite connections a process holds open on database (each
-    has its own page cache), or None for another store or a process gone."""
+    has its own page cache), or None for a process gone."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
