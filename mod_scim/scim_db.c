@@ -304,6 +304,8 @@ static const struct {
       USERS_WITH_GROUPS("scim_emails e CROSS JOIN scim_resources r",
                         "e.org = %s AND e.value_ci = %s AND r.org = e.org"
                         " AND r.rtype = 'User' AND r.id = e.user_id") },
+    /* the lookups without groups: no ORDER BY, scim_store_find puts what
+     * they find in the default order */
     [SCIM_STMT_RES_BY_NAME] = { "scim_res_by_name",
       "SELECT " RECORD_COLUMNS " FROM scim_resources"
       " WHERE org = %s AND rtype = %s AND name_ci = %s" },
@@ -313,8 +315,7 @@ static const struct {
     [SCIM_STMT_RES_BY_EMAIL] = { "scim_res_by_email",
       "SELECT " RECORD_COLUMNS_R " FROM scim_emails e"
       " CROSS JOIN scim_resources r WHERE e.org = %s AND e.value_ci = %s"
-      " AND r.org = e.org AND r.rtype = 'User' AND r.id = e.user_id"
-      " ORDER BY r.created, r.id" },
+      " AND r.org = e.org AND r.rtype = 'User' AND r.id = e.user_id" },
     [SCIM_STMT_RES_COUNT] = { "scim_res_count",
       "SELECT COUNT(*) FROM scim_resources"
       " WHERE org = %s AND rtype = %s" },
