@@ -26,6 +26,15 @@
 
 #define SCIM_CONTENT_TYPE "application/scim+json"
 
+static void send_body(request_rec *r, const char *text, apr_size_t len)
+{
+    ap_set_content_type(r, SCIM_CONTENT_TYPE);
+    ap_set_content_length(r, len);
+    if (!r->header_only) {
+        ap_rwrite(text, (int)len, r);
+    }
+}
+
 /* Writes a response document (or none) with SCIM's media type. */
 static int send_response(request_rec *r, const scim_response_t *resp)
 {
@@ -64,6 +73,10 @@ static int send_response(request_rec *r, const scim_response_t *resp)
                       resp->error->internal ? ": " : "",
                       resp->error->internal ? resp->error->internal : "");
     }
+    if (resp->body_text) {
+        send_body(r, resp->body_text, resp->body_len);
+        return OK;
+    }
     if (!resp->body) {
         return OK;
     }
@@ -72,11 +85,7 @@ static int send_response(request_rec *r, const scim_response_t *resp)
         r->status = HTTP_INTERNAL_SERVER_ERROR;
         return OK;
     }
-    ap_set_content_type(r, SCIM_CONTENT_TYPE);
-    ap_set_content_length(r, len);
-    if (!r->header_only) {
-        ap_rwrite(text, (int)len, r);
-    }
+    send_body(r, text, len);
     free(text);
     return OK;
 }

@@ -1482,9 +1482,10 @@ int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col)
     return v ? atoi(v) : 0;
 }
 
-/* A row of RECORD_COLUMNS as a record. */
+/* A row of RECORD_COLUMNS as a record; with stored_only, its resource
+ * as the stored text alone. */
 static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
-                                      apr_dbd_row_t *row)
+                                      apr_dbd_row_t *row, int stored_only)
 {
     scim_record_t *rec = apr_pcalloc(p, sizeof(*rec));
     const char *version, *json;
@@ -1500,10 +1501,11 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
     rec->state = scim_db_entry(st, p, row, 7);
     rec->linked = scim_db_entry(st, p, row, 8);
     json = raw_entry(st, row, 9);
-    rec->resource = scim_json_pool_own(p, json
-        ? scim_json_load_stored(json, strlen(json)) : json_object());
-    if (!rec->resource) {
-        rec->resource = scim_json_pool_own(p, json_object());
+    if (stored_only) {
+        rec->stored_json = json ? apr_pstrdup(p, json) : NULL;
+    }
+    else {
+        rec->resource = scim_json_load_stored_object(p, json);
     }
     rec->active = scim_db_entry_int(st, row, 10);
     rec->seat = scim_db_entry_int(st, row, 11);
@@ -1515,7 +1517,14 @@ static void push_record(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
                         void *out)
 {
     APR_ARRAY_PUSH((apr_array_header_t *)out, scim_record_t *) =
-        record_from_row(st, p, row);
+        record_from_row(st, p, row, 0);
+}
+
+static void push_stored(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                        void *out)
+{
+    APR_ARRAY_PUSH((apr_array_header_t *)out, scim_record_t *) =
+        record_from_row(st, p, row, 1);
 }
 
 scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
@@ -1523,6 +1532,13 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      int nargs, apr_array_header_t *out)
 {
     return scim_db_select(st, p, which, args, nargs, push_record, out);
+}
+
+scim_error_t *scim_db_select_stored(scim_store_t *st, apr_pool_t *p,
+                                    scim_stmt_t which, const char **args,
+                                    int nargs, apr_array_header_t *out)
+{
+    return scim_db_select(st, p, which, args, nargs, push_stored, out);
 }
 
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
@@ -1550,6 +1566,7 @@ typedef struct {
 typedef struct {
     apr_array_header_t *users;  /* scim_record_t * */
     apr_array_header_t *group_rows;
+    int stored_only;
 } users_with_groups_t;
 
 static void push_user_or_group(scim_store_t *st, apr_pool_t *p,
@@ -1569,7 +1586,7 @@ static void push_user_or_group(scim_store_t *st, apr_pool_t *p,
     }
     else {
         APR_ARRAY_PUSH(u->users, scim_record_t *) =
-            record_from_row(st, p, row);
+            record_from_row(st, p, row, u->stored_only);
     }
 }
 
@@ -1610,10 +1627,11 @@ scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
                                                  apr_pool_t *p,
                                                  scim_stmt_t which,
                                                  const char **args, int nargs,
+                                                 int stored_only,
                                                  apr_array_header_t *out)
 {
     users_with_groups_t u = {
-        out, apr_array_make(p, 4, sizeof(group_row_t))
+        out, apr_array_make(p, 4, sizeof(group_row_t)), stored_only
     };
     apr_hash_t *groups_of = apr_hash_make(p);
     int first = out->nelts, i;

@@ -783,7 +783,8 @@ static scim_error_t *query_resources(const scim_request_t *req,
                               c.filter_needs_related
                               || scim_render_related_wanted(ep,
                                                             lp->attributes,
-                                                            lp->excluded),
+                                                            lp->excluded)
+                              ? SCIM_READ_GROUPS : 0,
                               recs);
         if (!err) {
             collect_all(&c, req->pool, recs);

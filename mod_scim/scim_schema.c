@@ -32,7 +32,9 @@
  *     which immutable sub-attributes must be unchanged and which readOnly
  *     ones are carried over. */
 
+#include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -1251,6 +1253,102 @@ json_t *scim_projection_apply(const scim_projection_t *proj,
         lazy_put(&result, key, value, kept);
     }
     return lazy_result(&result);
+}
+
+/* The top-level names of a built-in resource type that the default view
+ * may show otherwise than stored, found once a process. */
+#define HIDDEN_NAMES_MAX 16
+
+typedef struct {
+    const scim_resource_type_t *rt;
+    const char *names[HIDDEN_NAMES_MAX];
+    size_t lens[HIDDEN_NAMES_MAX];
+    int count;
+    int overflow;               /* more than HIDDEN_NAMES_MAX: trust none */
+} hidden_names_t;
+
+static hidden_names_t hidden_names[2];
+static pthread_once_t hidden_names_once = PTHREAD_ONCE_INIT;
+
+static int hidden_by_default(const scim_attr_t *def)
+{
+    return def->returned == SCIM_RET_NEVER
+           || def->returned == SCIM_RET_REQUEST;
+}
+
+/* Whether an attribute table holds a hidden attribute, at any depth. */
+static int holds_hidden(const scim_attr_t *attrs)
+{
+    for (; attrs && attrs->name; attrs++) {
+        if (hidden_by_default(attrs) || holds_hidden(attrs->sub_attrs)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void add_hidden(hidden_names_t *h, const char *name)
+{
+    if (h->count == HIDDEN_NAMES_MAX) {
+        h->overflow = 1;
+        return;
+    }
+    h->lens[h->count] = strlen(name);
+    h->names[h->count++] = name;
+}
+
+static void add_hidden_attrs(hidden_names_t *h, const scim_attr_t *attrs)
+{
+    for (; attrs->name; attrs++) {
+        if (hidden_by_default(attrs) || holds_hidden(attrs->sub_attrs)) {
+            add_hidden(h, attrs->name);
+        }
+    }
+}
+
+static void find_hidden_names(void)
+{
+    const scim_resource_type_t *types[] = {
+        &scim_resource_type_user, &scim_resource_type_group
+    };
+    const scim_schema_t *const *ext;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        hidden_names_t *h = &hidden_names[i];
+
+        h->rt = types[i];
+        add_hidden_attrs(h, scim_common_attrs);
+        add_hidden_attrs(h, types[i]->core->attrs);
+        for (ext = types[i]->extensions; ext && *ext; ext++) {
+            if (holds_hidden((*ext)->attrs)) {
+                add_hidden(h, (*ext)->id);
+            }
+        }
+    }
+}
+
+int scim_schema_shown_as_stored(const scim_resource_type_t *rt,
+                                const char *name, size_t len)
+{
+    const hidden_names_t *h = NULL;
+    int i;
+
+    pthread_once(&hidden_names_once, find_hidden_names);
+    for (i = 0; i < 2; i++) {
+        if (hidden_names[i].rt == rt) {
+            h = &hidden_names[i];
+        }
+    }
+    if (!h || h->overflow) {
+        return 0;
+    }
+    for (i = 0; i < h->count; i++) {
+        if (h->lens[i] == len && strncasecmp(h->names[i], name, len) == 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 json_t *scim_schema_project(apr_pool_t *p, const scim_resource_type_t *rt,

@@ -138,6 +138,15 @@ scim_error_t *scim_schema_check_resource(apr_pool_t *p,
                                          const json_t *existing,
                                          json_t **out);
 
+/* Whether the default view (no attributes, no excludedAttributes) shows
+ * the top-level member name (len bytes) of a stored rt resource exactly
+ * as stored, given that it holds no empty object or array: not for a
+ * name (in any case) whose attribute, or one of whose sub-attributes, or
+ * an attribute of whose extension, is returned "never" or "request"; not
+ * for any name of a resource type other than the built-in ones. */
+int scim_schema_shown_as_stored(const scim_resource_type_t *rt,
+                                const char *name, size_t len);
+
 /* resource shaped for a response (new reference), honouring the
  * "attributes" and "excludedAttributes" query parameters (comma separated
  * attribute paths, either may be NULL): returned "never" attributes are

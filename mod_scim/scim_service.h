@@ -42,6 +42,10 @@ typedef struct scim_response {
     int status;
     json_t *body;               /* NULL when the response has none; owned
                                    by the request pool */
+    const char *body_text;      /* or the body as JSON text already (a
+                                   resource served from its stored text),
+                                   in the request pool */
+    apr_size_t body_len;
     const char *location;       /* Location header (201) */
     const char *etag;           /* ETag header */
     const char *allow;          /* Allow header (405) */

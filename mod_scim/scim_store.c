@@ -36,6 +36,8 @@ scim_record_t *scim_record_copy(apr_pool_t *p, const scim_record_t *rec)
     copy->display_name = rec->display_name
                          ? apr_pstrdup(p, rec->display_name) : NULL;
     copy->resource = scim_json_pool_own(p, json_incref(rec->resource));
+    copy->stored_json = rec->stored_json ? apr_pstrdup(p, rec->stored_json)
+                                         : NULL;
     copy->groups = NULL;        /* in the pool of rec's reader */
     return copy;
 }
@@ -49,12 +51,12 @@ static scim_record_t *first_record(apr_array_header_t *recs)
 
 scim_error_t *scim_store_read(scim_store_t *st, const char *org,
                               const char *rtype, const char *id,
-                              int with_groups, scim_record_t **out)
+                              int reads, scim_record_t **out)
 {
     apr_array_header_t *recs = apr_array_make(st->pool, 1,
                                               sizeof(scim_record_t *));
     scim_error_t *err = scim_store_find(st, org, rtype, SCIM_STORE_BY_ID, id,
-                                        with_groups, recs);
+                                        reads, recs);
 
     *out = err ? NULL : first_record(recs);
     return err;
@@ -72,7 +74,7 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                               const char *id,
                                               scim_record_t **out)
 {
-    return scim_store_read(st, org, "User", id, 1, out);
+    return scim_store_read(st, org, "User", id, SCIM_READ_GROUPS, out);
 }
 
 /* The statement finding resources by key, and the key's value as stored
@@ -99,33 +101,36 @@ static scim_stmt_t find_statement(scim_store_t *st, scim_store_key_t key,
 
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
-                              const char *value, int with_groups,
+                              const char *value, int reads,
                               apr_array_header_t *out)
 {
     int users = strcmp(rtype, "User") == 0, first = out->nelts;
+    int with_groups = (reads & SCIM_READ_GROUPS) && users;
+    int stored_only = (reads & SCIM_READ_STORED_TEXT) != 0;
     scim_stmt_t which;
     scim_error_t *err;
 
     if (key == SCIM_STORE_BY_EMAIL && !users) {
         return NULL;                /* only users have e-mails indexed */
     }
-    with_groups = with_groups && users;
     which = find_statement(st, key, with_groups, &value);
     if (with_groups) {
         const char *args[] = { org, value, org, value };
 
         return scim_db_select_records_with_groups(st, st->pool, which, args,
-                                                  4, out);
+                                                  4, stored_only, out);
     }
     if (key == SCIM_STORE_BY_EMAIL) {
         const char *args[] = { org, value };
 
-        err = scim_db_select_records(st, st->pool, which, args, 2, out);
+        err = (stored_only ? scim_db_select_stored : scim_db_select_records)(
+            st, st->pool, which, args, 2, out);
     }
     else {
         const char *args[] = { org, rtype, value };
 
-        err = scim_db_select_records(st, st->pool, which, args, 3, out);
+        err = (stored_only ? scim_db_select_stored : scim_db_select_records)(
+            st, st->pool, which, args, 3, out);
     }
     /* several users may share an externalId: the default order, as the
      * lookup with groups gives it */
@@ -721,7 +726,8 @@ static scim_error_t *modify_write(scim_store_t *st, void *baton)
 
     memset(out, 0, sizeof(*out));
     a->raced = 0;
-    err = scim_store_read(st, a->org, a->rtype, a->id, a->with_groups,
+    err = scim_store_read(st, a->org, a->rtype, a->id,
+                          a->with_groups ? SCIM_READ_GROUPS : 0,
                           a->old);
     if (err || !*a->old
         || (err = a->change(st, *a->old, a->baton, out)) || !out->rec

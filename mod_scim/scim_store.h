@@ -67,7 +67,9 @@ typedef struct scim_record {
     int active;                 /* users: not deactivated by the IdP */
     int seat;                   /* users: holds a seat (read only: the
                                    store alone grants and frees seats) */
-    json_t *resource;
+    json_t *resource;           /* NULL when only stored_json was read */
+    const char *stored_json;    /* the resource's stored text, when read as
+                                   such (SCIM_READ_STORED_TEXT) */
     /* users: their groups (scim_member_t, by name), read along with this
      * version of the record for an answer that shows them; NULL: not
      * read (rendering reads them) */
@@ -118,18 +120,26 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
                                               const char *org,
                                               const char *id,
                                               scim_record_t **out);
-/* One of the two: the user with its groups when with_groups. */
+/* What a read brings besides the record's columns (reads, a bit set). */
+#define SCIM_READ_GROUPS       1   /* users: their groups, in the same
+                                      statement (rec->groups) */
+#define SCIM_READ_STORED_TEXT  2   /* the resource as its stored text only
+                                      (rec->stored_json, rec->resource
+                                      NULL): a GET that may serve it so */
+
+/* One of the two, or the stored text: the resource id names, as reads
+ * asks. */
 scim_error_t *scim_store_read(scim_store_t *st, const char *org,
                               const char *rtype, const char *id,
-                              int with_groups, scim_record_t **out);
+                              int reads, scim_record_t **out);
 
 /* Records whose indexed key equals value (for BY_NAME compared
- * case-insensitively), appended to out (scim_record_t *).  Users come
- * with their groups (rec->groups) when with_groups: read in the same
- * statement. */
+ * case-insensitively), appended to out (scim_record_t *), with what reads
+ * asks (SCIM_READ_GROUPS: users with their groups, read in the same
+ * statement). */
 scim_error_t *scim_store_find(scim_store_t *st, const char *org,
                               const char *rtype, scim_store_key_t key,
-                              const char *value, int with_groups,
+                              const char *value, int reads,
                               apr_array_header_t *out);
 
 scim_error_t *scim_store_count(scim_store_t *st, const char *org,

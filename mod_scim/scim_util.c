@@ -118,13 +118,31 @@ static const char *short_escape(char c)
  * (x - 0x20 borrows into a byte's top bit only where it was below 0x20 and
  * the byte's own top bit was clear), or a zero byte after XOR with '"' or
  * '\\'.  A match may mark higher bytes too; only "any" counts. */
-static inline int word_has_escape(uint64_t x)
+static inline uint64_t escape_bits(uint64_t x)
 {
     uint64_t quote = x ^ (BYTES_01 * '"'), backslash = x ^ (BYTES_01 * '\\');
 
-    return ((((x - BYTES_01 * 0x20) & ~x)
-             | ((quote - BYTES_01) & ~quote)
-             | ((backslash - BYTES_01) & ~backslash)) & BYTES_80) != 0;
+    return (((x - BYTES_01 * 0x20) & ~x)
+            | ((quote - BYTES_01) & ~quote)
+            | ((backslash - BYTES_01) & ~backslash)) & BYTES_80;
+}
+
+static inline int word_has_escape(uint64_t x)
+{
+    return escape_bits(x) != 0;
+}
+
+/* How many of the 8 bytes (as read from memory) come before the first one
+ * escaped_byte names, given one does: the lowest mark is exact (a borrow
+ * only marks bytes above a match). */
+static inline size_t bytes_before_escape(uint64_t x)
+{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(escape_bits(x)) / 8;
+#else
+    (void)x;
+    return 0;
+#endif
 }
 
 /* Room for the string as it is and its quotes is taken first, and the bytes
@@ -272,7 +290,15 @@ static int valid_utf8(const unsigned char *s, size_t n)
         unsigned char c = s[i];
         size_t k, more;
         unsigned long cp;
+        uint64_t word;
 
+        if (n - i >= 8) {
+            memcpy(&word, s + i, 8);
+            if (!(word & BYTES_80)) {   /* eight ASCII bytes */
+                i += 8;
+                continue;
+            }
+        }
         if (c < 0x80) {
             i++;
             continue;
@@ -622,6 +648,214 @@ json_t *scim_json_load_stored(const char *text, size_t len)
     json_t *value = scim_json_load_fast(text, len);
 
     return value ? value : json_loadb(text, len, 0, NULL);
+}
+
+json_t *scim_json_load_stored_object(apr_pool_t *p, const char *text)
+{
+    json_t *value = text ? scim_json_load_stored(text, strlen(text)) : NULL;
+
+    if (!json_is_object(value)) {
+        json_decref(value);
+        value = json_object();
+    }
+    return scim_json_pool_own(p, value);
+}
+
+/* ---- stored members served as they are --------------------------------- */
+
+/* The split below accepts text only where scim_json_dump_compact would
+ * write the same bytes for the value scim_json_load_stored reads from it,
+ * so that serving a member's text and dumping its parse cannot differ. */
+
+#define SPLIT_MAX_DEPTH 64
+
+static const char *split_value(const char *p, const char *end, int depth);
+
+/* Past the string starting at p (its opening quote); NULL unless every
+ * byte is as the encoder writes it: no raw control character, and only
+ * its escapes (the two-byte ones, and \u00XX in upper case for the other
+ * control characters, never NUL). */
+static const char *split_string(const char *p, const char *end)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (p++; p < end; p++) {
+        unsigned char c;
+        uint64_t word;
+
+        /* eight bytes at a time up to the quote, as the encoder writes */
+        while (end - p >= 8) {
+            memcpy(&word, p, 8);
+            if (word_has_escape(word)) {
+                p += bytes_before_escape(word);
+                break;
+            }
+            p += 8;
+        }
+        if (p == end) {
+            return NULL;
+        }
+        c = (unsigned char)*p;
+        if (c == '"') {
+            return p + 1;
+        }
+        if (c < 0x20) {
+            return NULL;
+        }
+        if (c != '\\') {
+            continue;
+        }
+        if (end - p < 2) {
+            return NULL;
+        }
+        c = (unsigned char)p[1];
+        if (c != 'u') {
+            if (!strchr("\"\\bfnrt", c) || c == '\0') {
+                return NULL;
+            }
+            p++;
+            continue;
+        }
+        if (end - p < 6 || p[2] != '0' || p[3] != '0'
+            || (p[4] != '0' && p[4] != '1') || !p[5]
+            || !strchr(hex, p[5])) {
+            return NULL;
+        }
+        c = (unsigned char)((p[4] - '0') * 16
+                            + (unsigned)(strchr(hex, p[5]) - hex));
+        if (c == 0 || short_escape((char)c)) {
+            return NULL;
+        }
+        p += 5;
+    }
+    return NULL;
+}
+
+/* An integer as the encoder writes one; reals (written by jansson's own
+ * formatting) and anything else are left to the full path. */
+static const char *split_number(const char *p, const char *end)
+{
+    const char *digits;
+
+    if (p < end && *p == '-') {
+        p++;
+    }
+    digits = p;
+    while (p < end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == digits || p - digits > 18 || (*digits == '0' && p - digits > 1)
+        || (*digits == '0' && digits[-1] == '-')) {
+        return NULL;
+    }
+    return p;
+}
+
+static const char *split_literal(const char *p, const char *end,
+                                 const char *word)
+{
+    size_t n = strlen(word);
+
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+/* Past the object or array starting at p; NULL when it is empty (the
+ * default view drops an empty value) or not as the encoder writes it. */
+static const char *split_container(const char *p, const char *end,
+                                   int depth)
+{
+    int object = *p == '{';
+    char close = object ? '}' : ']';
+
+    if (depth > SPLIT_MAX_DEPTH || ++p >= end || *p == close) {
+        return NULL;
+    }
+    for (;;) {
+        if (object && (*p != '"' || !(p = split_string(p, end)) || p >= end
+                       || *p++ != ':')) {
+            return NULL;
+        }
+        if (!(p = split_value(p, end, depth + 1)) || p >= end) {
+            return NULL;
+        }
+        if (*p == close) {
+            return p + 1;
+        }
+        if (*p++ != ',' || p >= end) {
+            return NULL;
+        }
+    }
+}
+
+static const char *split_value(const char *p, const char *end, int depth)
+{
+    if (p >= end) {
+        return NULL;
+    }
+    switch (*p) {
+    case '"':
+        return split_string(p, end);
+    case '{':
+    case '[':
+        return split_container(p, end, depth);
+    case 't':
+        return split_literal(p, end, "true");
+    case 'f':
+        return split_literal(p, end, "false");
+    case 'n':
+        return split_literal(p, end, "null");
+    default:
+        return split_number(p, end);
+    }
+}
+
+int scim_json_split_object(const char *text, size_t len,
+                           scim_json_member_t *out, int max)
+{
+    const char *p = text, *end = text + len;
+    int n = 0, i;
+
+    if (len < 2 || *p != '{' || p[1] == '}'
+        || !valid_utf8((const unsigned char *)text, len)) {
+        return -1;
+    }
+    p++;
+    for (;;) {
+        scim_json_member_t *m = &out[n];
+
+        if (n == max || p >= end || *p != '"') {
+            return -1;
+        }
+        m->text = p;
+        m->key = p + 1;
+        if (!(p = split_string(p, end))) {
+            return -1;
+        }
+        m->key_len = (size_t)(p - 1 - m->key);
+        if (memchr(m->key, '\\', m->key_len) || p >= end || *p++ != ':') {
+            return -1;
+        }
+        m->value = p;
+        if (!(p = split_value(p, end, 1)) || p >= end) {
+            return -1;
+        }
+        m->value_len = (size_t)(p - m->value);
+        m->len = (size_t)(p - m->text);
+        /* jansson keeps the last of two equal names */
+        for (i = 0; i < n; i++) {
+            if (out[i].key_len == m->key_len
+                && memcmp(out[i].key, m->key, m->key_len) == 0) {
+                return -1;
+            }
+        }
+        n++;
+        if (*p == '}') {
+            return p + 1 == end ? n : -1;
+        }
+        if (*p++ != ',') {
+            return -1;
+        }
+    }
 }
 
 /* ---- ASCII case ------------------------------------------------------- */

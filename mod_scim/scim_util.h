@@ -41,6 +41,33 @@ json_t *scim_json_load_stored(const char *text, size_t len);
 /* Its fast reader alone: NULL for all it leaves to jansson. */
 json_t *scim_json_load_fast(const char *text, size_t len);
 
+/* A pool-owned object from the stored text of a resource; an empty object
+ * when the text is NULL or does not parse (as a record always has one). */
+json_t *scim_json_load_stored_object(apr_pool_t *p, const char *text);
+
+/* One member of a JSON object's text: its name as written between the
+ * quotes, the value's text, and the whole "name":value. */
+typedef struct scim_json_member {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+    const char *text;
+    size_t len;
+} scim_json_member_t;
+
+/* Splits the text of a JSON object into its members without building
+ * values, for an answer that serves stored members as they are.  It takes
+ * only what parse-then-dump (scim_json_load_stored, then
+ * scim_json_dump_compact) would give back unchanged and what a response's
+ * default view keeps: valid UTF-8 in compact form (no whitespace between
+ * tokens), no empty object or array at any depth, member names without
+ * escapes and unique, string escapes only as the encoder writes them.
+ * Returns the number of members (at most max) stored in out, or -1 for
+ * anything else. */
+int scim_json_split_object(const char *text, size_t len,
+                           scim_json_member_t *out, int max);
+
 /* ---- ASCII case ------------------------------------------------------- */
 
 /* SCIM names and caseExact=false values compare ignoring ASCII case only.

@@ -45,11 +45,20 @@ static scim_request_t request(const char *method, const char *path,
     return req;
 }
 
+/* The response, its body parsed when it came as text (a GET that served
+ * the stored resource as it is). */
 static scim_response_t handle(const scim_request_t *req)
 {
     scim_response_t resp;
 
     scim_service_handle(req, &resp);
+    if (resp.body_text) {
+        ck_assert_ptr_null(resp.body);
+        ck_assert_uint_eq(resp.body_len, strlen(resp.body_text));
+        resp.body = scim_json_pool_own(pool,
+            json_loadb(resp.body_text, resp.body_len, 0, NULL));
+        ck_assert_ptr_nonnull(resp.body);
+    }
     return resp;
 }
 
@@ -276,6 +285,119 @@ START_TEST(group_members_and_user_groups)
                 NULL);
     ck_assert_int_eq(json_array_size(json_object_get(resp.body, "members")),
                      0);
+}
+END_TEST
+
+/* GET path answered from the stored text (when served says so) and the
+ * full form of the same resource, written out: the full form is what
+ * excludedAttributes of an attribute the resource lacks gives. */
+static void assert_served_as_full_form(const char *path, int served)
+{
+    scim_request_t req = request("GET", path, NULL, NULL);
+    scim_response_t fast, full;
+    char *text;
+
+    scim_service_handle(&req, &fast);
+    ck_assert_int_eq(fast.status, 200);
+    req = request("GET", path, "excludedAttributes=x509Certificates", NULL);
+    scim_service_handle(&req, &full);
+    ck_assert_int_eq(full.status, 200);
+    ck_assert_ptr_null(full.body_text);
+    ck_assert_str_eq(fast.etag, full.etag);
+    text = scim_json_dump_compact(full.body, NULL);
+    if (served) {
+        ck_assert_ptr_nonnull(fast.body_text);
+        ck_assert_str_eq(fast.body_text, text);
+    }
+    else {
+        ck_assert_ptr_null(fast.body_text);
+        ck_assert_str_eq(scim_json_dump_compact(fast.body, NULL), text);
+    }
+    free(text);
+}
+
+START_TEST(get_serves_the_stored_text_as_the_full_form)
+{
+    const char *plain = create_user("plain"), *rich, *hollow, *group, *etag;
+    scim_record_t odd = { 0 };
+    scim_response_t resp;
+
+    resp = call("POST", "/Users", NULL,
+        "{\"schemas\": [\"" SCIM_SCHEMA_USER "\", \"" SCIM_SCHEMA_ENTERPRISE
+        "\"], \"userName\": \"J\\u00e9r\\u00f4me \\\"q\\\" \\\\ \\n\\t"
+        "\\u0001\", \"externalId\": \"ext-1\", \"name\": {\"givenName\":"
+        " \"J\\u00e9r\\u00f4me\", \"familyName\": \"\\u65e5\\ud83d\\ude00\"},"
+        " \"active\": false, \"password\": \"never-shown\", \"emails\":"
+        " [{\"value\": \"j@example.com\", \"type\": \"work\", \"primary\":"
+        " true}, {\"value\": \"j@home.example\", \"type\": \"home\"}],"
+        " \"addresses\": [{\"locality\": \"Paris\", \"country\": \"FR\"}],"
+        " \"" SCIM_SCHEMA_ENTERPRISE "\": {\"department\": \"R&D\","
+        " \"manager\": {\"value\": \"boss\"}}}");
+    ck_assert_int_eq(resp.status, 201);
+    rich = string_at(resp.body, "id");
+    resp = call("POST", "/Users", NULL, "{" USER_SCHEMAS ", \"userName\":"
+                " \"hollow\", \"emails\": [], \"name\": {}}");
+    ck_assert_int_eq(resp.status, 201);
+    hollow = string_at(resp.body, "id");
+    resp = call("POST", "/Groups", NULL, apr_psprintf(pool,
+                "{" GROUP_SCHEMAS ", \"displayName\": \"Ops \\\"1\\\"\","
+                " \"members\": [{\"value\": \"%s\"}, {\"value\": \"%s\"}]}",
+                plain, rich));
+    ck_assert_int_eq(resp.status, 201);
+    group = string_at(resp.body, "id");
+
+    assert_served_as_full_form(apr_pstrcat(pool, "/Users/", plain, NULL), 1);
+    assert_served_as_full_form(apr_pstrcat(pool, "/Users/", rich, NULL), 1);
+    assert_served_as_full_form(apr_pstrcat(pool, "/Groups/", group, NULL),
+                               1);
+    resp = call("GET", apr_pstrcat(pool, "/Users/", rich, NULL), NULL, NULL);
+    ck_assert_ptr_null(json_object_get(resp.body, "password"));
+    ck_assert_int_eq(json_array_size(json_object_get(resp.body, "groups")),
+                     1);
+    ck_assert_str_eq(string_at(json_object_get(resp.body,
+                                               SCIM_SCHEMA_ENTERPRISE),
+                               "department"), "R&D");
+    /* after a change, the new version is what is served */
+    resp = call("PATCH", apr_pstrcat(pool, "/Users/", rich, NULL), NULL,
+                "{" PATCH_SCHEMAS ", \"Operations\": [{\"op\": \"replace\","
+                " \"path\": \"active\", \"value\": true}]}");
+    ck_assert_int_eq(resp.status, 200);
+    etag = resp.etag;
+    assert_served_as_full_form(apr_pstrcat(pool, "/Users/", rich, NULL), 1);
+    resp = call("GET", apr_pstrcat(pool, "/Users/", rich, NULL), NULL, NULL);
+    ck_assert(json_is_true(json_object_get(resp.body, "active")));
+    ck_assert_str_eq(resp.etag, etag);
+    ck_assert_str_eq(string_at(json_object_get(resp.body, "meta"),
+                               "version"), etag);
+    /* what the default view changes (an empty value, a password) or the
+     * split does not take (a real) goes the full way */
+    odd.rtype = "User";
+    odd.id = "odd-one";
+    odd.name = "odd";
+    odd.created = odd.last_modified = scim_now(pool);
+    odd.version = 1;
+    odd.state = "provisioned";
+    odd.resource = scim_json_pool_own(pool, json_pack(
+        "{s:[s],s:s,s:[],s:s}", "schemas", SCIM_SCHEMA_USER, "userName",
+        "odd", "emails", "password", "kept-by-an-old-version"));
+    ck_assert_ptr_null(scim_store_create(store, "acme", &odd, NULL));
+    assert_served_as_full_form("/Users/odd-one", 0);
+    resp = call("GET", "/Users/odd-one", NULL, NULL);
+    ck_assert_ptr_null(json_object_get(resp.body, "emails"));
+    ck_assert_ptr_null(json_object_get(resp.body, "password"));
+    ck_assert_str_eq(string_at(resp.body, "userName"), "odd");
+    odd.id = "real-one";
+    odd.name = "real";
+    odd.resource = scim_json_pool_own(pool, json_pack("{s:[s],s:s,s:f}",
+        "schemas", SCIM_SCHEMA_USER, "userName", "real", "score", 1.5));
+    ck_assert_ptr_null(scim_store_create(store, "acme", &odd, NULL));
+    assert_served_as_full_form("/Users/real-one", 0);
+    /* empty values sent are not kept */
+    resp = call("GET", apr_pstrcat(pool, "/Users/", hollow, NULL), NULL,
+                NULL);
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_ptr_null(json_object_get(resp.body, "emails"));
+    ck_assert_ptr_null(json_object_get(resp.body, "name"));
 }
 END_TEST
 
@@ -821,6 +943,7 @@ Suite *service_suite(void)
     tcase_add_test(tc, list_with_filter);
     tcase_add_test(tc, duplicate_user_name_conflicts);
     tcase_add_test(tc, group_members_and_user_groups);
+    tcase_add_test(tc, get_serves_the_stored_text_as_the_full_form);
     tcase_add_test(tc, routing_and_discovery);
     tcase_add_test(tc, routing_ignores_endpoint_case);
     tcase_add_test(tc, root_search_lists_every_type);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <apr_pools.h>
+#include <apr_strings.h>
 
 #include "scim_util.h"
 #include "suites.h"
@@ -396,6 +397,173 @@ START_TEST(json_load_matches_jansson)
 }
 END_TEST
 
+/* What scim_json_split_object accepts, parse-then-dump gives back to the
+ * byte, and its members, joined, are the text; -1 otherwise. */
+static int split_checked(const char *text)
+{
+    scim_json_member_t members[8];
+    int n = scim_json_split_object(text, strlen(text), members, 8), i;
+    const char *joined = "{";
+    json_t *value;
+    char *dumped;
+
+    if (n < 0) {
+        return n;
+    }
+    value = scim_json_load_stored(text, strlen(text));
+    ck_assert_msg(value != NULL, "split what does not parse: %s", text);
+    dumped = scim_json_dump_compact(value, NULL);
+    ck_assert_msg(strcmp(dumped, text) == 0, "split what dumps otherwise: "
+                  "%s -> %s", text, dumped);
+    ck_assert_int_eq(n, (int)json_object_size(value));
+    for (i = 0; i < n; i++) {
+        const scim_json_member_t *m = &members[i];
+        char *key = apr_pstrndup(pool, m->key, m->key_len);
+
+        ck_assert_ptr_eq(m->text + 1, m->key);
+        ck_assert_ptr_eq(m->value, m->key + m->key_len + 2);
+        ck_assert_uint_eq(m->len, m->key_len + 3 + m->value_len);
+        ck_assert_ptr_nonnull(json_object_get(value, key));
+        joined = apr_pstrcat(pool, joined, i ? "," : "",
+                             apr_pstrndup(pool, m->text, m->len), NULL);
+    }
+    ck_assert_str_eq(apr_pstrcat(pool, joined, "}", NULL), text);
+    free(dumped);
+    json_decref(value);
+    return n;
+}
+
+START_TEST(json_split_serves_only_what_dumps_back)
+{
+    static const struct {
+        const char *text;
+        int members;            /* -1: refused */
+    } cases[] = {
+        { "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+          "\"userName\":\"bjensen\",\"name\":{\"givenName\":\"Barbara\"},"
+          "\"active\":true,\"emails\":[{\"value\":\"b@example.com\","
+          "\"primary\":false}],\"x\":null,\"n\":-42,\"z\":0}", 8 },
+        { "{\"esc\":\"q\\\" b\\\\ \\b\\f\\n\\r\\t \\u0001\\u001F\\u007F\"}",
+          -1 },                 /* DEL is not escaped by the encoder */
+        { "{\"esc\":\"q\\\" b\\\\ \\b\\f\\n\\r\\t \\u0001\\u001F \x7f\"}", 1 },
+        { "{\"J\xc3\xa9r\xc3\xb4me\":\"\xe6\x97\xa5\xf0\x9f\x98\x80\"}", 1 },
+        { "{\"\":\"\",\"deep\":[[[[1]]]]}", 2 },
+        { "{\"s\":\"[{\\\"not\\\":{}}]\"}", 1 },    /* braces in a string */
+        /* empty values (the default view drops them) */
+        { "{}", -1 }, { "{\"a\":[]}", -1 }, { "{\"a\":{}}", -1 },
+        { "{\"a\":[1,{}]}", -1 }, { "{\"a\":{\"b\":[]}}", -1 },
+        /* not as the encoder writes */
+        { " {\"a\":1}", -1 }, { "{\"a\": 1}", -1 }, { "{\"a\":1} ", -1 },
+        { "{\"a\":1,\"b\":[1, 2]}", -1 }, { "{\"s\":\"\\/\"}", -1 },
+        { "{\"s\":\"\\u0008\"}", -1 }, { "{\"s\":\"\\u001f\"}", -1 },
+        { "{\"s\":\"\\u00e9\"}", -1 }, { "{\"s\":\"\\u0000\"}", -1 },
+        { "{\"s\":\"\\ud83d\\ude00\"}", -1 }, { "{\"s\":\"a\x01\"}", -1 },
+        { "{\"r\":1.5}", -1 }, { "{\"r\":1e3}", -1 }, { "{\"r\":-0}", -1 },
+        { "{\"r\":01}", -1 }, { "{\"r\":+1}", -1 },
+        { "{\"r\":1234567890123456789}", -1 },
+        /* names: escaped, repeated */
+        { "{\"a\\n\":1}", -1 }, { "{\"a\":1,\"a\":2}", -1 },
+        /* not JSON */
+        { "", -1 }, { "[1]", -1 }, { "{\"a\":tru}", -1 }, { "{\"a\":1", -1 },
+        { "{\"a\":[1}", -1 }, { "{\"a\":{\"b\"}}", -1 }, { "{\"a\":1,}", -1 },
+        { "{\"a\":\"open}", -1 }, { "{\"a\":1}x", -1 },
+        { "{\"bad\":\"\xc0\xaf\"}", -1 }, { "{\"cut\":\"\xe6\x97\"}", -1 },
+        /* more members than room for them */
+        { "{\"1\":1,\"2\":2,\"3\":3,\"4\":4,\"5\":5,\"6\":6,\"7\":7,"
+          "\"8\":8}", 8 },
+        { "{\"1\":1,\"2\":2,\"3\":3,\"4\":4,\"5\":5,\"6\":6,\"7\":7,"
+          "\"8\":8,\"9\":9}", -1 },
+    };
+    char deep[2 * 65 + 16];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(split_checked(cases[i].text) == cases[i].members,
+                      "%s: expected %d", cases[i].text, cases[i].members);
+    }
+    /* each escape at every place of the eight bytes read at once */
+    for (i = 0; i < 4 * 17; i++) {
+        static const char *const escapes[] = {
+            "\\\"", "\\\\", "\\n", "\\u0001"
+        };
+        char *text = apr_psprintf(pool, "{\"k\":\"%.*s%s%.*s\",\"n\":1}",
+                                  (int)(i % 17), "abcdefghijklmnopq",
+                                  escapes[i / 17], (int)(16 - i % 17),
+                                  "rstuvwxyz0123456");
+
+        ck_assert_int_eq(split_checked(text), 2);
+    }
+    /* nesting: as deep as the split goes, and one level more */
+    for (i = 64; i <= 65; i++) {
+        strcpy(deep, "{\"d\":");
+        memset(deep + 5, '[', i);
+        deep[5 + i] = '1';
+        memset(deep + 6 + i, ']', i);
+        strcpy(deep + 6 + 2 * i, "}");
+        ck_assert_int_eq(split_checked(deep), (i == 64 ? 1 : -1));
+    }
+}
+END_TEST
+
+/* Objects the encoder writes from random values: the split takes every
+ * one without an empty value (or a real, or a name with an escape, which
+ * these have not), and gives back its members. */
+START_TEST(json_split_takes_what_the_encoder_writes)
+{
+    static const char *const strings[] = {
+        "plain", "", "q\"uote", "back\\slash", "new\nline", "\x01\x1f",
+        "J\xc3\xa9r\xc3\xb4me", "\xf0\x9f\x98\x80", "{[,]}:", "\x7f",
+    };
+    static const char *const names[] = {
+        "userName", "", "name", "J\xc3\xa9r\xc3\xb4me", "\xf0\x9f\x98\x80",
+        "{[,]}:", "urn:x:1.0:User", "a", "b", "c",
+    };
+    unsigned seed = 7;
+    int round, taken = 0;
+
+    for (round = 0; round < 2000; round++) {
+        json_t *doc = json_object();
+        int members = 1 + (int)(seed % 6), m, hollow = 0;
+        char *text;
+
+        for (m = 0; m < members; m++) {
+            json_t *value;
+
+            seed = seed * 1103515245u + 12345u;
+            switch ((seed >> 8) % 7) {
+            case 0: value = json_string(strings[(seed >> 12) % 10]); break;
+            case 1: value = json_integer((json_int_t)(seed >> 4) - 100000);
+                    break;
+            case 2: value = json_boolean((seed >> 9) & 1); break;
+            case 3: value = json_null(); break;
+            case 4: value = json_pack("[s,{s:i}]",
+                                      strings[(seed >> 12) % 10],
+                                      strings[(seed >> 16) % 10], m);
+                    break;
+            case 5: value = (seed >> 12) % 4 ? json_pack("{s:[b]}", "v", 1)
+                                             : json_array();
+                    hollow |= json_array_size(value) == 0;
+                    break;
+            default: value = json_pack("{s:{s:s}}", "sub",
+                                       strings[(seed >> 12) % 10],
+                                       strings[(seed >> 16) % 10]);
+            }
+            json_object_set_new(doc, names[(seed >> 20) % 10], value);
+        }
+        text = scim_json_dump_compact(doc, NULL);
+        if (hollow) {
+            /* set again under the same name, a hollow value may be gone */
+            hollow = strstr(text, "[]") != NULL;
+        }
+        ck_assert_msg((split_checked(text) >= 0) == !hollow, "%s", text);
+        taken += !hollow;
+        free(text);
+        json_decref(doc);
+    }
+    ck_assert_int_gt(taken, 1000);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -405,6 +573,8 @@ Suite *util_suite(void)
     tcase_add_test(tc, json_released_with_pool);
     tcase_add_test(tc, json_dump_matches_jansson);
     tcase_add_test(tc, json_load_matches_jansson);
+    tcase_add_test(tc, json_split_serves_only_what_dumps_back);
+    tcase_add_test(tc, json_split_takes_what_the_encoder_writes);
     tcase_add_test(tc, fold_ascii_only);
     tcase_add_test(tc, case_insensitive_equality);
     tcase_add_test(tc, datetime_calendar);
