@@ -1482,10 +1482,10 @@ int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col)
     return v ? atoi(v) : 0;
 }
 
-/* A row of RECORD_COLUMNS as a record; with stored_only, its resource
- * as the stored text alone. */
+/* A row of RECORD_COLUMNS as a record, with what reads asks
+ * (SCIM_READ_STORED_TEXT, SCIM_READ_UNPARSED). */
 static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
-                                      apr_dbd_row_t *row, int stored_only)
+                                      apr_dbd_row_t *row, int reads)
 {
     scim_record_t *rec = apr_pcalloc(p, sizeof(*rec));
     const char *version, *json;
@@ -1501,10 +1501,10 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
     rec->state = scim_db_entry(st, p, row, 7);
     rec->linked = scim_db_entry(st, p, row, 8);
     json = raw_entry(st, row, 9);
-    if (stored_only) {
+    if (reads & SCIM_READ_STORED_TEXT) {
         rec->stored_json = json ? apr_pstrdup(p, json) : NULL;
     }
-    else {
+    if (!(reads & SCIM_READ_STORED_TEXT) || !(reads & SCIM_READ_UNPARSED)) {
         rec->resource = scim_json_load_stored_object(p, json);
     }
     rec->active = scim_db_entry_int(st, row, 10);
@@ -1520,11 +1520,19 @@ static void push_record(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
         record_from_row(st, p, row, 0);
 }
 
-static void push_stored(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
-                        void *out)
+/* What push_record_reading fills. */
+typedef struct {
+    apr_array_header_t *out;    /* scim_record_t * */
+    int reads;
+} records_reading_t;
+
+static void push_record_reading(scim_store_t *st, apr_pool_t *p,
+                                apr_dbd_row_t *row, void *baton)
 {
-    APR_ARRAY_PUSH((apr_array_header_t *)out, scim_record_t *) =
-        record_from_row(st, p, row, 1);
+    records_reading_t *r = baton;
+
+    APR_ARRAY_PUSH(r->out, scim_record_t *) =
+        record_from_row(st, p, row, r->reads);
 }
 
 scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
@@ -1534,11 +1542,15 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
     return scim_db_select(st, p, which, args, nargs, push_record, out);
 }
 
-scim_error_t *scim_db_select_stored(scim_store_t *st, apr_pool_t *p,
-                                    scim_stmt_t which, const char **args,
-                                    int nargs, apr_array_header_t *out)
+scim_error_t *scim_db_select_records_reading(scim_store_t *st,
+                                             apr_pool_t *p, scim_stmt_t which,
+                                             const char **args, int nargs,
+                                             int reads,
+                                             apr_array_header_t *out)
 {
-    return scim_db_select(st, p, which, args, nargs, push_stored, out);
+    records_reading_t r = { out, reads };
+
+    return scim_db_select(st, p, which, args, nargs, push_record_reading, &r);
 }
 
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
@@ -1566,7 +1578,7 @@ typedef struct {
 typedef struct {
     apr_array_header_t *users;  /* scim_record_t * */
     apr_array_header_t *group_rows;
-    int stored_only;
+    int reads;
 } users_with_groups_t;
 
 static void push_user_or_group(scim_store_t *st, apr_pool_t *p,
@@ -1586,7 +1598,7 @@ static void push_user_or_group(scim_store_t *st, apr_pool_t *p,
     }
     else {
         APR_ARRAY_PUSH(u->users, scim_record_t *) =
-            record_from_row(st, p, row, u->stored_only);
+            record_from_row(st, p, row, u->reads);
     }
 }
 
@@ -1627,11 +1639,11 @@ scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
                                                  apr_pool_t *p,
                                                  scim_stmt_t which,
                                                  const char **args, int nargs,
-                                                 int stored_only,
+                                                 int reads,
                                                  apr_array_header_t *out)
 {
     users_with_groups_t u = {
-        out, apr_array_make(p, 4, sizeof(group_row_t)), stored_only
+        out, apr_array_make(p, 4, sizeof(group_row_t)), reads
     };
     apr_hash_t *groups_of = apr_hash_make(p);
     int first = out->nelts, i;

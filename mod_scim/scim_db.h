@@ -149,11 +149,13 @@ int scim_db_entry_int(scim_store_t *st, apr_dbd_row_t *row, int col);
 scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out);
-/* The same, each record's resource left as its stored text
- * (rec->stored_json; rec->resource NULL). */
-scim_error_t *scim_db_select_stored(scim_store_t *st, apr_pool_t *p,
-                                    scim_stmt_t which, const char **args,
-                                    int nargs, apr_array_header_t *out);
+/* The same, reading what reads asks of each record (SCIM_READ_STORED_TEXT,
+ * SCIM_READ_UNPARSED). */
+scim_error_t *scim_db_select_records_reading(scim_store_t *st,
+                                             apr_pool_t *p, scim_stmt_t which,
+                                             const char **args, int nargs,
+                                             int reads,
+                                             apr_array_header_t *out);
 
 /* out[first..] (scim_record_t *) in the default order of resources:
  * created, then id (what a statement without ORDER BY leaves to the
@@ -168,13 +170,13 @@ void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
 
 /* Users and their groups, read in one statement (USERS_WITH_GROUPS):
  * the records appended to out (scim_record_t *), each with rec->groups,
- * the groups (id, displayName) that later rows name for it; with
- * stored_only, their resources as scim_db_select_stored leaves them. */
+ * the groups (id, displayName) that later rows name for it; reads as
+ * for scim_db_select_records_reading. */
 scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
                                                  apr_pool_t *p,
                                                  scim_stmt_t which,
                                                  const char **args, int nargs,
-                                                 int stored_only,
+                                                 int reads,
                                                  apr_array_header_t *out);
 
 /* First column of the first row (a count, an id), or NULL for none. */

@@ -754,8 +754,11 @@ static scim_error_t *query_resources(const scim_request_t *req,
     c.filter = filter;
     c.lp = lp;
     c.filter_needs_related = filter_mentions(filter, ep->related);
-    c.kept = apr_array_make(req->pool, lp->count ? lp->count : 1,
-                            sizeof(match_t));
+    /* room grows with the matches: apr_array_make zeroes all it is given,
+     * and a page of count (up to ScimMaxResults) for a lookup that finds
+     * one user was 4 % of its instructions */
+    c.kept = apr_array_make(req->pool, lp->count > 0 && lp->count < 16
+                                       ? lp->count : 16, sizeof(match_t));
     if (sort_path) {
         long long page_end = (long long)lp->start_index - 1 + lp->count;
 
@@ -778,13 +781,15 @@ static scim_error_t *query_resources(const scim_request_t *req,
     }
     else if (filter && (by = indexed_key(ep, filter, &key)) >= 0) {
         /* users come with their groups when the filter or the response
-         * needs them */
+         * needs them; the stored text when the default view may serve it */
         err = scim_store_find(req->store, req->org, ep->rt->name, by, key,
-                              c.filter_needs_related
-                              || scim_render_related_wanted(ep,
-                                                            lp->attributes,
-                                                            lp->excluded)
-                              ? SCIM_READ_GROUPS : 0,
+                              (c.filter_needs_related
+                               || scim_render_related_wanted(ep,
+                                                             lp->attributes,
+                                                             lp->excluded)
+                               ? SCIM_READ_GROUPS : 0)
+                              | (!lp->attributes && !lp->excluded
+                                 ? SCIM_READ_STORED_TEXT : 0),
                               recs);
         if (!err) {
             collect_all(&c, req->pool, recs);
@@ -870,12 +875,14 @@ static scim_error_t *add_page_groups(const scim_request_t *req,
     return err;
 }
 
-/* Appends the page's resources as the response shows them. */
+/* Appends the page's resources as the response shows them, written out
+ * (scim_render_text_t): from the stored text where it serves, else the
+ * full form projected. */
 static scim_error_t *render_matches(const scim_request_t *req,
                                     const endpoint_t *ep,
                                     const scim_list_params_t *lp,
                                     apr_array_header_t *matches,
-                                    json_t *resources)
+                                    apr_array_header_t *resources)
 {
     int with_related = scim_render_related_wanted(ep, lp->attributes,
                                                   lp->excluded);
@@ -901,31 +908,26 @@ static scim_error_t *render_matches(const scim_request_t *req,
                                               members_shown))) {
             return err;
         }
-        json_array_append_new(resources, scim_projection_apply(proj, m->full));
+        if (!lp->attributes && !lp->excluded && m->rec->stored_json) {
+            scim_render_text_t t;
+
+            t.text = scim_render_stored_text(req, ep, m->rec, m->full, &t.len,
+                                             &err);
+            if (err) {
+                return err;
+            }
+            if (t.text) {
+                *(scim_render_text_t *)apr_array_push(resources) = t;
+                continue;
+            }
+        }
+        if (!scim_render_push_json(req, resources, scim_json_pool_own(
+                req->pool, scim_projection_apply(proj, m->full)))) {
+            return scim_error_make(req->pool, 500, NULL,
+                                   "The resource could not be written");
+        }
     }
     return NULL;
-}
-
-/* A cursor page (RFC 9865) has no startIndex, a nextCursor unless it is
- * the last, and totalResults when the walk knows it (total >= 0). */
-static json_t *list_response(const scim_request_t *req, int total,
-                             const scim_list_params_t *lp, json_t *resources,
-                             const char *next_cursor)
-{
-    json_t *doc = json_pack("{s:[s],s:i,s:O}", "schemas", SCIM_SCHEMA_LIST,
-                            "itemsPerPage", (int)json_array_size(resources),
-                            "Resources", resources);
-
-    if (total >= 0) {
-        json_object_set_new(doc, "totalResults", json_integer(total));
-    }
-    if (!lp->cursor) {
-        json_object_set_new(doc, "startIndex", json_integer(lp->start_index));
-    }
-    if (next_cursor) {
-        json_object_set_new(doc, "nextCursor", json_string(next_cursor));
-    }
-    return doc;
 }
 
 void scim_query_list(const scim_request_t *req, scim_response_t *resp,
@@ -934,7 +936,8 @@ void scim_query_list(const scim_request_t *req, scim_response_t *resp,
     scim_filter_t *filter = NULL;
     scim_attr_path_t sort_path;
     apr_array_header_t *matches = NULL;
-    json_t *resources = scim_json_pool_own(req->pool, json_array());
+    apr_array_header_t *resources = apr_array_make(req->pool, 8,
+                                                   sizeof(scim_render_text_t));
     scim_error_t *err = NULL;
     const char *next_cursor = NULL;
     int total = 0;
@@ -970,9 +973,9 @@ void scim_query_list(const scim_request_t *req, scim_response_t *resp,
         scim_service_error(req->pool, resp, err);
         return;
     }
-    scim_render_respond(req, resp, 200,
-                        list_response(req, total, lp, resources,
-                                      next_cursor));
+    scim_render_respond_list(req, resp, total,
+                             lp->cursor ? 0 : lp->start_index, next_cursor,
+                             resources);
 }
 
 /* Every resource type the filter can apply to (RFC 7644 3.4.3), one list.
@@ -982,7 +985,8 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
                             const endpoint_t *const *endpoints,
                             const scim_list_params_t *lp)
 {
-    json_t *resources = scim_json_pool_own(req->pool, json_array());
+    apr_array_header_t *resources = apr_array_make(req->pool, 8,
+                                                   sizeof(scim_render_text_t));
     scim_error_t *first_err = NULL;
     int total = 0, applicable = 0;
     const endpoint_t *const *ep;
@@ -1011,7 +1015,7 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
         applicable++;
         /* One page across the types: this type's share of the window. */
         sub.start_index = lp->start_index - total;
-        sub.count = lp->count - (int)json_array_size(resources);
+        sub.count = lp->count - resources->nelts;
         if (sub.start_index < 1) {
             sub.start_index = 1;
         }
@@ -1030,7 +1034,8 @@ void scim_query_root_search(const scim_request_t *req, scim_response_t *resp,
         scim_service_error(req->pool, resp, first_err);
         return;
     }
-    scim_render_respond(req, resp, 200,
-                        list_response(req, total, lp, resources, NULL));
+    scim_render_respond_list(req, resp, total,
+                             lp->cursor ? 0 : lp->start_index, NULL,
+                             resources);
 }
 

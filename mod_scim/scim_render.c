@@ -291,20 +291,44 @@ static int id_needs_escape(const char *id)
     return 0;
 }
 
-/* The answer to a GET without attributes or excludedAttributes, made from
- * the stored text: the full form and the default view of a stored
- * resource are its stored members in their order after schemas and id,
- * then what the server adds.  Parsing the stored JSON, reshaping it and
- * writing it out again was some 40 % of a GET's instructions (callgrind),
- * so the stored members are copied as they are when the split says that
+/* The server's parts of a resource as the full form writes them, after
+ * its stored members: taken from full when given, or made anew. */
+static scim_error_t *server_parts(const scim_request_t *req,
+                                  const endpoint_t *ep,
+                                  const scim_record_t *rec,
+                                  const json_t *full, json_t *tail)
+{
+    const char *names[] = {
+        ep->rt == &scim_resource_type_user ? SCIM_SCHEMA_MEMBERSHIP : NULL,
+        "meta", ep->related
+    };
+    json_t *value;
+    size_t i;
+
+    if (!full) {
+        return add_server_parts(req, ep, rec, tail, 1);
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (names[i] && (value = json_object_get(full, names[i]))) {
+            json_object_set_nocheck(tail, names[i], value);
+        }
+    }
+    return NULL;
+}
+
+/* A response without attributes or excludedAttributes, made from the
+ * stored text: the full form and the default view of a stored resource
+ * are its stored members in their order after schemas and id, then what
+ * the server adds.  Parsing the stored JSON, reshaping it and writing it
+ * out again was some 40 % of a GET's instructions (callgrind), so the
+ * stored members are copied as they are when the split says that
  * parse-then-dump would give their bytes back (scim_json_split_object)
  * and none is one the server sets or the default view changes; the rest
- * is written as the full form writes it.  NULL: not such a resource,
- * take the full form. */
-static char *served_from_stored(const scim_request_t *req,
-                                const endpoint_t *ep,
-                                const scim_record_t *rec, apr_size_t *len,
-                                scim_error_t **err)
+ * is written as the full form writes it. */
+char *scim_render_stored_text(const scim_request_t *req,
+                              const endpoint_t *ep, const scim_record_t *rec,
+                              const json_t *full, apr_size_t *len,
+                              scim_error_t **err)
 {
     scim_json_member_t members[SERVED_MEMBERS_MAX];
     const scim_json_member_t *schemas = NULL;
@@ -339,7 +363,7 @@ static char *served_from_stored(const scim_request_t *req,
         urn = NULL;
     }
     tail = scim_json_pool_own(req->pool, json_object());
-    if ((*err = add_server_parts(req, ep, rec, tail, 1))) {
+    if ((*err = server_parts(req, ep, rec, full, tail))) {
         return NULL;
     }
     added = scim_json_dump_compact(tail, &added_len);
@@ -395,8 +419,8 @@ void scim_render_respond_resource(const scim_request_t *req,
     scim_error_t *err = NULL;
 
     if (!attributes && !excluded) {
-        resp->body_text = served_from_stored(req, ep, rec, &resp->body_len,
-                                             &err);
+        resp->body_text = scim_render_stored_text(req, ep, rec, NULL,
+                                                  &resp->body_len, &err);
     }
     if (!resp->body_text && !err) {
         err = scim_render_full_resource(req, req->pool, ep, rec,
@@ -418,4 +442,82 @@ void scim_render_respond_resource(const scim_request_t *req,
     if (status == 201) {
         resp->location = scim_render_location(req, ep, rec->id);
     }
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+int scim_render_push_json(const scim_request_t *req,
+                          apr_array_header_t *texts, const json_t *value)
+{
+    size_t len;
+    char *text = scim_json_dump_compact(value, &len);
+    scim_render_text_t *t;
+
+    if (!text) {
+        return 0;
+    }
+    t = apr_array_push(texts);
+    t->text = apr_pmemdup(req->pool, text, len + 1);
+    t->len = len;
+    free(text);
+    return 1;
+}
+
+/* The list response is written directly: building its few members as
+ * jansson values (json_pack) cost more than a lookup's resource. */
+void scim_render_respond_list(const scim_request_t *req,
+                              scim_response_t *resp, int total,
+                              int start_index, const char *next_cursor,
+                              const apr_array_header_t *texts)
+{
+    json_t *cursor = NULL;
+    char *cursor_text = NULL, *head, *out;
+    size_t head_len, cursor_len = 0, total_len;
+    int i;
+
+    if (next_cursor) {
+        cursor = json_string(next_cursor);
+        cursor_text = scim_json_dump_compact(cursor, &cursor_len);
+        json_decref(cursor);
+        if (!cursor_text) {
+            scim_service_error(req->pool, resp, scim_error_make(req->pool,
+                               500, NULL, "The list could not be written"));
+            return;
+        }
+    }
+    head = apr_psprintf(req->pool,
+                        "{\"schemas\":[\"" SCIM_SCHEMA_LIST "\"],"
+                        "\"itemsPerPage\":%d%s%s%s%s%s%s,\"Resources\":[",
+                        texts->nelts,
+                        total >= 0 ? ",\"totalResults\":" : "",
+                        total >= 0 ? apr_itoa(req->pool, total) : "",
+                        start_index > 0 ? ",\"startIndex\":" : "",
+                        start_index > 0 ? apr_itoa(req->pool, start_index)
+                                        : "",
+                        cursor_text ? ",\"nextCursor\":" : "",
+                        cursor_text ? cursor_text : "");
+    free(cursor_text);
+    head_len = strlen(head);
+    total_len = head_len + 2;
+    for (i = 0; i < texts->nelts; i++) {
+        total_len += APR_ARRAY_IDX(texts, i, scim_render_text_t).len + 1;
+    }
+    resp->body_text = out = apr_palloc(req->pool, total_len + 1);
+    memcpy(out, head, head_len);
+    out += head_len;
+    for (i = 0; i < texts->nelts; i++) {
+        const scim_render_text_t *t = &APR_ARRAY_IDX(texts, i,
+                                                     scim_render_text_t);
+
+        if (i) {
+            *out++ = ',';
+        }
+        memcpy(out, t->text, t->len);
+        out += t->len;
+    }
+    *out++ = ']';
+    *out++ = '}';
+    *out = '\0';
+    resp->body_len = (apr_size_t)(out - resp->body_text);
+    resp->status = 200;
 }

@@ -50,6 +50,37 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
                                         const scim_record_t *rec,
                                         int with_related, json_t **out);
 
+/* The resource as a response without attributes or excludedAttributes
+ * shows it, written from its stored text (rec->stored_json) when it can
+ * be: the same bytes as the full form's.  The server's parts (membership,
+ * meta, groups / members) are taken from full, this resource's full form,
+ * or made anew when full is NULL.  NULL, with *err NULL, when it cannot
+ * be served so: write the full form.  In the request pool, its length in
+ * *len. */
+char *scim_render_stored_text(const scim_request_t *req,
+                              const endpoint_t *ep, const scim_record_t *rec,
+                              const json_t *full, apr_size_t *len,
+                              scim_error_t **err);
+
+/* A resource as written in a list response, in the request pool. */
+typedef struct scim_render_text {
+    const char *text;
+    apr_size_t len;
+} scim_render_text_t;
+
+/* Appends value, written out, to texts (scim_render_text_t); 0 when it
+ * cannot be written. */
+int scim_render_push_json(const scim_request_t *req,
+                          apr_array_header_t *texts, const json_t *value);
+
+/* resp answers 200 with a list response holding texts in order: its
+ * totalResults when total >= 0, startIndex when start_index > 0 (a cursor
+ * page has none, RFC 9865), nextCursor when next_cursor is not NULL. */
+void scim_render_respond_list(const scim_request_t *req,
+                              scim_response_t *resp, int total,
+                              int start_index, const char *next_cursor,
+                              const apr_array_header_t *texts);
+
 /* resp answers status with body (owned from now on by the request pool). */
 void scim_render_respond(const scim_request_t *req, scim_response_t *resp,
                          int status, json_t *body);

@@ -388,7 +388,8 @@ static void handle_get(const scim_request_t *req, scim_response_t *resp,
 {
     scim_record_t *rec = NULL;
     /* the stored text, which the answer may serve as it is */
-    scim_error_t *err = load(req, ep, id, SCIM_READ_STORED_TEXT
+    scim_error_t *err = load(req, ep, id,
+                             SCIM_READ_STORED_TEXT | SCIM_READ_UNPARSED
                              | (groups_shown(ep, q) ? SCIM_READ_GROUPS : 0),
                              &rec);
 

@@ -106,7 +106,6 @@ scim_error_t *scim_store_find(scim_store_t *st, const char *org,
 {
     int users = strcmp(rtype, "User") == 0, first = out->nelts;
     int with_groups = (reads & SCIM_READ_GROUPS) && users;
-    int stored_only = (reads & SCIM_READ_STORED_TEXT) != 0;
     scim_stmt_t which;
     scim_error_t *err;
 
@@ -118,19 +117,19 @@ scim_error_t *scim_store_find(scim_store_t *st, const char *org,
         const char *args[] = { org, value, org, value };
 
         return scim_db_select_records_with_groups(st, st->pool, which, args,
-                                                  4, stored_only, out);
+                                                  4, reads, out);
     }
     if (key == SCIM_STORE_BY_EMAIL) {
         const char *args[] = { org, value };
 
-        err = (stored_only ? scim_db_select_stored : scim_db_select_records)(
-            st, st->pool, which, args, 2, out);
+        err = scim_db_select_records_reading(st, st->pool, which, args, 2,
+                                             reads, out);
     }
     else {
         const char *args[] = { org, rtype, value };
 
-        err = (stored_only ? scim_db_select_stored : scim_db_select_records)(
-            st, st->pool, which, args, 3, out);
+        err = scim_db_select_records_reading(st, st->pool, which, args, 3,
+                                             reads, out);
     }
     /* several users may share an externalId: the default order, as the
      * lookup with groups gives it */

@@ -68,8 +68,9 @@ typedef struct scim_record {
     int seat;                   /* users: holds a seat (read only: the
                                    store alone grants and frees seats) */
     json_t *resource;           /* NULL when only stored_json was read */
-    const char *stored_json;    /* the resource's stored text, when read as
-                                   such (SCIM_READ_STORED_TEXT) */
+    const char *stored_json;    /* the resource's stored text, when read
+                                   with SCIM_READ_STORED_TEXT; NULL for a
+                                   record built or changed in memory */
     /* users: their groups (scim_member_t, by name), read along with this
      * version of the record for an answer that shows them; NULL: not
      * read (rendering reads them) */
@@ -123,9 +124,12 @@ scim_error_t *scim_store_get_user_with_groups(scim_store_t *st,
 /* What a read brings besides the record's columns (reads, a bit set). */
 #define SCIM_READ_GROUPS       1   /* users: their groups, in the same
                                       statement (rec->groups) */
-#define SCIM_READ_STORED_TEXT  2   /* the resource as its stored text only
-                                      (rec->stored_json, rec->resource
-                                      NULL): a GET that may serve it so */
+#define SCIM_READ_STORED_TEXT  2   /* the resource's stored text too
+                                      (rec->stored_json), for an answer
+                                      that may serve it as it is */
+#define SCIM_READ_UNPARSED     4   /* with STORED_TEXT: the text only,
+                                      rec->resource NULL (a GET parses it
+                                      when it cannot serve the text) */
 
 /* One of the two, or the stored text: the resource id names, as reads
  * asks. */

@@ -668,6 +668,8 @@ json_t *scim_json_load_stored_object(apr_pool_t *p, const char *text)
  * so that serving a member's text and dumping its parse cannot differ. */
 
 #define SPLIT_MAX_DEPTH 64
+#define SPLIT_MAX_NESTED_KEYS 32    /* names of an object within; more:
+                                       not split */
 
 static const char *split_value(const char *p, const char *end, int depth);
 
@@ -759,21 +761,48 @@ static const char *split_literal(const char *p, const char *end,
     return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
 }
 
+/* Whether the name between quotes at key (past its opening quote, len
+ * bytes) is among the n before it: jansson keeps the last of equal names,
+ * so an object with two is written out otherwise. */
+static int split_name_repeated(const char *const *keys, const size_t *lens,
+                               int n, const char *key, size_t len)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (lens[i] == len && memcmp(keys[i], key, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Past the object or array starting at p; NULL when it is empty (the
  * default view drops an empty value) or not as the encoder writes it. */
 static const char *split_container(const char *p, const char *end,
                                    int depth)
 {
-    int object = *p == '{';
+    int object = *p == '{', n = 0;
     char close = object ? '}' : ']';
+    const char *keys[SPLIT_MAX_NESTED_KEYS], *key;
+    size_t lens[SPLIT_MAX_NESTED_KEYS];
 
     if (depth > SPLIT_MAX_DEPTH || ++p >= end || *p == close) {
         return NULL;
     }
     for (;;) {
-        if (object && (*p != '"' || !(p = split_string(p, end)) || p >= end
-                       || *p++ != ':')) {
-            return NULL;
+        if (object) {
+            key = p + 1;
+            if (*p != '"' || !(p = split_string(p, end)) || p >= end
+                || *p++ != ':' || n == SPLIT_MAX_NESTED_KEYS) {
+                return NULL;
+            }
+            lens[n] = (size_t)(p - 2 - key);
+            if (memchr(key, '\\', lens[n])
+                || split_name_repeated(keys, lens, n, key, lens[n])) {
+                return NULL;
+            }
+            keys[n++] = key;
         }
         if (!(p = split_value(p, end, depth + 1)) || p >= end) {
             return NULL;
@@ -835,19 +864,18 @@ int scim_json_split_object(const char *text, size_t len,
         if (memchr(m->key, '\\', m->key_len) || p >= end || *p++ != ':') {
             return -1;
         }
+        for (i = 0; i < n; i++) {
+            if (out[i].key_len == m->key_len
+                && memcmp(out[i].key, m->key, m->key_len) == 0) {
+                return -1;      /* jansson keeps the last of two */
+            }
+        }
         m->value = p;
         if (!(p = split_value(p, end, 1)) || p >= end) {
             return -1;
         }
         m->value_len = (size_t)(p - m->value);
         m->len = (size_t)(p - m->text);
-        /* jansson keeps the last of two equal names */
-        for (i = 0; i < n; i++) {
-            if (out[i].key_len == m->key_len
-                && memcmp(out[i].key, m->key, m->key_len) == 0) {
-                return -1;
-            }
-        }
         n++;
         if (*p == '}') {
             return p + 1 == end ? n : -1;

@@ -61,8 +61,9 @@ typedef struct scim_json_member {
  * only what parse-then-dump (scim_json_load_stored, then
  * scim_json_dump_compact) would give back unchanged and what a response's
  * default view keeps: valid UTF-8 in compact form (no whitespace between
- * tokens), no empty object or array at any depth, member names without
- * escapes and unique, string escapes only as the encoder writes them.
+ * tokens), no empty object or array at any depth, names without escapes
+ * and unique within their object (at most 32 in an object within), string
+ * escapes only as the encoder writes them.
  * Returns the number of members (at most max) stored in out, or -1 for
  * anything else. */
 int scim_json_split_object(const char *text, size_t len,

@@ -927,22 +927,27 @@ def sqlite_connections(pid, database):
 
 def rss_sample(server, requests, seconds=RSS_WINDOW):
     """Each child's VmRSS (and RssAnon) sampled every 0.25 s for seconds:
-    the lowest and highest of each, and their sums over the children; and
-    the most SQLite connections each held (a connection's page cache is
-    memory the child keeps)."""
+    the lowest and highest of each, and their sums over the children; the
+    children's summed VmRSS averaged over the window (what a reading at a
+    random moment gives on average); and the most SQLite connections each
+    held (a connection's page cache is memory the child keeps)."""
     low, high = {}, {}
+    sums = []
     database = str(server.db) if server.db_driver == "sqlite3" else None
     end = time.monotonic() + seconds
     while True:
+        now = 0
         for p in server.pids()[1:]:         # the children, not the parent
             v = rss_of(p)
             if v and database:
                 v["connections"] = sqlite_connections(p, database) or 0
             if v:
+                now += v["VmRSS"]
                 lo = low.setdefault(p, dict(v))
                 hi = high.setdefault(p, dict(v))
                 for k in v:
                     lo[k], hi[k] = min(lo[k], v[k]), max(hi[k], v[k])
+        sums.append(now)
         if time.monotonic() >= end:
             break
         time.sleep(0.25)
@@ -955,6 +960,7 @@ def rss_sample(server, requests, seconds=RSS_WINDOW):
 
     return {"requests": requests, "children": sorted(low),
             "floor_sum_kb": total(low, "VmRSS"), "peak_sum_kb": total(high, "VmRSS"),
+            "mean_sum_kb": round(sum(sums) / len(sums)) if sums else 0,
             "floor_max_kb": largest(low, "VmRSS"), "peak_max_kb": largest(high, "VmRSS"),
             "anon_peak_sum_kb": total(high, "RssAnon"),
             "connections": (total(high, "connections") if database else None),
@@ -1019,7 +1025,8 @@ def rss_main(args, mach, out, db):
                 samples.append(s)
                 print(f"bench: {n:9d} requests ({s['seconds']:6.1f} s): RSS of "
                       f"{len(s['children'])} children over {RSS_WINDOW:.0f} s: sum "
-                      f"{s['floor_sum_kb']}-{s['peak_sum_kb']} kB, larger child "
+                      f"{s['floor_sum_kb']}-{s['peak_sum_kb']} kB (mean "
+                      f"{s['mean_sum_kb']}), larger child "
                       f"{s['floor_max_kb']}-{s['peak_max_kb']} kB"
                       + (f", {s['connections']} SQLite connections"
                          if s["connections"] is not None else ""), flush=True)
@@ -1045,8 +1052,8 @@ def rss_main(args, mach, out, db):
     change = {}
     if len(samples) >= 2:
         a, b = samples[0], samples[-1]
-        for k in ("floor_sum_kb", "peak_sum_kb", "floor_max_kb", "peak_max_kb",
-                  "anon_peak_sum_kb"):
+        for k in ("floor_sum_kb", "peak_sum_kb", "mean_sum_kb", "floor_max_kb",
+                  "peak_max_kb", "anon_peak_sum_kb"):
             change[k] = round(100.0 * (b[k] - a[k]) / a[k], 2) if a[k] else None
         change["same_children"] = a["children"] == b["children"]
     doc = {"machine": mach,
@@ -1060,18 +1067,21 @@ def rss_main(args, mach, out, db):
              f"mixed workload (tests/bench/mixed.lua), {args.connections} connections "
              f"(machine: {mach['nproc']} CPUs, {mach['cpu']}); answers: {statuses}.", "",
              f"Each row: the children's VmRSS sampled every 0.25 s for {RSS_WINDOW:.0f} s"
-             " from the request count on, lowest (floor) and highest (peak).", "",
-             "| requests | seconds | children | sum floor kB | sum peak kB |"
+             " from the request count on, lowest (floor), highest (peak) and, for"
+             " their sum, its mean over the window.", "",
+             "| requests | seconds | children | sum floor kB | sum mean kB | sum peak kB |"
              " larger child floor kB | larger child peak kB | SQLite connections |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in samples:
         lines.append(f"| {s['requests']} | {s['seconds']} | {len(s['children'])} |"
-                     f" {s['floor_sum_kb']} | {s['peak_sum_kb']} | {s['floor_max_kb']} |"
+                     f" {s['floor_sum_kb']} | {s['mean_sum_kb']} | {s['peak_sum_kb']} |"
+                     f" {s['floor_max_kb']} |"
                      f" {s['peak_max_kb']} |"
                      f" {'' if s['connections'] is None else s['connections']} |")
     if change:
         lines += ["", f"Change from {samples[0]['requests']} to {samples[-1]['requests']}"
-                  f" requests: sum floor {change['floor_sum_kb']:+.2f} %, sum peak "
+                  f" requests: sum floor {change['floor_sum_kb']:+.2f} %, sum mean "
+                  f"{change['mean_sum_kb']:+.2f} %, sum peak "
                   f"{change['peak_sum_kb']:+.2f} %; larger child floor "
                   f"{change['floor_max_kb']:+.2f} %, peak {change['peak_max_kb']:+.2f} %"
                   f"{'' if change['same_children'] else ' (the children changed)'}."]

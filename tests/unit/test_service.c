@@ -316,6 +316,29 @@ static void assert_served_as_full_form(const char *path, int served)
     free(text);
 }
 
+/* A list (query) answered with the stored texts, byte for byte what the
+ * full forms give (excludedAttributes of an attribute nobody has). */
+static void assert_list_as_full_form(const char *path, const char *query,
+                                     int items)
+{
+    scim_request_t req = request("GET", path, query, NULL);
+    scim_response_t fast, full;
+    json_t *doc;
+
+    scim_service_handle(&req, &fast);
+    ck_assert_int_eq(fast.status, 200);
+    req = request("GET", path, apr_pstrcat(pool, query,
+                  "&excludedAttributes=x509Certificates", NULL), NULL);
+    scim_service_handle(&req, &full);
+    ck_assert_int_eq(full.status, 200);
+    ck_assert_ptr_nonnull(fast.body_text);
+    ck_assert_str_eq(fast.body_text, full.body_text);
+    doc = scim_json_pool_own(pool, json_loads(fast.body_text, 0, NULL));
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "Resources")),
+                     items);
+    ck_assert_int_eq(int_at(doc, "itemsPerPage"), items);
+}
+
 START_TEST(get_serves_the_stored_text_as_the_full_form)
 {
     const char *plain = create_user("plain"), *rich, *hollow, *group, *etag;
@@ -350,6 +373,20 @@ START_TEST(get_serves_the_stored_text_as_the_full_form)
     assert_served_as_full_form(apr_pstrcat(pool, "/Users/", rich, NULL), 1);
     assert_served_as_full_form(apr_pstrcat(pool, "/Groups/", group, NULL),
                                1);
+    /* an IdP's lookups: the same from the stored text */
+    assert_list_as_full_form("/Users", "filter=userName+eq+%22plain%22", 1);
+    assert_list_as_full_form("/Users", "filter=externalId+eq+%22ext-1%22", 1);
+    assert_list_as_full_form("/Users",
+                             "filter=emails.value+eq+%22j%40example.com%22",
+                             1);
+    assert_list_as_full_form("/Users",
+                             "filter=emails%5Btype+eq+%22work%22+and+value+eq"
+                             "+%22j%40example.com%22%5D", 1);
+    assert_list_as_full_form("/Users", "filter=userName+eq+%22nobody%22", 0);
+    assert_list_as_full_form("/Groups",
+                             "filter=displayName+eq+%22Ops+%5C%221%5C%22%22",
+                             1);
+    assert_list_as_full_form("/Users", "count=10", 3);
     resp = call("GET", apr_pstrcat(pool, "/Users/", rich, NULL), NULL, NULL);
     ck_assert_ptr_null(json_object_get(resp.body, "password"));
     ck_assert_int_eq(json_array_size(json_object_get(resp.body, "groups")),

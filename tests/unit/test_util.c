@@ -463,6 +463,8 @@ START_TEST(json_split_serves_only_what_dumps_back)
         { "{\"r\":1234567890123456789}", -1 },
         /* names: escaped, repeated */
         { "{\"a\\n\":1}", -1 }, { "{\"a\":1,\"a\":2}", -1 },
+        { "{\"a\":[{\"k\":1,\"j\":2,\"k\":3}]}", -1 },
+        { "{\"a\":{\"k\\t\":1}}", -1 }, { "{\"a\":{\"k\":{\"k\":1}}}", 1 },
         /* not JSON */
         { "", -1 }, { "[1]", -1 }, { "{\"a\":tru}", -1 }, { "{\"a\":1", -1 },
         { "{\"a\":[1}", -1 }, { "{\"a\":{\"b\"}}", -1 }, { "{\"a\":1,}", -1 },
@@ -492,6 +494,19 @@ START_TEST(json_split_serves_only_what_dumps_back)
                                   "rstuvwxyz0123456");
 
         ck_assert_int_eq(split_checked(text), 2);
+    }
+    /* names in an object within: as many as the split compares, and one
+     * more */
+    for (i = 32; i <= 33; i++) {
+        char *text = apr_pstrdup(pool, "{\"o\":{");
+        size_t k;
+
+        for (k = 0; k < i; k++) {
+            text = apr_psprintf(pool, "%s%s\"k%d\":%d", text, k ? "," : "",
+                                (int)k, (int)k);
+        }
+        text = apr_pstrcat(pool, text, "}}", NULL);
+        ck_assert_int_eq(split_checked(text), (i == 32 ? 1 : -1));
     }
     /* nesting: as deep as the split goes, and one level more */
     for (i = 64; i <= 65; i++) {
@@ -538,14 +553,14 @@ START_TEST(json_split_takes_what_the_encoder_writes)
             case 3: value = json_null(); break;
             case 4: value = json_pack("[s,{s:i}]",
                                       strings[(seed >> 12) % 10],
-                                      strings[(seed >> 16) % 10], m);
+                                      names[(seed >> 16) % 10], m);
                     break;
             case 5: value = (seed >> 12) % 4 ? json_pack("{s:[b]}", "v", 1)
                                              : json_array();
                     hollow |= json_array_size(value) == 0;
                     break;
             default: value = json_pack("{s:{s:s}}", "sub",
-                                       strings[(seed >> 12) % 10],
+                                       names[(seed >> 12) % 10],
                                        strings[(seed >> 16) % 10]);
             }
             json_object_set_new(doc, names[(seed >> 20) % 10], value);
