@@ -664,14 +664,17 @@ static scim_error_t *delete_write(scim_store_t *st, void *baton)
 }
 
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
-                                const scim_record_t *rec,
+                                scim_record_t *rec,
                                 const apr_array_header_t *member_ops)
 {
     write_args_t a = { org, rec, NULL, NULL, 0, NULL, member_ops, NULL,
                        NULL };
     scim_error_t *err = dump_resource(st, rec->resource, &a.json);
 
-    return err ? err : scim_db_write(st, create_write, &a);
+    if (!err && !(err = scim_db_write(st, create_write, &a))) {
+        rec->stored_json = a.json;
+    }
+    return err;
 }
 
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
@@ -684,7 +687,10 @@ scim_error_t *scim_store_update(scim_store_t *st, const char *org,
     scim_error_t *err = resource_changed
                         ? dump_resource(st, rec->resource, &a.json) : NULL;
 
-    return err ? err : scim_db_write(st, update_write, &a);
+    if (!err && !(err = scim_db_write(st, update_write, &a)) && a.json) {
+        rec->stored_json = a.json;
+    }
+    return err;
 }
 
 scim_error_t *scim_store_delete(scim_store_t *st, const char *org,
@@ -738,6 +744,9 @@ static scim_error_t *modify_write(scim_store_t *st, void *baton)
                       json, out->member_ops);
     /* its 412 and 404 only say that the row moved on after the read */
     a->raced = err && (err->status == 412 || err->status == 404);
+    if (!err && json) {
+        out->rec->stored_json = json;
+    }
     return err;
 }
 

@@ -290,9 +290,11 @@ typedef struct scim_member_op {
  * moves the version of the user on its other side (the user's groups
  * changed); a deleted member moves its groups' versions.  (PUT and PATCH
  * go through scim_store_modify, below, which reads and updates in one
- * write.) */
+ * write.)  A create, or an update that wrote the JSON, sets
+ * rec->stored_json to the text stored: the answer serves it as a GET
+ * does. */
 scim_error_t *scim_store_create(scim_store_t *st, const char *org,
-                                const scim_record_t *rec,
+                                scim_record_t *rec,
                                 const apr_array_header_t *member_ops);
 scim_error_t *scim_store_update(scim_store_t *st, const char *org,
                                 scim_record_t *rec, const scim_record_t *old,
@@ -318,8 +320,8 @@ typedef scim_error_t *(*scim_store_change_fn)(scim_store_t *st,
                                               scim_store_change_t *out);
 
 /* Reads the resource (*old, NULL when absent: nothing else happens), lets
- * change compute the new record and stores it as scim_store_update does,
- * as one write.  On SQLite the read is part of the write's transaction
+ * change compute the new record and stores it as scim_store_update does
+ * (out->rec->stored_json included), as one write.  On SQLite the read is part of the write's transaction
  * (its group's, which holds the writers' lock; scim_db_writes_grouped),
  * on the pages the update then touches, so the version read is the
  * version updated; elsewhere (PostgreSQL) it comes first, outside the

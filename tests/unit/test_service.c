@@ -342,7 +342,10 @@ static void assert_list_as_full_form(const char *path, const char *query,
 START_TEST(get_serves_the_stored_text_as_the_full_form)
 {
     const char *plain = create_user("plain"), *rich, *hollow, *group, *etag;
+    const char *written, *id;
     scim_record_t odd = { 0 };
+    scim_response_t raw;
+    scim_request_t req;
     scim_response_t resp;
 
     resp = call("POST", "/Users", NULL,
@@ -406,6 +409,30 @@ START_TEST(get_serves_the_stored_text_as_the_full_form)
     ck_assert_str_eq(resp.etag, etag);
     ck_assert_str_eq(string_at(json_object_get(resp.body, "meta"),
                                "version"), etag);
+    /* a write's answer is served the same way: what a GET then gives */
+    req = request("POST", "/Users", NULL, "{" USER_SCHEMAS ", \"userName\":"
+                  " \"writer\", \"name\": {\"givenName\": \"W\\u00e9\"}}");
+    scim_service_handle(&req, &raw);
+    ck_assert_int_eq(raw.status, 201);
+    ck_assert_ptr_nonnull(raw.body_text);
+    written = raw.body_text;
+    id = string_at(scim_json_pool_own(pool, json_loads(written, 0, NULL)),
+                   "id");
+    req = request("GET", apr_pstrcat(pool, "/Users/", id, NULL), NULL, NULL);
+    scim_service_handle(&req, &raw);
+    ck_assert_str_eq(raw.body_text, written);
+    req = request("PATCH", apr_pstrcat(pool, "/Users/", id, NULL), NULL,
+                  "{" PATCH_SCHEMAS ", \"Operations\": [{\"op\": \"Replace\","
+                  " \"path\": \"active\", \"value\": \"False\"}]}");
+    scim_service_handle(&req, &raw);
+    ck_assert_int_eq(raw.status, 200);
+    ck_assert_ptr_nonnull(raw.body_text);
+    written = raw.body_text;
+    req = request("GET", apr_pstrcat(pool, "/Users/", id, NULL), NULL, NULL);
+    scim_service_handle(&req, &raw);
+    ck_assert_str_eq(raw.body_text, written);
+    assert_served_as_full_form(apr_pstrcat(pool, "/Users/", id, NULL), 1);
+
     /* what the default view changes (an empty value, a password) or the
      * split does not take (a real) goes the full way */
     odd.rtype = "User";
