@@ -111,7 +111,9 @@ static const scim_filter_t *without_conjunct(apr_pool_t *p,
 
 typedef struct match {
     scim_record_t *rec;
-    json_t *full;               /* the served form, filters ran on it */
+    json_t *full;               /* the served form, filters ran on it;
+                                   NULL for a page read unparsed, until
+                                   the answer needs it */
     int seq;                    /* position among the matches */
     int groups_known;           /* a user read with its groups: full has
                                    them */
@@ -571,6 +573,9 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
                                               sizeof(scim_record_t *));
     /* a cursor page reads one row more: is there a next page? */
     int limit = lp->cursor ? lp->count + 1 : lp->count;
+    /* the default view may be served from the stored texts, unparsed */
+    int reads = !lp->attributes && !lp->excluded
+                ? SCIM_READ_STORED_TEXT | SCIM_READ_UNPARSED : 0;
     scim_walk_key_t key;
     scim_error_t *err;
     int i, has_key = 0;
@@ -598,9 +603,10 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
             err = has_key
                 ? scim_store_page_after(req->store, req->pool, req->org,
                                         c->ep->rt->name, key.created, key.id,
-                                        limit, recs)
+                                        limit, reads, recs)
                 : scim_store_page(req->store, req->pool, req->org,
-                                  c->ep->rt->name, offset, limit, recs);
+                                  c->ep->rt->name, offset, limit, reads,
+                                  recs);
         }
     }
     if (!err) {
@@ -611,8 +617,12 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
 
         m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
         m->seq = lp->start_index + i;
-        err = scim_render_full_resource(req, req->pool, c->ep, m->rec, 0,
-                                        &m->full);
+        /* nothing to judge: the full form waits until the answer needs
+         * it (render_matches), which the stored text spares */
+        if (!m->rec->stored_json) {
+            err = scim_render_full_resource(req, req->pool, c->ep, m->rec, 0,
+                                            &m->full);
+        }
     }
     return err;
 }
@@ -842,7 +852,15 @@ static scim_error_t *query_resources(const scim_request_t *req,
 
 /* ---- the response ------------------------------------------------------- */
 
-/* The groups of every user of a page that lacks them, in batches. */
+/* Whether a user of the page has its groups, read with it or since. */
+static int groups_known(const match_t *m)
+{
+    return m->groups_known || m->rec->groups
+           || (m->full && json_object_get(m->full, "groups"));
+}
+
+/* The groups of every user of a page that lacks them, in batches: into
+ * its full form, or its record when the full form is not made yet. */
 static scim_error_t *add_page_groups(const scim_request_t *req,
                                      apr_array_header_t *matches)
 {
@@ -854,7 +872,7 @@ static scim_error_t *add_page_groups(const scim_request_t *req,
 
     for (i = 0; i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        if (!m->groups_known && !json_object_get(m->full, "groups")) {
+        if (!groups_known(m)) {
             APR_ARRAY_PUSH(ids, const char *) = m->rec->id;
         }
     }
@@ -866,17 +884,51 @@ static scim_error_t *add_page_groups(const scim_request_t *req,
                                groups);
     for (i = 0; !err && i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
-        if (!m->groups_known && !json_object_get(m->full, "groups")) {
-            scim_render_set_groups(req, m->full,
-                                   apr_hash_get(groups, m->rec->id,
-                                                APR_HASH_KEY_STRING));
+        apr_array_header_t *of;
+
+        if (groups_known(m)) {
+            continue;
+        }
+        of = apr_hash_get(groups, m->rec->id, APR_HASH_KEY_STRING);
+        if (m->full) {
+            scim_render_set_groups(req, m->full, of);
+        }
+        else {
+            /* none is known too: the renderer must not read them again */
+            m->rec->groups = of ? of : apr_array_make(req->pool, 1,
+                                                      sizeof(scim_member_t));
         }
     }
     return err;
 }
 
+/* A match's full form with what the response shows of its memberships
+ * (a group's first members_shown members; a user's groups as read). */
+static scim_error_t *full_with_related(const scim_request_t *req,
+                                       const endpoint_t *ep, match_t *m,
+                                       int with_related, int members_shown)
+{
+    scim_error_t *err;
+
+    if (!m->full
+        && (err = scim_render_full_resource(req, req->pool, ep, m->rec, 0,
+                                            &m->full))) {
+        return err;
+    }
+    if (!with_related || json_object_get(m->full, ep->related)) {
+        return NULL;
+    }
+    if (ep->related_writable) {
+        return scim_render_add_related(req, ep, m->rec, m->full,
+                                       members_shown);
+    }
+    scim_render_set_groups(req, m->full, m->rec->groups);
+    return NULL;
+}
+
 /* Appends the page's resources as the response shows them, written out
- * (scim_render_text_t): from the stored text where it serves, else the
+ * (scim_render_text_t): from the stored text where it serves (with the
+ * server's parts of the full form when the filter made one), else the
  * full form projected. */
 static scim_error_t *render_matches(const scim_request_t *req,
                                     const endpoint_t *ep,
@@ -902,17 +954,16 @@ static scim_error_t *render_matches(const scim_request_t *req,
     for (i = 0; i < matches->nelts; i++) {
         match_t *m = &APR_ARRAY_IDX(matches, i, match_t);
 
-        if (with_related && ep->related_writable
-            && !json_object_get(m->full, ep->related)
-            && (err = scim_render_add_related(req, ep, m->rec, m->full,
-                                              members_shown))) {
+        if (m->full
+            && (err = full_with_related(req, ep, m, with_related,
+                                        members_shown))) {
             return err;
         }
         if (!lp->attributes && !lp->excluded && m->rec->stored_json) {
             scim_render_text_t t;
 
-            t.text = scim_render_stored_text(req, ep, m->rec, m->full, &t.len,
-                                             &err);
+            t.text = scim_render_stored_text(req, ep, m->rec, m->full,
+                                             members_shown, &t.len, &err);
             if (err) {
                 return err;
             }
@@ -920,6 +971,10 @@ static scim_error_t *render_matches(const scim_request_t *req,
                 *(scim_render_text_t *)apr_array_push(resources) = t;
                 continue;
             }
+        }
+        if ((err = full_with_related(req, ep, m, with_related,
+                                     members_shown))) {
+            return err;
         }
         if (!scim_render_push_json(req, resources, scim_json_pool_own(
                 req->pool, scim_projection_apply(proj, m->full)))) {

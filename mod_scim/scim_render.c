@@ -170,7 +170,7 @@ static void add_membership(const scim_record_t *rec, json_t *res)
 static scim_error_t *add_server_parts(const scim_request_t *req,
                                       const endpoint_t *ep,
                                       const scim_record_t *rec, json_t *res,
-                                      int with_related)
+                                      int with_related, int members_shown)
 {
     json_t *meta = json_object();
 
@@ -184,7 +184,7 @@ static scim_error_t *add_server_parts(const scim_request_t *req,
     set_string(meta, "version", scim_render_etag(req->pool, rec->version));
     json_object_set_new_nocheck(res, "meta", meta);
     return with_related
-        ? scim_render_add_related(req, ep, rec, res, GROUP_MEMBERS_SHOWN)
+        ? scim_render_add_related(req, ep, rec, res, members_shown)
         : NULL;
 }
 
@@ -233,7 +233,8 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
         json_array_append_new(schemas, json_string(SCIM_SCHEMA_MEMBERSHIP));
     }
     *out = res;
-    return add_server_parts(req, ep, rec, res, with_related);
+    return add_server_parts(req, ep, rec, res, with_related,
+                            GROUP_MEMBERS_SHOWN);
 }
 
 /* ---- the stored text served as it is ------------------------------------ */
@@ -296,7 +297,8 @@ static int id_needs_escape(const char *id)
 static scim_error_t *server_parts(const scim_request_t *req,
                                   const endpoint_t *ep,
                                   const scim_record_t *rec,
-                                  const json_t *full, json_t *tail)
+                                  const json_t *full, int members_shown,
+                                  json_t *tail)
 {
     const char *names[] = {
         ep->rt == &scim_resource_type_user ? SCIM_SCHEMA_MEMBERSHIP : NULL,
@@ -306,7 +308,7 @@ static scim_error_t *server_parts(const scim_request_t *req,
     size_t i;
 
     if (!full) {
-        return add_server_parts(req, ep, rec, tail, 1);
+        return add_server_parts(req, ep, rec, tail, 1, members_shown);
     }
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (names[i] && (value = json_object_get(full, names[i]))) {
@@ -327,8 +329,8 @@ static scim_error_t *server_parts(const scim_request_t *req,
  * is written as the full form writes it. */
 char *scim_render_stored_text(const scim_request_t *req,
                               const endpoint_t *ep, const scim_record_t *rec,
-                              const json_t *full, apr_size_t *len,
-                              scim_error_t **err)
+                              const json_t *full, int members_shown,
+                              apr_size_t *len, scim_error_t **err)
 {
     scim_json_member_t members[SERVED_MEMBERS_MAX];
     const scim_json_member_t *schemas = NULL;
@@ -363,7 +365,7 @@ char *scim_render_stored_text(const scim_request_t *req,
         urn = NULL;
     }
     tail = scim_json_pool_own(req->pool, json_object());
-    if ((*err = server_parts(req, ep, rec, full, tail))) {
+    if ((*err = server_parts(req, ep, rec, full, members_shown, tail))) {
         return NULL;
     }
     added = scim_json_dump_compact(tail, &added_len);
@@ -420,6 +422,7 @@ void scim_render_respond_resource(const scim_request_t *req,
 
     if (!attributes && !excluded) {
         resp->body_text = scim_render_stored_text(req, ep, rec, NULL,
+                                                  GROUP_MEMBERS_SHOWN,
                                                   &resp->body_len, &err);
     }
     if (!resp->body_text && !err) {

@@ -54,13 +54,13 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
  * shows it, written from its stored text (rec->stored_json) when it can
  * be: the same bytes as the full form's.  The server's parts (membership,
  * meta, groups / members) are taken from full, this resource's full form,
- * or made anew when full is NULL.  NULL, with *err NULL, when it cannot
- * be served so: write the full form.  In the request pool, its length in
- * *len. */
+ * or made anew when full is NULL (a group showing its first members_shown
+ * members).  NULL, with *err NULL, when it cannot be served so: write the
+ * full form.  In the request pool, its length in *len. */
 char *scim_render_stored_text(const scim_request_t *req,
                               const endpoint_t *ep, const scim_record_t *rec,
-                              const json_t *full, apr_size_t *len,
-                              scim_error_t **err);
+                              const json_t *full, int members_shown,
+                              apr_size_t *len, scim_error_t **err);
 
 /* A resource as written in a list response, in the request pool. */
 typedef struct scim_render_text {

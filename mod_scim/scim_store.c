@@ -148,22 +148,26 @@ scim_error_t *scim_store_count(scim_store_t *st, const char *org,
 
 scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
-                              int offset, int limit, apr_array_header_t *out)
+                              int offset, int limit, int reads,
+                              apr_array_header_t *out)
 {
     const char *args[] = {
         org, rtype, apr_itoa(p, limit), apr_itoa(p, offset)
     };
-    return scim_db_select_records(st, p, SCIM_STMT_RES_PAGE, args, 4, out);
+    return scim_db_select_records_reading(st, p, SCIM_STMT_RES_PAGE, args, 4,
+                                          reads, out);
 }
 
 scim_error_t *scim_store_page_after(scim_store_t *st, apr_pool_t *p,
                                     const char *org, const char *rtype,
                                     const char *created, const char *id,
-                                    int limit, apr_array_header_t *out)
+                                    int limit, int reads,
+                                    apr_array_header_t *out)
 {
     const char *args[] = { org, rtype, created, created, id,
                            apr_itoa(p, limit) };
-    return scim_db_select_records(st, p, SCIM_STMT_RES_AFTER, args, 6, out);
+    return scim_db_select_records_reading(st, p, SCIM_STMT_RES_AFTER, args, 6,
+                                          reads, out);
 }
 
 scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
@@ -176,7 +180,7 @@ scim_error_t *scim_store_scan_chunk(scim_store_t *st, apr_pool_t *p,
     };
 
     if (!after) {
-        return scim_store_page(st, p, org, rtype, 0, limit, out);
+        return scim_store_page(st, p, org, rtype, 0, limit, 0, out);
     }
     args[2] = args[3] = after->created;
     args[4] = after->id;

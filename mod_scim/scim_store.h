@@ -151,19 +151,22 @@ scim_error_t *scim_store_count(scim_store_t *st, const char *org,
 
 /* A page in the stable default order (created, then id), allocated from
  * pool p (the request's pool, or a scratch sub-pool of it for chunked
- * scans). */
+ * scans), each record read as reads asks (SCIM_READ_STORED_TEXT,
+ * SCIM_READ_UNPARSED; 0: parsed). */
 scim_error_t *scim_store_page(scim_store_t *st, apr_pool_t *p,
                               const char *org, const char *rtype,
-                              int offset, int limit, apr_array_header_t *out);
+                              int offset, int limit, int reads,
+                              apr_array_header_t *out);
 
 /* The page that follows the resource (created, id) in the default order,
  * whether or not that resource still exists: found by the index, whatever
  * its position (a walk's next page without stepping over the rows before
- * it). */
+ * it); reads as for scim_store_page. */
 scim_error_t *scim_store_page_after(scim_store_t *st, apr_pool_t *p,
                                     const char *org, const char *rtype,
                                     const char *created, const char *id,
-                                    int limit, apr_array_header_t *out);
+                                    int limit, int reads,
+                                    apr_array_header_t *out);
 
 /* Chunks for reading every resource of a type in the default order: the
  * chunk after the record given, or the first chunk when it is NULL.  Each

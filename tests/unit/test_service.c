@@ -389,7 +389,13 @@ START_TEST(get_serves_the_stored_text_as_the_full_form)
     assert_list_as_full_form("/Groups",
                              "filter=displayName+eq+%22Ops+%5C%221%5C%22%22",
                              1);
+    /* pages: read unparsed and served from the stored texts */
     assert_list_as_full_form("/Users", "count=10", 3);
+    assert_list_as_full_form("/Users", "startIndex=2&count=2", 2);
+    assert_list_as_full_form("/Users", "cursor=&count=2", 2);
+    assert_list_as_full_form("/Groups", "count=10", 1);
+    /* a sorted page: its full forms were made to be sorted */
+    assert_list_as_full_form("/Groups", "count=10&sortBy=displayName", 1);
     resp = call("GET", apr_pstrcat(pool, "/Users/", rich, NULL), NULL, NULL);
     ck_assert_ptr_null(json_object_get(resp.body, "password"));
     ck_assert_int_eq(json_array_size(json_object_get(resp.body, "groups")),

@@ -246,7 +246,7 @@ START_TEST(pages_in_stable_order)
         rec->created = "2026-01-01T00:00:00.000Z";   /* ties: id decides */
         ck_assert_ptr_null(scim_store_create(store, "acme", rec, NULL));
     }
-    ck_assert_ptr_null(scim_store_page(store, pool, "acme", "User", 2, 3,
+    ck_assert_ptr_null(scim_store_page(store, pool, "acme", "User", 2, 3, 0,
                                        page));
     ck_assert_int_eq(page->nelts, 3);
     ck_assert_str_eq(APR_ARRAY_IDX(page, 0, scim_record_t *)->id, "id2");
