@@ -76,7 +76,7 @@ int scim_render_related_wanted(const endpoint_t *ep, const char *attributes,
  * file's constants; the value is checked as jansson checks every string. */
 static void set_string(json_t *obj, const char *key, const char *value)
 {
-    json_object_set_new_nocheck(obj, key, json_string(value));
+    json_object_set_new_nocheck(obj, key, scim_json_string(value));
 }
 
 static json_t *member_entries(const scim_request_t *req,
@@ -221,7 +221,7 @@ scim_error_t *scim_render_full_resource(const scim_request_t *req,
      * are shared, not copied: only the top level and schemas (a copy of
      * its own, which may gain a URN) change here. */
     json_object_set_new(res, "schemas", schemas);
-    json_object_set_new(res, "id", json_string(rec->id));
+    json_object_set_new(res, "id", scim_json_string(rec->id));
     json_object_update_missing(res, rec->resource);
     schemas = json_object_get(res, "schemas");
     if (!json_is_array(schemas)) {

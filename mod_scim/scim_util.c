@@ -650,6 +650,14 @@ json_t *scim_json_load_stored(const char *text, size_t len)
     return value ? value : json_loadb(text, len, 0, NULL);
 }
 
+json_t *scim_json_string(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return s && valid_utf8((const unsigned char *)s, n)
+           ? json_stringn_nocheck(s, n) : NULL;
+}
+
 json_t *scim_json_load_stored_object(apr_pool_t *p, const char *text)
 {
     json_t *value = text ? scim_json_load_stored(text, strlen(text)) : NULL;

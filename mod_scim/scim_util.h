@@ -41,6 +41,12 @@ json_t *scim_json_load_stored(const char *text, size_t len);
 /* Its fast reader alone: NULL for all it leaves to jansson. */
 json_t *scim_json_load_fast(const char *text, size_t len);
 
+/* json_string(s): a new string value, NULL when s is NULL or not valid
+ * UTF-8.  jansson checks UTF-8 a character at a time (nine tenths of what
+ * json_string cost, and a twentieth of a rendered user); this checks
+ * eight ASCII bytes at a time. */
+json_t *scim_json_string(const char *s);
+
 /* A pool-owned object from the stored text of a resource; an empty object
  * when the text is NULL or does not parse (as a record always has one). */
 json_t *scim_json_load_stored_object(apr_pool_t *p, const char *text);

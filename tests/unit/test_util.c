@@ -397,6 +397,32 @@ START_TEST(json_load_matches_jansson)
 }
 END_TEST
 
+/* scim_json_string takes and refuses what json_string does. */
+START_TEST(json_string_checks_as_jansson)
+{
+    static const char *const texts[] = {
+        "", "plain ASCII, longer than a word", "J\xc3\xa9r\xc3\xb4me",
+        "\xe6\x97\xa5\xe6\x9c\xac and more ASCII after it",
+        "\xf0\x9f\x98\x80", "12345678\xc3\xa9", "1234567\xc3\xa9",
+        "ASCII then a cut \xe6\x97", "\xc0\xaf overlong", "\xed\xa0\x80",
+        "\xf4\x90\x80\x80 past U+10FFFF", "\xff", "12345678\x80",
+        "\x7f and \x01 control bytes are valid",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        json_t *ours = scim_json_string(texts[i]);
+        json_t *theirs = json_string(texts[i]);
+
+        ck_assert_msg(!ours == !theirs, "differs on %zu", i);
+        ck_assert(!ours || json_equal(ours, theirs));
+        json_decref(ours);
+        json_decref(theirs);
+    }
+    ck_assert_ptr_null(scim_json_string(NULL));
+}
+END_TEST
+
 /* What scim_json_split_object accepts, parse-then-dump gives back to the
  * byte, and its members, joined, are the text; -1 otherwise. */
 static int split_checked(const char *text)
@@ -588,6 +614,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, json_released_with_pool);
     tcase_add_test(tc, json_dump_matches_jansson);
     tcase_add_test(tc, json_load_matches_jansson);
+    tcase_add_test(tc, json_string_checks_as_jansson);
     tcase_add_test(tc, json_split_serves_only_what_dumps_back);
     tcase_add_test(tc, json_split_takes_what_the_encoder_writes);
     tcase_add_test(tc, fold_ascii_only);
