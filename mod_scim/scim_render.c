@@ -188,8 +188,9 @@ static scim_error_t *add_server_parts(const scim_request_t *req,
         : NULL;
 }
 
-/* The record with its resource parsed: a GET reads the stored text only
- * (scim_store_read_text) and parses it when it cannot serve it as it is. */
+/* The record with its resource parsed: a GET or a walk's page reads the
+ * stored text only (SCIM_READ_UNPARSED), parsed here when the text cannot
+ * be served as it is. */
 static const scim_record_t *parsed(apr_pool_t *p, const scim_record_t *rec)
 {
     scim_record_t *copy;
