@@ -12,7 +12,8 @@ rate through apr_dbd with as many writers as wrk has connections
 (build/commit_rate, tests/bench/commit_rate.c).  Each workload's ceiling
 is measured again right after it, and the workload is compared with the
 mean of the measurements before and after it (the machine's and the
-disk's speed drift between minutes).
+disk's speed drift between minutes).  --rounds N runs each workload and
+its ceiling N times in turn and reports the round of the median ratio.
 
 --db sqlite (default), pgsql or both: the store.  PostgreSQL is the
 cluster build.sh started for the run (SCIM_TEST_PG_*; "./build.sh bench
@@ -130,6 +131,8 @@ class Result:
     # minute), a read's static file (the CPU's share drifts too: a static
     # rate once ran 16,700 and 22,800 a second within the hour)
     ceiling_around: tuple = ()
+    # with --rounds N: each round's ratio; this result is the median round
+    round_ratios: list = field(default_factory=list)
     # httpd's CPU time (all its processes, user and system) per request
     # while wrk measured: steadier than a rate when other tenants take
     # the CPUs, though it counts the waits httpd spins or syscalls through
@@ -536,6 +539,7 @@ def run_doc(args, mach, db, store, seeding, commits, results, crashes, warnings)
             "ceiling": r.workload.ceiling,
             "ceiling_around": [round(c, 1) for c in r.ceiling_around],
             "ratio": round(q, 3) if q is not None else None,
+            "round_ratios": r.round_ratios,
             "problems": r.problems})
     return {"machine": mach,
             "config": {"mpm": args.mpm, "threads_per_child": args.threads_per_child,
@@ -580,9 +584,12 @@ def vs_text(row):
     if row["ratio"] is None:
         return "(ceiling)"
     around = row.get("ceiling_around")
+    rounds = row.get("round_ratios") or []
     return (f"{row['ratio']:.2f} of {row['ceiling']}"
             + (f" ({' / '.join(f'{c:.0f}' for c in around)} before / after)"
-               if around else ""))
+               if around else "")
+            + (f", median of {len(rounds)} rounds: "
+               + ", ".join(f"{q:.2f}" for q in rounds) if len(rounds) > 1 else ""))
 
 
 def non2xx_text(row):
@@ -668,22 +675,39 @@ def run_workloads(args, mach, db, out):
             if w.ceiling == COMMIT_RATE and commits is None:
                 commits = measure_commits(out, db, args)
                 last_rate[COMMIT_RATE] = commits["concurrent"]["commits_per_s"]
-            r = warm_run_print(server, w, args, env)
-            results[w.name] = r
             if not w.ceiling:
+                r = warm_run_print(server, w, args, env)
+                results[w.name] = r
                 last_rate[w.name] = r.rps
-            elif w.ceiling == COMMIT_RATE:
-                wait_idle(server)
-                after = concurrent_commits(out, db, args)["commits_per_s"]
-                r.ceiling_around = (last_rate[COMMIT_RATE], after)
-                last_rate[COMMIT_RATE] = after
-                print(f"bench: {COMMIT_RATE:26} {after:9.1f} commits/s "
-                      f"({args.connections} writers) after {w.name}", flush=True)
-            elif w.ceiling in last_rate:
-                after = warm_run_print(server, ceilings[w.ceiling], args, env,
-                                       f"{w.ceiling}, after {w.name}").rps
+                continue
+            # --rounds N: the workload and its ceiling alternate N times;
+            # the round of the median ratio stands for the workload
+            rounds = []
+            for k in range(args.rounds if w.ceiling in last_rate
+                           or w.ceiling == COMMIT_RATE else 1):
+                # each round's new userNames its own
+                renv = dict(env, BENCH_RUN=f"{env['BENCH_RUN']}r{k}") if k else env
+                r = warm_run_print(server, w, args, renv)
+                if w.ceiling == COMMIT_RATE:
+                    wait_idle(server)
+                    after = concurrent_commits(out, db, args)["commits_per_s"]
+                    print(f"bench: {COMMIT_RATE:26} {after:9.1f} commits/s "
+                          f"({args.connections} writers) after {w.name}",
+                          flush=True)
+                elif w.ceiling in last_rate:
+                    after = warm_run_print(server, ceilings[w.ceiling], args,
+                                           env, f"{w.ceiling}, after {w.name}").rps
+                else:
+                    rounds.append(r)
+                    break
                 r.ceiling_around = (last_rate[w.ceiling], after)
                 last_rate[w.ceiling] = after
+                rounds.append(r)
+            ordered = sorted(rounds, key=lambda x: ratio(x, results) or 0.0)
+            r = ordered[len(ordered) // 2]
+            if len(rounds) > 1:
+                r.round_ratios = [round(ratio(x, results) or 0.0, 3) for x in rounds]
+            results[w.name] = r
         if commits is None:
             commits = measure_commits(out, db, args)
     finally:
@@ -1102,6 +1126,10 @@ def main():
     ap.add_argument("--group-members", type=int, default=10000,
                     help="members of the large group (at most --users)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per workload")
+    ap.add_argument("--rounds", type=int, default=1, metavar="N",
+                    help="run each workload and its ceiling N times in turn; the "
+                         "round of the median ratio is reported (on a shared "
+                         "machine the ratios move from minute to minute)")
     ap.add_argument("--connections", "-c", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=1,
                     help="seconds of each workload before it is measured")
@@ -1135,8 +1163,8 @@ def main():
         ap.error("--create and --rss are separate runs")
     if (args.create or args.rss) and args.db == "both":
         ap.error("--create and --rss run on one store: --db sqlite or pgsql")
-    if args.create < 0 or args.rss < 0 or args.writers < 1:
-        ap.error("--create, --rss and --writers must be positive")
+    if args.create < 0 or args.rss < 0 or args.writers < 1 or args.rounds < 1:
+        ap.error("--create, --rss, --writers and --rounds must be positive")
     args.dbs = ["sqlite", "pgsql"] if args.db == "both" else [args.db]
     if "pgsql" in args.dbs and not harness.PG_PORT:
         sys.exit("bench: --db pgsql needs the cluster that ./build.sh bench --db "
