@@ -295,7 +295,7 @@ static void assert_served_as_full_form(const char *path, int served)
 {
     scim_request_t req = request("GET", path, NULL, NULL);
     scim_response_t fast, full;
-    char *text;
+    char *text, *fast_text;
 
     scim_service_handle(&req, &fast);
     ck_assert_int_eq(fast.status, 200);
@@ -311,7 +311,9 @@ static void assert_served_as_full_form(const char *path, int served)
     }
     else {
         ck_assert_ptr_null(fast.body_text);
-        ck_assert_str_eq(scim_json_dump_compact(fast.body, NULL), text);
+        fast_text = scim_json_dump_compact(fast.body, NULL);
+        ck_assert_str_eq(fast_text, text);
+        free(fast_text);
     }
     free(text);
 }
