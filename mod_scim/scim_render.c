@@ -293,6 +293,22 @@ static int id_needs_escape(const char *id)
     return 0;
 }
 
+/* The default view leaves out an empty value (a group without members):
+ * so does the text served in its place. */
+static void drop_empty_members(json_t *obj)
+{
+    const char *key;
+    json_t *value;
+    void *tmp;
+
+    json_object_foreach_safe(obj, tmp, key, value) {
+        if ((json_is_array(value) && json_array_size(value) == 0)
+            || (json_is_object(value) && json_object_size(value) == 0)) {
+            json_object_del(obj, key);
+        }
+    }
+}
+
 /* The server's parts of a resource as the full form writes them, after
  * its stored members: taken from full when given, or made anew. */
 static scim_error_t *server_parts(const scim_request_t *req,
@@ -369,6 +385,7 @@ char *scim_render_stored_text(const scim_request_t *req,
     if ((*err = server_parts(req, ep, rec, full, members_shown, tail))) {
         return NULL;
     }
+    drop_empty_members(tail);
     added = scim_json_dump_compact(tail, &added_len);
     if (!added) {
         return NULL;

@@ -1,5 +1,6 @@
 """User create / read / replace / delete (RFC 7644 3.3, 3.4.1, 3.5.1, 3.6)."""
 
+import json
 import time
 
 from harness import (CORE_USER, CUSTOM_EXT, ENTERPRISE, MEMBERSHIP, RFC3339,
@@ -372,3 +373,57 @@ def test_conditional_headers_follow_rfc_7232(acme):
 def test_me_and_bulk_are_not_implemented(acme):
     for path in ("/Me", "/Bulk"):
         assert_error(acme.get(path), 501)
+
+
+def ordered(resp, status=200):
+    """The body's JSON with every object as its ordered list of members:
+    equal only for the same members in the same order."""
+    scim_json(resp, status)
+    return json.loads(resp.content, object_pairs_hook=list)
+
+
+def test_default_view_is_the_full_form(acme):
+    """A response without attributes or excludedAttributes may be written
+    from the stored text (mod_scim serves stored members as they are); it
+    must carry what the full form shows once projected: the same members
+    in the same order, for a create's answer, a GET, a PATCH's answer, an
+    IdP's lookups, pages and groups, with or without members."""
+    none = {"excludedAttributes": "x509Certificates"}    # nobody has one
+    sent = full_user()
+    sent["displayName"] = 'Babs "B" \\ Jensen\n\u00e9\u65e5\U0001F600\x7f'
+    created = acme.post("/Users", sent)
+    user = scim_json(created, 201)
+    path = f"/Users/{user['id']}"
+    assert ordered(created, 201) == ordered(acme.get(path)), \
+        "a create's answer is what a GET then gives"
+    assert ordered(acme.get(path)) == ordered(acme.get(path, params=none))
+    group = scim_json(acme.post("/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": unique("full-form"),
+        "members": [{"value": user["id"]}]}), 201)
+    empty = acme.post("/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": unique("no-members")})
+    assert "members" not in scim_json(empty, 201), \
+        "an empty member list is left out, as the default view leaves it"
+    for p in (path, f"/Groups/{group['id']}",
+              f"/Groups/{scim_json(empty, 201)['id']}"):
+        assert ordered(acme.get(p)) == ordered(acme.get(p, params=none)), p
+    patched = acme.patch(path, {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
+    assert ordered(patched) == ordered(acme.get(path))
+    lookups = [f'userName eq "{sent["userName"]}"',
+               f'externalId eq "{sent["externalId"]}"',
+               f'emails.value eq "{sent["userName"]}"',
+               f'emails[type eq "work" and value eq "{sent["userName"]}"]']
+    for f in lookups:
+        a = ordered(acme.get("/Users", params={"filter": f}))
+        b = ordered(acme.get("/Users", params={"filter": f, **none}))
+        assert a == b, f
+        assert dict(a)["totalResults"] == 1, f
+    for params in ({"startIndex": 1, "count": 5}, {"cursor": "", "count": 5}):
+        for ep in ("/Users", "/Groups"):
+            a = ordered(acme.get(ep, params=params))
+            b = ordered(acme.get(ep, params={**params, **none}))
+            assert a == b, (ep, params)

@@ -378,6 +378,14 @@ START_TEST(get_serves_the_stored_text_as_the_full_form)
     assert_served_as_full_form(apr_pstrcat(pool, "/Users/", rich, NULL), 1);
     assert_served_as_full_form(apr_pstrcat(pool, "/Groups/", group, NULL),
                                1);
+    /* a group without members: the default view leaves the list out */
+    resp = call("POST", "/Groups", NULL, "{" GROUP_SCHEMAS ", \"displayName\":"
+                " \"Nobody\"}");
+    ck_assert_int_eq(resp.status, 201);
+    ck_assert_ptr_null(json_object_get(resp.body, "members"));
+    assert_served_as_full_form(apr_pstrcat(pool, "/Groups/",
+                                           string_at(resp.body, "id"), NULL),
+                               1);
     /* an IdP's lookups: the same from the stored text */
     assert_list_as_full_form("/Users", "filter=userName+eq+%22plain%22", 1);
     assert_list_as_full_form("/Users", "filter=externalId+eq+%22ext-1%22", 1);
@@ -395,9 +403,9 @@ START_TEST(get_serves_the_stored_text_as_the_full_form)
     assert_list_as_full_form("/Users", "count=10", 3);
     assert_list_as_full_form("/Users", "startIndex=2&count=2", 2);
     assert_list_as_full_form("/Users", "cursor=&count=2", 2);
-    assert_list_as_full_form("/Groups", "count=10", 1);
+    assert_list_as_full_form("/Groups", "count=10", 2);
     /* a sorted page: its full forms were made to be sorted */
-    assert_list_as_full_form("/Groups", "count=10&sortBy=displayName", 1);
+    assert_list_as_full_form("/Groups", "count=10&sortBy=displayName", 2);
     resp = call("GET", apr_pstrcat(pool, "/Users/", rich, NULL), NULL, NULL);
     ck_assert_ptr_null(json_object_get(resp.body, "password"));
     ck_assert_int_eq(json_array_size(json_object_get(resp.body, "groups")),
