@@ -852,8 +852,7 @@ int scim_json_split_object(const char *text, size_t len,
     const char *p = text, *end = text + len;
     int n = 0, i;
 
-    if (len < 2 || *p != '{' || p[1] == '}'
-        || !valid_utf8((const unsigned char *)text, len)) {
+    if (len < 2 || *p != '{' || p[1] == '}') {
         return -1;
     }
     p++;
@@ -886,7 +885,10 @@ int scim_json_split_object(const char *text, size_t len,
         m->len = (size_t)(p - m->text);
         n++;
         if (*p == '}') {
-            return p + 1 == end ? n : -1;
+            /* valid UTF-8 checked last: text the scan refuses costs no
+             * pass over all of it */
+            return p + 1 == end
+                   && valid_utf8((const unsigned char *)text, len) ? n : -1;
         }
         if (*p++ != ',') {
             return -1;
