@@ -1513,23 +1513,16 @@ static scim_record_t *record_from_row(scim_store_t *st, apr_pool_t *p,
     return rec;
 }
 
-static void push_record(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
-                        void *out)
-{
-    APR_ARRAY_PUSH((apr_array_header_t *)out, scim_record_t *) =
-        record_from_row(st, p, row, 0);
-}
-
-/* What push_record_reading fills. */
+/* What push_record fills: records read as reads asks. */
 typedef struct {
     apr_array_header_t *out;    /* scim_record_t * */
     int reads;
-} records_reading_t;
+} records_t;
 
-static void push_record_reading(scim_store_t *st, apr_pool_t *p,
-                                apr_dbd_row_t *row, void *baton)
+static void push_record(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
+                        void *baton)
 {
-    records_reading_t *r = baton;
+    records_t *r = baton;
 
     APR_ARRAY_PUSH(r->out, scim_record_t *) =
         record_from_row(st, p, row, r->reads);
@@ -1539,7 +1532,7 @@ scim_error_t *scim_db_select_records(scim_store_t *st, apr_pool_t *p,
                                      scim_stmt_t which, const char **args,
                                      int nargs, apr_array_header_t *out)
 {
-    return scim_db_select(st, p, which, args, nargs, push_record, out);
+    return scim_db_select_records_reading(st, p, which, args, nargs, 0, out);
 }
 
 scim_error_t *scim_db_select_records_reading(scim_store_t *st,
@@ -1548,9 +1541,9 @@ scim_error_t *scim_db_select_records_reading(scim_store_t *st,
                                              int reads,
                                              apr_array_header_t *out)
 {
-    records_reading_t r = { out, reads };
+    records_t r = { out, reads };
 
-    return scim_db_select(st, p, which, args, nargs, push_record_reading, &r);
+    return scim_db_select(st, p, which, args, nargs, push_record, &r);
 }
 
 void scim_db_push_group(scim_store_t *st, apr_pool_t *p, apr_dbd_row_t *row,
@@ -1680,7 +1673,7 @@ scim_error_t *scim_db_select_records_with_groups(scim_store_t *st,
 /* What push_counted_record fills: the records, and the number each row
  * carries after them. */
 typedef struct {
-    apr_array_header_t *out;
+    records_t records;
     int *total;
 } counted_records_t;
 
@@ -1689,7 +1682,7 @@ static void push_counted_record(scim_store_t *st, apr_pool_t *p,
 {
     counted_records_t *c = baton;
 
-    push_record(st, p, row, c->out);
+    push_record(st, p, row, &c->records);
     *c->total = scim_db_entry_int(st, row, RECORD_COLUMN_COUNT);
 }
 
@@ -1699,15 +1692,15 @@ scim_error_t *scim_db_select_records_dynamic(scim_store_t *st, apr_pool_t *p,
                                              apr_array_header_t *out,
                                              int *total, int *declined)
 {
-    counted_records_t counted = { out, total };
+    counted_records_t counted = { { out, 0 }, total };
 
     if (total) {
         return scim_db_select_dynamic(st, p, sql, args, nargs,
                                       push_counted_record, &counted,
                                       declined);
     }
-    return scim_db_select_dynamic(st, p, sql, args, nargs, push_record, out,
-                                  declined);
+    return scim_db_select_dynamic(st, p, sql, args, nargs, push_record,
+                                  &counted.records, declined);
 }
 
 static void keep_first_value(scim_store_t *st, apr_pool_t *p,

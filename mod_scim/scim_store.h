@@ -324,7 +324,8 @@ typedef scim_error_t *(*scim_store_change_fn)(scim_store_t *st,
 
 /* Reads the resource (*old, NULL when absent: nothing else happens), lets
  * change compute the new record and stores it as scim_store_update does
- * (out->rec->stored_json included), as one write.  On SQLite the read is part of the write's transaction
+ * (out->rec->stored_json included), as one write.  On SQLite the read is
+ * part of the write's transaction
  * (its group's, which holds the writers' lock; scim_db_writes_grouped),
  * on the pages the update then touches, so the version read is the
  * version updated; elsewhere (PostgreSQL) it comes first, outside the
