@@ -125,7 +125,9 @@ scim_error_t *scim_render_add_related(const scim_request_t *req,
     if (ep->related_writable) {
         err = scim_store_members(req->store, req->org, rec->id, 0,
                                  members_shown, members);
-        if (!err) {
+        if (!err && members->nelts) {
+            /* none: no list, as a user without groups has none (an empty
+             * one is no value; the default view would leave it out) */
             json_object_set_new(res, "members",
                                 member_entries(req, members, NULL));
         }
@@ -283,32 +285,6 @@ static int schemas_text_has(const char *text, size_t len, const char *urn)
     return 0;
 }
 
-static int id_needs_escape(const char *id)
-{
-    for (; *id; id++) {
-        if ((unsigned char)*id < 0x20 || *id == '"' || *id == '\\') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The default view leaves out an empty value (a group without members):
- * so does the text served in its place. */
-static void drop_empty_members(json_t *obj)
-{
-    const char *key;
-    json_t *value;
-    void *tmp;
-
-    json_object_foreach_safe(obj, tmp, key, value) {
-        if ((json_is_array(value) && json_array_size(value) == 0)
-            || (json_is_object(value) && json_object_size(value) == 0)) {
-            json_object_del(obj, key);
-        }
-    }
-}
-
 /* The server's parts of a resource as the full form writes them, after
  * its stored members: taken from full when given, or made anew. */
 static scim_error_t *server_parts(const scim_request_t *req,
@@ -359,7 +335,7 @@ char *scim_render_stored_text(const scim_request_t *req,
     int n, i;
 
     *err = NULL;
-    if (!rec->stored_json || id_needs_escape(rec->id)) {
+    if (!rec->stored_json || scim_json_escapes(rec->id)) {
         return NULL;
     }
     stored_len = strlen(rec->stored_json);
@@ -385,7 +361,6 @@ char *scim_render_stored_text(const scim_request_t *req,
     if ((*err = server_parts(req, ep, rec, full, members_shown, tail))) {
         return NULL;
     }
-    drop_empty_members(tail);
     added = scim_json_dump_compact(tail, &added_len);
     if (!added) {
         return NULL;

@@ -650,6 +650,16 @@ json_t *scim_json_load_stored(const char *text, size_t len)
     return value ? value : json_loadb(text, len, 0, NULL);
 }
 
+int scim_json_escapes(const char *s)
+{
+    for (; *s; s++) {
+        if (escaped_byte[(unsigned char)*s]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 json_t *scim_json_string(const char *s)
 {
     size_t n = s ? strlen(s) : 0;

@@ -41,6 +41,10 @@ json_t *scim_json_load_stored(const char *text, size_t len);
 /* Its fast reader alone: NULL for all it leaves to jansson. */
 json_t *scim_json_load_fast(const char *text, size_t len);
 
+/* Whether scim_json_dump_compact writes the string s otherwise than as it
+ * is: s holds a byte a JSON string escapes. */
+int scim_json_escapes(const char *s);
+
 /* json_string(s): a new string value, NULL when s is NULL or not valid
  * UTF-8.  jansson checks UTF-8 a character at a time (nine tenths of what
  * json_string cost, and a twentieth of a rendered user); this checks
