@@ -109,11 +109,18 @@ static const scim_filter_t *without_conjunct(apr_pool_t *p,
 
 /* ---- collecting the matches -------------------------------------------- */
 
+/* Whether the list shows its resources in the default view (no attributes,
+ * no excludedAttributes): the view their stored texts may serve. */
+static int default_view(const scim_list_params_t *lp)
+{
+    return !lp->attributes && !lp->excluded;
+}
+
 typedef struct match {
     scim_record_t *rec;
     json_t *full;               /* the served form, filters ran on it;
-                                   NULL for a page read unparsed, until
-                                   the answer needs it */
+                                   NULL for a page's resource until the
+                                   answer needs it */
     int seq;                    /* position among the matches */
     int groups_known;           /* a user read with its groups: full has
                                    them */
@@ -574,7 +581,7 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
     /* a cursor page reads one row more: is there a next page? */
     int limit = lp->cursor ? lp->count + 1 : lp->count;
     /* the default view may be served from the stored texts, unparsed */
-    int reads = !lp->attributes && !lp->excluded
+    int reads = default_view(lp)
                 ? SCIM_READ_STORED_TEXT | SCIM_READ_UNPARSED : 0;
     scim_walk_key_t key;
     scim_error_t *err;
@@ -615,14 +622,10 @@ static scim_error_t *indexed_page(collector_t *c, const char *group_id)
     for (i = 0; !err && i < recs->nelts; i++) {
         match_t *m = apr_array_push(c->kept);
 
-        m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
-        m->seq = lp->start_index + i;
         /* nothing to judge: the full form waits until the answer needs
          * it (render_matches), which the stored text spares */
-        if (!m->rec->stored_json) {
-            err = scim_render_full_resource(req, req->pool, c->ep, m->rec, 0,
-                                            &m->full);
-        }
+        m->rec = APR_ARRAY_IDX(recs, i, scim_record_t *);
+        m->seq = lp->start_index + i;
     }
     return err;
 }
@@ -798,8 +801,7 @@ static scim_error_t *query_resources(const scim_request_t *req,
                                                              lp->attributes,
                                                              lp->excluded)
                                ? SCIM_READ_GROUPS : 0)
-                              | (!lp->attributes && !lp->excluded
-                                 ? SCIM_READ_STORED_TEXT : 0),
+                              | (default_view(lp) ? SCIM_READ_STORED_TEXT : 0),
                               recs);
         if (!err) {
             collect_all(&c, req->pool, recs);
@@ -959,7 +961,7 @@ static scim_error_t *render_matches(const scim_request_t *req,
                                         members_shown))) {
             return err;
         }
-        if (!lp->attributes && !lp->excluded && m->rec->stored_json) {
+        if (default_view(lp) && m->rec->stored_json) {
             scim_render_text_t t;
 
             t.text = scim_render_stored_text(req, ep, m->rec, m->full,
