@@ -16,6 +16,8 @@
 #                        W connections create N users; 503s and lost writes
 #   ./build.sh bench --rss N [--mpm M] [--db D]
 #                        a mixed workload; the workers' RSS at N/10 and N
+#   ./build.sh bench --queries N [--mpm M] [--db D]
+#                        off-index filters and sorts over N users; memory
 #   ./build.sh deb       Debian package build/deb/libapache2-mod-scim_*.deb
 #   ./build.sh deps      install the Debian packages that are missing
 #   ./build.sh clean     remove build/
@@ -314,7 +316,7 @@ do_fuzz() {
 # 127.0.0.1 started by the integration harness, beside its ceilings (a
 # static file, Basic auth, build/commit_rate: the store's durable commits).
 # Arguments go to bench.py (--users N --duration S --mpm M --db D --out DIR,
-# --create N --writers W, --rss N).  Fails on errors (non-2xx reads,
+# --create N --writers W, --rss N, --queries N).  Fails on errors (non-2xx reads,
 # crashes; in the creation run 503s and lost writes), never on speed.
 # Does the benchmark's command line ask for PostgreSQL?
 bench_wants_pgsql() {
@@ -461,7 +463,10 @@ case "${1:-build}" in
            SCIM_WERROR=1 do_build; SCIM_WERROR=1 build_unit
            pg_start; do_unit; do_unit_valgrind; do_integration "$@"
            do_bench --users 200 --duration 1 --warmup 0 --db both \
-               --out "$build/bench-smoke" ;;
+               --out "$build/bench-smoke"
+           for db in sqlite pgsql; do
+               do_bench --queries 300 --db $db --out "$build/bench-smoke-queries-$db"
+           done ;;
     integration) shift; server_user_can_reach_build; do_build
            do_integration "$@" ;;
     pgsql-unit) deps; build_core; build_unit; pg_start; do_unit ;;

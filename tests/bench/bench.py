@@ -22,10 +22,13 @@ SQLite's synchronous=FULL).  With both, each store runs the same workloads
 on its own server, one after the other, and results.md shows them side by
 side.
 
-Two other runs answer issue 9's questions:
+Three other runs answer issue 9's questions:
   --create N --writers W   W connections create N users (no seeding); counts
                            201/409/503/other and compares the users stored
                            with the 201s (lost writes).
+  --queries N              filters no index answers and sortBy over N users
+                           (tests/bench/queries.py): median and slowest
+                           answer of each, memory while 16 clients sort.
   --rss N                  a mixed workload (tests/bench/mixed.lua) until N
                            requests; samples the VmRSS of httpd's children
                            for 12 s from every 100,000 requests (or N/10)
@@ -59,6 +62,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import harness  # noqa: E402
+from queries import queries_main  # noqa: E402
 from harness import (CORE_GROUP, CORE_USER, PATCH_OP, HttpdServer, Org,  # noqa: E402
                      PgCluster, ScimClient, new_token, scim_json)
 
@@ -754,6 +758,13 @@ def print_warnings(server, warnings):
               + "\n  ".join(warnings[:5]))
 
 
+def write_results(out, doc, md):
+    """<out>/results.json (doc) and results.md (md), and md printed."""
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "results.md").write_text(md)
+    print(md)
+
+
 def workloads_main(args, mach, out):
     docs, problems = {}, []
     for db in args.dbs:
@@ -761,16 +772,10 @@ def workloads_main(args, mach, out):
         doc, probs, warnings, server = run_workloads(args, mach, db, sub)
         docs[db] = doc
         problems += probs
-        md = report_one(args, mach, db, doc)
-        (sub / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
-        (sub / "results.md").write_text(md)
-        print(md)
+        write_results(sub, doc, report_one(args, mach, db, doc))
         print_warnings(server, warnings)
     if len(docs) > 1:
-        md = report_side_by_side(args, mach, docs)
-        (out / "results.json").write_text(json.dumps(docs, indent=2) + "\n")
-        (out / "results.md").write_text(md)
-        print(md)
+        write_results(out, docs, report_side_by_side(args, mach, docs))
     print(f"bench: results in {out}/results.json and results.md")
     return problems
 
@@ -890,9 +895,7 @@ def create_main(args, mach, out, db):
           f" {doc['lost']} | {doc['p50_ms']:.1f} | {doc['p99_ms']:.1f} |"
           f" {doc['max_ms']:.1f} | {doc['seconds']} | {doc['created_per_s']:.0f} |\n\n"
           f"httpd logged these answers to POST: {doc['server_post_statuses']}.\n")
-    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (out / "results.md").write_text(md)
-    print(md)
+    write_results(out, doc, md)
     print(f"bench: results in {out}/results.json and results.md")
     print_warnings(server, warnings)
     if doc["unanswered"]:
@@ -1110,9 +1113,7 @@ def rss_main(args, mach, out, db):
                   f"{change['floor_max_kb']:+.2f} %, peak {change['peak_max_kb']:+.2f} %"
                   f"{'' if change['same_children'] else ' (the children changed)'}."]
     md = "\n".join(lines) + "\n"
-    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (out / "results.md").write_text(md)
-    print(md)
+    write_results(out, doc, md)
     print(f"bench: results in {out}/results.json and results.md")
     print_warnings(server, warnings)
     return problems
@@ -1149,6 +1150,9 @@ def main():
                     help="the memory run: a mixed workload until N requests")
     ap.add_argument("--rss-timeout", type=int, default=1800,
                     help="seconds the memory run may take at most")
+    ap.add_argument("--queries", type=int, default=0, metavar="N",
+                    help="the query run: filters no index answers and sorts "
+                         "over N users (tests/bench/queries.py)")
     ap.add_argument("--only", type=lambda v: v.split(","), default=[],
                     metavar="W1,W2", help="run only these workloads (and their ceilings)")
     ap.add_argument("--out", type=Path, default=harness.BUILD / "bench")
@@ -1159,12 +1163,15 @@ def main():
                  f"(workloads: {', '.join(w.name for w in WORKLOADS)})")
     if args.users < 1 or args.duration < 1 or args.connections < args.threads:
         ap.error("--users and --duration must be positive, --connections >= --threads")
-    if args.create and args.rss:
-        ap.error("--create and --rss are separate runs")
-    if (args.create or args.rss) and args.db == "both":
-        ap.error("--create and --rss run on one store: --db sqlite or pgsql")
-    if args.create < 0 or args.rss < 0 or args.writers < 1 or args.rounds < 1:
-        ap.error("--create, --rss, --writers and --rounds must be positive")
+    if sum(1 for mode in (args.create, args.rss, args.queries) if mode) > 1:
+        ap.error("--create, --rss and --queries are separate runs")
+    if (args.create or args.rss or args.queries) and args.db == "both":
+        ap.error("--create, --rss and --queries run on one store: --db sqlite"
+                 " or pgsql")
+    if min(args.create, args.rss, args.queries) < 0 or args.writers < 1 \
+            or args.rounds < 1:
+        ap.error("--create, --rss, --queries, --writers and --rounds must be"
+                 " positive")
     args.dbs = ["sqlite", "pgsql"] if args.db == "both" else [args.db]
     if "pgsql" in args.dbs and not harness.PG_PORT:
         sys.exit("bench: --db pgsql needs the cluster that ./build.sh bench --db "
@@ -1179,6 +1186,8 @@ def main():
         problems = create_main(args, mach, out, args.db)
     elif args.rss:
         problems = rss_main(args, mach, out, args.db)
+    elif args.queries:
+        problems = queries_main(args, mach, out, args.db)
     else:
         problems = workloads_main(args, mach, out)
     if problems:
